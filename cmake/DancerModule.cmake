@@ -1,0 +1,46 @@
+# dancer_module(<name> DEPS <targets...>)
+#   Defines library target dancer_<name> from src/<name>/*.cpp, and its tests from
+#   src/<name>/tests/: *_test.cpp -> <name>_unit_tests (ctest label "unit"),
+#   *_itest.cpp -> <name>_integration_tests (label "integration": needs the local
+#   S3+SQS emulator / PostgreSQL that scripts/test.sh starts).
+function(dancer_module name)
+  cmake_parse_arguments(ARG "" "" "DEPS;TEST_DEPS" ${ARGN})
+  set(dir ${CMAKE_CURRENT_SOURCE_DIR})
+  file(GLOB sources CONFIGURE_DEPENDS ${dir}/*.cpp)
+  set(target dancer_${name})
+  if(sources)
+    add_library(${target} STATIC ${sources})
+    target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(${target} PUBLIC ${ARG_DEPS} PRIVATE dancer_build_flags)
+  else()
+    add_library(${target} INTERFACE)
+    target_include_directories(${target} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(${target} INTERFACE ${ARG_DEPS})
+  endif()
+
+  if(NOT DANCER_BUILD_TESTS)
+    return()
+  endif()
+  file(GLOB support CONFIGURE_DEPENDS ${dir}/tests/support/*.cpp)
+  foreach(kind unit integration)
+    if(kind STREQUAL "unit")
+      file(GLOB tests CONFIGURE_DEPENDS ${dir}/tests/*_test.cpp)
+    else()
+      file(GLOB tests CONFIGURE_DEPENDS ${dir}/tests/*_itest.cpp)
+    endif()
+    if(NOT tests)
+      continue()
+    endif()
+    set(exe ${name}_${kind}_tests)
+    add_executable(${exe} ${tests} ${support})
+    target_include_directories(${exe} PRIVATE ${dir}/tests ${PROJECT_SOURCE_DIR}/tests)
+    target_link_libraries(${exe} PRIVATE ${target} ${ARG_TEST_DEPS} dancer_test_support
+                                         GTest::gtest GTest::gmock GTest::gtest_main
+                                         dancer_build_flags)
+    target_compile_definitions(${exe} PRIVATE
+      DANCER_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+      DANCER_SHARED_TESTDATA="${PROJECT_SOURCE_DIR}/../shared/testdata"
+      DANCER_BINARY_DIR="${PROJECT_BINARY_DIR}")
+    gtest_discover_tests(${exe} PROPERTIES LABELS ${kind} DISCOVERY_TIMEOUT 60)
+  endforeach()
+endfunction()

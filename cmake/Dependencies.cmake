@@ -1,0 +1,30 @@
+# Every dependency comes from Debian's packages (see scripts/install-deps.sh).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(CURL REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(PostgreSQL REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+
+# Debian ships OpenCV's pkg-config/CMake files only with the full libopencv-dev
+# meta-package; we install just core, imgproc and video, so locate them directly.
+find_path(OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
+foreach(_m core imgproc video)
+  find_library(OPENCV_${_m}_LIBRARY opencv_${_m} REQUIRED)
+endforeach()
+add_library(dancer_opencv INTERFACE)
+target_include_directories(dancer_opencv SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
+target_link_libraries(dancer_opencv INTERFACE
+  ${OPENCV_core_LIBRARY} ${OPENCV_imgproc_LIBRARY} ${OPENCV_video_LIBRARY})
+
+if(DANCER_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(DANCER_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

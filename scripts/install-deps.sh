@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what dancer-analysis needs to build, run and test, from Debian's packages and
+# npm only. Idempotent: installs only what is missing. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_PACKAGES=(
+  build-essential cmake pkg-config git ca-certificates
+  libcurl4-openssl-dev libssl-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  libsqlite3-dev libpq-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-video-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Tools the service and the test suites run: ffmpeg/ffprobe make and check test videos,
+# PostgreSQL is the second database, Node.js runs the S3+SQS emulator, botocore is the
+# reference signer for differential SigV4 tests, yaml parses the deployment manifests.
+RUNTIME_PACKAGES=(
+  ffmpeg sqlite3 postgresql nodejs python3 python3-botocore python3-boto3 python3-yaml
+  clang-format
+)
+if [[ "${1:-}" == "--with-test-extras" ]]; then
+  RUNTIME_PACKAGES+=(chromium)
+fi
+
+missing=()
+for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# Node.js may come from elsewhere than Debian on a developer's machine; what matters is
+# a node >= 20 and npm on PATH.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs/}")
+else
+  missing+=(npm)
+fi
+missing=($(printf '%s\n' "${missing[@]}" | sed '/^$/d'))
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The S3+SQS emulator for local runs and integration tests, pinned in package-lock.json.
+if [[ ! -x tools/emulator/node_modules/.bin/fauxqs ]]; then
+  echo "install-deps: installing the S3+SQS emulator (npm ci in tools/emulator)"
+  (cd tools/emulator && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -1,0 +1,79 @@
+// Amazon S3 REST: HeadObject, streaming GetObject to a file, PutObject, CreateBucket.
+// One client per worker thread; it reuses its HTTP connection. Not thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "aws/credentials.h"
+#include "aws/retry.h"
+
+namespace dancer::aws {
+
+struct S3Config {
+  std::string region = "us-east-1";
+  // Empty: https://s3.<region>.amazonaws.com (virtual-hosted: <bucket>.s3.<region>...).
+  std::string endpoint;
+  bool force_path_style = false;  // S3_FORCE_PATH_STYLE; emulators usually need it
+  std::chrono::milliseconds connect_timeout{5000};
+  // A transfer is aborted when fewer than low_speed_bytes arrive in low_speed_time.
+  std::chrono::seconds low_speed_time{30};
+  long low_speed_bytes = 1024;
+  std::chrono::milliseconds request_timeout{30000};  // for non-streaming calls
+  RetryPolicy retry;
+  // Ranged parallel GETs for large objects (0 concurrency or part_size: single stream).
+  std::uint64_t part_size = 16ull << 20;
+  int parallel_parts = 1;
+};
+
+struct ObjectInfo {
+  std::uint64_t size = 0;
+  std::string etag;  // without quotes
+  std::string content_type;
+  std::string version_id;
+  std::string last_modified;
+  std::map<std::string, std::string> metadata;  // x-amz-meta-* with the prefix removed, lowercase
+};
+
+struct DownloadOptions {
+  std::string expected_etag;                 // If-Match when non-empty (the notification's ETag)
+  std::optional<std::uint64_t> max_size;     // kTooLarge before any byte is written
+  const std::atomic<bool>* cancel = nullptr; // abort promptly when true
+  std::function<void(std::uint64_t bytes_so_far)> on_progress;
+};
+
+class S3Client {
+ public:
+  S3Client(S3Config config, std::shared_ptr<CredentialsProvider> credentials);
+  ~S3Client();
+  S3Client(const S3Client&) = delete;
+  S3Client& operator=(const S3Client&) = delete;
+
+  ObjectInfo head_object(const std::string& bucket, const std::string& key);
+
+  // Streams the object to `<dest>.part` in constant memory, verifies size and ETag,
+  // fsyncs and renames it to dest. A dropped connection resumes with Range + If-Match.
+  // Throws AwsError; on failure no file is left at dest (the .part file is removed).
+  ObjectInfo download_to_file(const std::string& bucket, const std::string& key,
+                              const std::filesystem::path& dest, const DownloadOptions& options = {});
+
+  void put_object(const std::string& bucket, const std::string& key,
+                  const std::filesystem::path& source, const std::string& content_type = {},
+                  const std::map<std::string, std::string>& metadata = {});
+  void put_object_bytes(const std::string& bucket, const std::string& key, const std::string& bytes,
+                        const std::string& content_type = {});
+  void create_bucket(const std::string& bucket);  // succeeds if it already exists and is ours
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dancer::aws

@@ -1,0 +1,122 @@
+// The processing_jobs table behind one interface, for SQLite and PostgreSQL alike.
+// The schema is a contract shared with the web backend: see docs/database.md and
+// the versioned migrations in migrations.cpp. Implementations are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace dancer::store {
+
+enum class JobStatus { kProcessing, kCompleted, kFailed };
+std::string_view to_string(JobStatus status);  // "processing", "completed", "failed"
+
+// One version of one S3 object: the unit that is processed exactly once.
+struct ObjectVersion {
+  std::string bucket;
+  std::string key;
+  std::string etag;        // without quotes; may be empty when the event had none
+  std::string version_id;  // empty for unversioned buckets
+  std::int64_t size_bytes = 0;
+};
+
+struct Job {
+  std::int64_t id = 0;
+  ObjectVersion object;
+  JobStatus status = JobStatus::kProcessing;
+  int retry_count = 0;
+  std::string error_message;
+  std::string metadata_json;  // empty when not yet known
+  std::string results_json;
+  std::string report_location;
+  std::string worker_id;  // who holds the lease while processing
+  std::string created_at, updated_at, completed_at;  // ISO 8601 UTC; completed_at may be empty
+};
+
+enum class ClaimOutcome {
+  kClaimed,              // the caller owns the job now and must process it
+  kAlreadyCompleted,     // a completed job exists for this object version: skip, delete message
+  kAlreadyFailed,        // permanently failed before: skip, delete message
+  kInProgressElsewhere,  // another worker holds a live lease: leave the message for later
+};
+
+struct ClaimResult {
+  ClaimOutcome outcome;
+  Job job;
+};
+
+enum class StoreErrorCode {
+  kUnavailable,  // cannot connect / connection lost: transient
+  kBusy,         // locked (SQLITE_BUSY), serialization failure, deadlock: transient
+  kLeaseLost,    // the job's lease belongs to another worker now
+  kInvalidUrl,   // DATABASE_URL malformed or unsupported scheme: configuration
+  kSchema,       // migration failed or schema newer than this build
+  kOther,
+};
+
+class StoreError : public std::runtime_error {
+ public:
+  StoreError(StoreErrorCode code, const std::string& message)
+      : std::runtime_error(message), code_(code) {}
+  StoreErrorCode code() const noexcept { return code_; }
+  bool transient() const noexcept {
+    return code_ == StoreErrorCode::kUnavailable || code_ == StoreErrorCode::kBusy;
+  }
+
+ private:
+  StoreErrorCode code_;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Atomically creates the job (status processing) or takes over one whose lease expired
+  // or that is awaiting retry. `lease` bounds how long a crashed worker can block others.
+  virtual ClaimResult claim_job(const ObjectVersion& object, const std::string& worker_id,
+                                std::chrono::seconds lease) = 0;
+  // Extends the lease (heartbeat). Throws StoreError(kLeaseLost) if another worker owns it.
+  virtual void renew_lease(std::int64_t job_id, const std::string& worker_id,
+                           std::chrono::seconds lease) = 0;
+  // Intermediate facts (metadata) recorded while the job runs.
+  virtual void save_metadata(std::int64_t job_id, const std::string& worker_id,
+                             const std::string& metadata_json) = 0;
+  // status=completed, completed_at=now, results stored, lease released. Durable on return.
+  virtual void complete_job(std::int64_t job_id, const std::string& worker_id,
+                            const std::string& metadata_json, const std::string& results_json,
+                            const std::string& report_location) = 0;
+  // status=failed with the reason, lease released. Durable on return.
+  virtual void fail_job(std::int64_t job_id, const std::string& worker_id,
+                        const std::string& error_message) = 0;
+  // Transient failure: retry_count+1, error_message kept, status stays processing,
+  // lease released so the next delivery can claim it. Returns the new retry_count.
+  virtual int record_retry(std::int64_t job_id, const std::string& worker_id,
+                           const std::string& error_message) = 0;
+
+  virtual std::optional<Job> find_job(std::int64_t job_id) = 0;
+  virtual std::optional<Job> find_job(const ObjectVersion& object) = 0;
+  virtual std::vector<Job> list_jobs(int limit) = 0;
+  virtual int schema_version() = 0;
+  // Cheap round trip for readiness probes; false instead of throwing.
+  virtual bool ping() = 0;
+};
+
+struct StoreOptions {
+  std::chrono::milliseconds busy_timeout{5000};  // SQLite busy_timeout
+  int pool_size = 4;                             // PostgreSQL connections
+};
+
+// "sqlite:///relative.db", "sqlite:////abs/path.db", "postgresql://user:pw@host:port/db".
+// Opens the database and applies pending migrations. Throws StoreError.
+std::unique_ptr<JobStore> open_job_store(const std::string& database_url,
+                                         const StoreOptions& options = {});
+
+// DATABASE_URL with any password replaced by "***", for logs.
+std::string redact_database_url(const std::string& database_url);
+
+}  // namespace dancer::store

@@ -1,0 +1,48 @@
+// Helpers shared by the test suites of every module.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace dancer::testing {
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Value of an environment variable naming a local test server (set by scripts/test.sh).
+// When it is unset the calling test is skipped, unless DANCER_REQUIRE_INTEGRATION=1,
+// in which case it fails: scripts/test.sh sets that, so CI never skips silently.
+// Use as: auto url = integration_env("DANCER_TEST_SQS_ENDPOINT"); if (!url) return;
+std::optional<std::string> integration_env(const char* name);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout (stderr goes to the test log)
+};
+// Runs a shell command (/bin/sh -c), capturing stdout.
+CommandResult run_command(const std::string& command);
+
+// Quotes a string for /bin/sh.
+std::string shell_quote(const std::string& s);
+
+// Writes a small test video with Debian's ffmpeg CLI. kinds: "h264_mp4", "hevc_mov",
+// "vp9_webm", "mjpeg_avi", "rotated_mp4" (display matrix 90), "audio_only_m4a",
+// "truncated_mp4", "text_as_mp4". Returns the path written. Throws on failure.
+std::filesystem::path make_test_media(const std::filesystem::path& dir, const std::string& kind,
+                                      double seconds = 1.0);
+
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace dancer::testing
