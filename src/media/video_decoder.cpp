@@ -1,0 +1,281 @@
+#include "media/video_decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+}
+
+namespace dancer::media {
+namespace {
+
+// RAII owners of the FFmpeg handles this file uses (src/media/av_handles.h did not exist
+// when this was written).
+struct FormatCloser {
+  void operator()(AVFormatContext* ctx) const { avformat_close_input(&ctx); }
+};
+struct CodecCloser {
+  void operator()(AVCodecContext* ctx) const { avcodec_free_context(&ctx); }
+};
+struct PacketFreer {
+  void operator()(AVPacket* pkt) const { av_packet_free(&pkt); }
+};
+struct FrameFreer {
+  void operator()(AVFrame* frame) const { av_frame_free(&frame); }
+};
+struct SwsFreer {
+  void operator()(SwsContext* ctx) const { sws_freeContext(ctx); }
+};
+using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
+using CodecPtr = std::unique_ptr<AVCodecContext, CodecCloser>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
+using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
+using SwsPtr = std::unique_ptr<SwsContext, SwsFreer>;
+
+std::string av_error_text(int err) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(err, buf, sizeof buf);
+  return buf;
+}
+
+// Clockwise degrees a player rotates the picture by, as ffmpeg's own get_rotation() does:
+// av_display_rotation_get() returns the counter-clockwise angle of the matrix.
+int display_rotation(const AVStream* stream) {
+  const std::uint8_t* matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
+  if (matrix == nullptr) return 0;
+  double theta = -av_display_rotation_get(reinterpret_cast<const std::int32_t*>(matrix));
+  if (std::isnan(theta)) return 0;
+  int degrees = static_cast<int>(std::lround(theta / 90.0)) * 90;
+  degrees %= 360;
+  if (degrees < 0) degrees += 360;
+  return degrees;
+}
+
+int even_at_least_2(double v) { return std::max(2, static_cast<int>(std::lround(v / 2.0)) * 2); }
+
+}  // namespace
+
+struct VideoDecoder::Impl {
+  DecoderOptions options;
+  VideoStreamInfo info;
+  FormatPtr format;
+  CodecPtr codec;
+  PacketPtr packet{av_packet_alloc()};
+  FramePtr frame{av_frame_alloc()};
+  SwsPtr sws;
+  int stream_index = -1;
+  AVRational time_base{1, 1};
+  std::int64_t start_pts = AV_NOPTS_VALUE;
+  int scaled_width = 0;  // before rotation
+  int scaled_height = 0;
+  int channels = 1;
+  std::vector<std::uint8_t> scaled;   // scaled_height rows of scaled_width*channels
+  std::vector<std::uint8_t> rotated;  // output when a rotation applies
+  std::int64_t next_index = 0;
+  std::int64_t corrupt = 0;
+  bool input_done = false;
+  bool flushed = false;
+
+  void open(const std::filesystem::path& path) {
+    if (!packet || !frame) throw MediaError(MediaErrorCode::kIo, "out of memory");
+    if (!std::filesystem::is_regular_file(path)) {
+      throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
+    }
+    AVFormatContext* raw = nullptr;
+    int err = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+    if (err < 0) {
+      throw MediaError(
+          err == AVERROR(ENOENT) ? MediaErrorCode::kNotFound : MediaErrorCode::kInvalidData,
+          "cannot open " + path.filename().string() + ": " + av_error_text(err));
+    }
+    format.reset(raw);
+    err = avformat_find_stream_info(format.get(), nullptr);
+    if (err < 0) {
+      throw MediaError(MediaErrorCode::kInvalidData, "no stream info: " + av_error_text(err));
+    }
+    const AVCodec* decoder = nullptr;
+    stream_index = av_find_best_stream(format.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
+    if (stream_index == AVERROR_STREAM_NOT_FOUND) {
+      throw MediaError(MediaErrorCode::kNoVideo, "no video stream");
+    }
+    if (stream_index < 0 || decoder == nullptr) {
+      throw MediaError(MediaErrorCode::kUnsupported, "no decoder for the video stream");
+    }
+    AVStream* stream = format->streams[stream_index];
+    // Skip every packet of the other streams in the demuxer already.
+    for (unsigned i = 0; i < format->nb_streams; ++i) {
+      if (static_cast<int>(i) != stream_index) format->streams[i]->discard = AVDISCARD_ALL;
+    }
+    codec.reset(avcodec_alloc_context3(decoder));
+    if (!codec) throw MediaError(MediaErrorCode::kIo, "out of memory");
+    err = avcodec_parameters_to_context(codec.get(), stream->codecpar);
+    if (err < 0) throw MediaError(MediaErrorCode::kInvalidData, "bad codec parameters");
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    codec->thread_count = options.threads > 0 ? options.threads : static_cast<int>(cores);
+    codec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    if (options.skip_loop_filter) codec->skip_loop_filter = AVDISCARD_ALL;
+    err = avcodec_open2(codec.get(), decoder, nullptr);
+    if (err < 0) {
+      throw MediaError(MediaErrorCode::kUnsupported, "cannot open decoder: " + av_error_text(err));
+    }
+    if (codec->width <= 0 || codec->height <= 0) {
+      throw MediaError(MediaErrorCode::kInvalidData, "video stream without dimensions");
+    }
+
+    time_base = stream->time_base;
+    start_pts = stream->start_time;
+    info.codec_name = decoder->name;
+    info.coded_width = codec->width;
+    info.coded_height = codec->height;
+    const AVRational rate = av_guess_frame_rate(format.get(), stream, nullptr);
+    info.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
+    if (stream->duration > 0) {
+      info.duration_s = static_cast<double>(stream->duration) * av_q2d(stream->time_base);
+    } else if (format->duration > 0) {
+      info.duration_s = static_cast<double>(format->duration) / AV_TIME_BASE;
+    }
+    info.frame_count = stream->nb_frames;
+    info.rotation_degrees = options.apply_rotation ? display_rotation(stream) : 0;
+    channels = options.layout == PixelLayout::kGray8 ? 1 : 3;
+    plan_output_size(codec->width, codec->height);
+  }
+
+  // Picks the scaled size so that the upright picture fits max_width x max_height.
+  void plan_output_size(int coded_w, int coded_h) {
+    const bool quarter_turn = info.rotation_degrees == 90 || info.rotation_degrees == 270;
+    const double upright_w = quarter_turn ? coded_h : coded_w;
+    const double upright_h = quarter_turn ? coded_w : coded_h;
+    double scale = 1.0;
+    if (options.max_width > 0) scale = std::min(scale, options.max_width / upright_w);
+    if (options.max_height > 0) scale = std::min(scale, options.max_height / upright_h);
+    scaled_width = scale < 1.0 ? even_at_least_2(coded_w * scale) : coded_w;
+    scaled_height = scale < 1.0 ? even_at_least_2(coded_h * scale) : coded_h;
+    info.width = quarter_turn ? scaled_height : scaled_width;
+    info.height = quarter_turn ? scaled_width : scaled_height;
+    scaled.assign(static_cast<std::size_t>(scaled_width) * scaled_height * channels, 0);
+    if (info.rotation_degrees != 0) rotated.assign(scaled.size(), 0);
+  }
+
+  // Returns 0 with a frame, AVERROR(EAGAIN) when the decoder wants input, AVERROR_EOF at end.
+  int receive() {
+    while (true) {
+      int err = avcodec_receive_frame(codec.get(), frame.get());
+      if (err != AVERROR(EAGAIN)) return err;
+      if (flushed) return AVERROR_EOF;
+      if (input_done) {
+        avcodec_send_packet(codec.get(), nullptr);  // drain the frames still in flight
+        flushed = true;
+        continue;
+      }
+      err = av_read_frame(format.get(), packet.get());
+      if (err < 0) {
+        input_done = true;  // EOF or a read error: both end the input
+        continue;
+      }
+      if (packet->stream_index == stream_index) {
+        err = avcodec_send_packet(codec.get(), packet.get());
+        if (err < 0 && err != AVERROR(EAGAIN)) ++corrupt;
+      }
+      av_packet_unref(packet.get());
+    }
+  }
+
+  void convert(VideoFrame& out) {
+    // Input size or format can change mid-stream; sws_getCachedContext reuses the context
+    // while they stay the same.
+    SwsContext* ctx = sws_getCachedContext(
+        sws.release(), frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
+        scaled_width, scaled_height, channels == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_BGR24,
+        SWS_BILINEAR, nullptr, nullptr, nullptr);
+    sws.reset(ctx);
+    if (!sws) throw MediaError(MediaErrorCode::kUnsupported, "cannot convert this pixel format");
+    std::uint8_t* dst[4] = {scaled.data(), nullptr, nullptr, nullptr};
+    int dst_stride[4] = {scaled_width * channels, 0, 0, 0};
+    sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+
+    out.channels = channels;
+    out.width = info.width;
+    out.height = info.height;
+    out.stride = info.width * channels;
+    out.data = info.rotation_degrees == 0 ? scaled.data() : rotate();
+
+    std::int64_t pts = frame->best_effort_timestamp;
+    if (pts != AV_NOPTS_VALUE) {
+      if (start_pts != AV_NOPTS_VALUE) pts -= start_pts;
+      out.pts_s = static_cast<double>(pts) * av_q2d(time_base);
+    } else {
+      out.pts_s = info.fps > 0 ? static_cast<double>(next_index) / info.fps : 0.0;
+    }
+    out.index = next_index++;
+  }
+
+  const std::uint8_t* rotate() {
+    const int w = scaled_width;
+    const int h = scaled_height;
+    const int out_w = info.width;
+    for (int y = 0; y < h; ++y) {
+      const std::uint8_t* row = scaled.data() + static_cast<std::size_t>(y) * w * channels;
+      for (int x = 0; x < w; ++x) {
+        int ox = 0;
+        int oy = 0;
+        switch (info.rotation_degrees) {
+          case 90:  // clockwise: the left column becomes the top row
+            ox = h - 1 - y;
+            oy = x;
+            break;
+          case 180:
+            ox = w - 1 - x;
+            oy = h - 1 - y;
+            break;
+          default:  // 270
+            ox = y;
+            oy = w - 1 - x;
+            break;
+        }
+        std::memcpy(rotated.data() + (static_cast<std::size_t>(oy) * out_w + ox) * channels,
+                    row + static_cast<std::size_t>(x) * channels, channels);
+      }
+    }
+    return rotated.data();
+  }
+};
+
+VideoDecoder::VideoDecoder(const std::filesystem::path& path, DecoderOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->open(path);
+}
+
+VideoDecoder::~VideoDecoder() = default;
+
+const VideoStreamInfo& VideoDecoder::info() const { return impl_->info; }
+
+std::int64_t VideoDecoder::corrupt_packets() const { return impl_->corrupt; }
+
+bool VideoDecoder::next(VideoFrame& out) {
+  while (true) {
+    const int err = impl_->receive();
+    if (err == AVERROR_EOF) return false;
+    if (err < 0) {
+      // A frame the decoder could not reconstruct: skip it like a corrupt packet.
+      ++impl_->corrupt;
+      if (impl_->corrupt > 1000) {
+        throw MediaError(MediaErrorCode::kInvalidData, "too many decode errors");
+      }
+      continue;
+    }
+    impl_->convert(out);
+    av_frame_unref(impl_->frame.get());
+    return true;
+  }
+}
+
+}  // namespace dancer::media
