@@ -15,14 +15,6 @@ using dancer::testing::run_command;
 using dancer::testing::shell_quote;
 using dancer::testing::TempDir;
 
-double mean_of_rows(const VideoFrame& f, int y0, int y1) {
-  double sum = 0;
-  for (int y = y0; y < y1; ++y) {
-    for (int x = 0; x < f.width * f.channels; ++x) sum += f.data[y * f.stride + x];
-  }
-  return sum / ((y1 - y0) * f.width * f.channels);
-}
-
 // A clip whose left half is white and right half black, with a display matrix. ffmpeg 5.1
 // writes the legacy "rotate" tag as a display matrix only when stream-copying.
 std::filesystem::path make_half_white(const TempDir& dir, int rotate) {
