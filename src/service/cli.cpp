@@ -1,5 +1,232 @@
 #include "service/cli.h"
 
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "aws/credentials.h"
+#include "aws/error.h"
+#include "aws/s3_client.h"
+#include "aws/sqs_client.h"
+#include "media/metadata.h"
+#include "service/analysis_runner.h"
+#include "service/config.h"
+#include "service/events.h"
+#include "service/logging.h"
+#include "service/service.h"
+#include "store/job_store.h"
+
+#ifndef DANCER_VERSION
+#define DANCER_VERSION "0.1.0"
+#endif
+
 namespace dancer::service {
-int run_cli(int, char**) { return 0; }
+namespace {
+
+constexpr int kExitConfigError = 2;
+
+LoggingConfig logging_from(const ServiceConfig& config) {
+  LoggingConfig logging;
+  logging.level = config.log_level;
+  logging.format = config.log_format;
+  logging.file = config.log_file;
+  return logging;
+}
+
+ServiceConfig load_or_explain() {
+  return load_config(load_environment(".env"));
+}
+
+nlohmann::json run_health(const ServiceConfig& config) {
+  nlohmann::json report = {{"service", "dancer-analysis"}, {"version", DANCER_VERSION}};
+  bool healthy = true;
+  auto credentials = aws::make_default_credentials_chain(config.aws_environment, config.region);
+  try {
+    aws::SqsClient sqs(config.sqs, credentials);
+    std::string url = config.queue.queue_url.empty() ? sqs.get_queue_url(config.queue.queue_name)
+                                                     : config.queue.queue_url;
+    auto attributes = sqs.get_queue_attributes(
+        url, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"});
+    report["sqs"] = {{"ok", true},
+                     {"queue_url", url},
+                     {"messages_visible", attributes["ApproximateNumberOfMessages"]},
+                     {"messages_in_flight", attributes["ApproximateNumberOfMessagesNotVisible"]}};
+  } catch (const std::exception& e) {
+    healthy = false;
+    report["sqs"] = {{"ok", false}, {"error", e.what()}};
+  }
+  try {
+    auto store = store::open_job_store(config.database_url);
+    report["database"] = {{"ok", store->ping()},
+                          {"url", store::redact_database_url(config.database_url)},
+                          {"schema_version", store->schema_version()}};
+    healthy = healthy && report["database"]["ok"].get<bool>();
+  } catch (const std::exception& e) {
+    healthy = false;
+    report["database"] = {{"ok", false}, {"error", e.what()}};
+  }
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(config.download_dir, ec);
+    const bool writable = !ec && ::access(config.download_dir.c_str(), W_OK) == 0;
+    auto space = std::filesystem::space(config.download_dir, ec);
+    report["download_dir"] = {{"ok", writable},
+                              {"path", config.download_dir.string()},
+                              {"free_bytes", ec ? 0 : space.available}};
+    healthy = healthy && writable;
+  }
+  report["status"] = healthy ? "healthy" : "unhealthy";
+  return report;
+}
+
+int send_test_message(const ServiceConfig& config, const std::string& bucket,
+                      const std::string& key) {
+  auto credentials = aws::make_default_credentials_chain(config.aws_environment, config.region);
+  std::int64_t size = -1;
+  std::string etag;
+  try {
+    aws::S3Client s3(config.s3, credentials);
+    auto head = s3.head_object(bucket, key);
+    size = static_cast<std::int64_t>(head.size);
+    etag = head.etag;
+  } catch (const aws::AwsError& e) {
+    spdlog::warn("HeadObject s3://{}/{} failed ({}); sending the notification without size/ETag",
+                 bucket, key, e.what());
+  }
+  aws::SqsClient sqs(config.sqs, credentials);
+  std::string url = config.queue.queue_url.empty() ? sqs.get_queue_url(config.queue.queue_name)
+                                                   : config.queue.queue_url;
+  std::string id =
+      sqs.send_message(url, make_object_created_body(bucket, key, size, etag, config.region));
+  std::cout << nlohmann::json{{"message_id", id}, {"queue_url", url}, {"bucket", bucket},
+                              {"key", key}}.dump()
+            << std::endl;
+  return 0;
+}
+
+int analyze(const std::filesystem::path& file, const std::filesystem::path& report_dir,
+            std::optional<double> subject_height, bool analysis_only,
+            const std::filesystem::path& metadata_file) {
+  analysis::AnalysisRequest request;
+  request.video = file;
+  request.subject_height_m = subject_height;
+  request.report_dir = report_dir;
+  nlohmann::json output;
+  if (analysis_only) {
+    // Child mode for the service: the parent already has the metadata.
+    if (!metadata_file.empty()) {
+      std::ifstream in(metadata_file);
+      request.metadata = nlohmann::json::parse(in, nullptr, false);
+      if (request.metadata.is_discarded()) request.metadata = nullptr;
+    }
+  } else {
+    try {
+      request.metadata = media::probe_file(file);
+      output["metadata"] = request.metadata;
+    } catch (const media::MediaError& e) {
+      output["metadata"] = {{"fallback", media::basic_file_facts(file)}, {"probe_error", e.what()}};
+      output["error"] = {{"code", "invalid_input"}, {"message", e.what()}};
+      std::cout << output.dump(2) << std::endl;
+      return 1;
+    }
+  }
+  try {
+    auto analyzer = make_builtin_analyzer();
+    analysis::AnalysisResult result = analyzer->analyze(request);
+    output["analysis"] = result.analysis;
+    if (result.report_path) output["report_path"] = result.report_path->string();
+  } catch (const analysis::AnalysisError& e) {
+    output["error"] = {
+        {"code", e.code() == analysis::AnalysisErrorCode::kInvalidInput ? "invalid_input" : "failed"},
+        {"message", e.what()}};
+    std::cout << output.dump(analysis_only ? -1 : 2) << std::endl;
+    return analysis_only ? 0 : 1;
+  }
+  std::cout << output.dump(analysis_only ? -1 : 2) << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"dancer-analysis: gait analysis worker for the DANCER upload queue"};
+  app.set_version_flag("--version", std::string("dancer-analysis ") + DANCER_VERSION);
+  app.require_subcommand(0, 1);
+
+  auto* run = app.add_subcommand("run", "consume the queue (default)");
+  bool until_empty = false;
+  run->add_flag("--until-empty", until_empty,
+                "exit 0 once the queue has been empty for one long poll and no job runs");
+
+  app.add_subcommand("health", "print a JSON health report; exit 0 when healthy");
+
+  auto* send = app.add_subcommand("send-test-message",
+                                  "send an S3 ObjectCreated notification for BUCKET/KEY");
+  std::string bucket, key;
+  send->add_option("BUCKET", bucket)->required();
+  send->add_option("KEY", key)->required();
+
+  auto* analyze_cmd =
+      app.add_subcommand("analyze", "metadata and gait analysis of a local file (JSON on stdout)");
+  std::string file, report_dir, metadata_file;
+  double subject_height = 0;
+  bool analysis_only = false;
+  analyze_cmd->add_option("FILE", file)->required();
+  analyze_cmd->add_option("--report-dir", report_dir, "write report.html into this directory");
+  analyze_cmd->add_option("--subject-height-m", subject_height, "subject height in metres");
+  analyze_cmd->add_flag("--analysis-only", analysis_only, "internal: child mode of the service");
+  analyze_cmd->add_option("--metadata-file", metadata_file, "internal: metadata from the parent");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (analyze_cmd->parsed()) {
+    init_logging(LoggingConfig{"WARNING", "text", {}, 0, 0});
+    std::optional<double> height;
+    if (subject_height > 0) height = subject_height;
+    return analyze(file, report_dir, height, analysis_only, metadata_file);
+  }
+
+  ServiceConfig config;
+  try {
+    config = load_or_explain();
+  } catch (const ConfigError& e) {
+    std::cerr << "configuration error: " << e.what() << std::endl;
+    return kExitConfigError;
+  }
+
+  if (app.got_subcommand("health")) {
+    init_logging(LoggingConfig{"ERROR", config.log_format, {}, 0, 0});
+    nlohmann::json report = run_health(config);
+    std::cout << report.dump(2) << std::endl;
+    return report["status"] == "healthy" ? 0 : 1;
+  }
+
+  try {
+    init_logging(logging_from(config));
+  } catch (const std::exception& e) {
+    std::cerr << "configuration error: " << e.what() << std::endl;
+    return kExitConfigError;
+  }
+
+  try {
+    if (send->parsed()) return send_test_message(config, bucket, key);
+    Service service(config);
+    return service.run(RunOptions{until_empty});
+  } catch (const aws::AwsError& e) {
+    spdlog::critical("start-up failed: {} ({})", e.what(), aws::to_string(e.code()));
+  } catch (const store::StoreError& e) {
+    spdlog::critical("start-up failed: database: {}", e.what());
+  } catch (const std::exception& e) {
+    spdlog::critical("start-up failed: {}", e.what());
+  }
+  return 1;
+}
+
 }  // namespace dancer::service

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: unit and integration suites
+# (against a local S3+SQS emulator and a throw-away PostgreSQL server, both started
+# here on loopback), then the unit suites again under AddressSanitizer and UBSan.
+#   DANCER_SKIP_SANITIZERS=1  skip the sanitizer pass (faster local runs)
+#   CTEST_ARGS="-R Events"     extra ctest arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+./scripts/install-deps.sh --with-test-extras
+
+echo "== build (Release)"
+./scripts/build.sh
+
+LOG_DIR="$ROOT/build/test-servers"
+mkdir -p "$LOG_DIR"
+source scripts/lib/emulator.sh
+source scripts/lib/postgres.sh
+cleanup() {
+  emulator_stop
+  postgres_stop
+}
+trap cleanup EXIT
+emulator_start "$LOG_DIR/emulator.log"
+postgres_start
+export DANCER_REQUIRE_INTEGRATION=1
+export DANCER_TEST_AWS_ENDPOINT="$EMULATOR_ENDPOINT"
+echo "== local servers: S3+SQS emulator $EMULATOR_ENDPOINT, PostgreSQL $DANCER_TEST_POSTGRES_URL"
+
+echo "== unit and integration tests"
+status=0
+ctest --test-dir build --output-on-failure -j2 --timeout 600 ${CTEST_ARGS:-} || status=1
+
+if [[ "${DANCER_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDANCER_SANITIZE=ON -DDANCER_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$(nproc)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -L unit --output-on-failure -j2 --timeout 600 ${CTEST_ARGS:-} || status=1
+fi
+
+if [[ $status -ne 0 ]]; then
+  echo "== FAILED"
+fi
+exit $status

@@ -1,0 +1,251 @@
+#include "service/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace dancer::service {
+namespace {
+
+std::string trim(std::string_view s) {
+  auto begin = s.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return {};
+  auto end = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(begin, end - begin + 1));
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+class Reader {
+ public:
+  explicit Reader(const Environment& env) : env_(env) {}
+
+  std::optional<std::string> raw(const std::string& name) const {
+    auto it = env_.find(name);
+    if (it == env_.end() || it->second.empty()) return std::nullopt;
+    return it->second;
+  }
+
+  std::string string(const std::string& name, const std::string& fallback) const {
+    return raw(name).value_or(fallback);
+  }
+
+  long long integer(const std::string& name, long long fallback, long long min,
+                    long long max) const {
+    auto value = raw(name);
+    if (!value) return fallback;
+    std::string text = trim(*value);
+    long long parsed = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      throw ConfigError(name, "expected an integer, got \"" + *value + "\"");
+    }
+    if (parsed < min || parsed > max) {
+      throw ConfigError(name, "must be between " + std::to_string(min) + " and " +
+                                  std::to_string(max) + ", got " + text);
+    }
+    return parsed;
+  }
+
+  bool boolean(const std::string& name, bool fallback) const {
+    auto value = raw(name);
+    if (!value) return fallback;
+    std::string v = lower(trim(*value));
+    if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+    if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+    throw ConfigError(name, "expected true or false, got \"" + *value + "\"");
+  }
+
+  std::optional<double> positive_number(const std::string& name) const {
+    auto value = raw(name);
+    if (!value) return std::nullopt;
+    try {
+      std::size_t used = 0;
+      double parsed = std::stod(trim(*value), &used);
+      if (used == trim(*value).size() && parsed > 0) return parsed;
+    } catch (const std::exception&) {
+    }
+    throw ConfigError(name, "expected a positive number, got \"" + *value + "\"");
+  }
+
+  std::uint64_t byte_size(const std::string& name, std::uint64_t fallback) const {
+    auto value = raw(name);
+    if (!value) return fallback;
+    // Accepts plain bytes or a binary suffix: 500M, 10G, 64K.
+    std::string text = trim(*value);
+    std::uint64_t multiplier = 1;
+    if (!text.empty()) {
+      switch (std::toupper(static_cast<unsigned char>(text.back()))) {
+        case 'K': multiplier = 1ull << 10; break;
+        case 'M': multiplier = 1ull << 20; break;
+        case 'G': multiplier = 1ull << 30; break;
+        case 'T': multiplier = 1ull << 40; break;
+        default: break;
+      }
+      if (multiplier != 1) text.pop_back();
+    }
+    std::uint64_t parsed = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec != std::errc() || end != text.data() + text.size() || parsed == 0) {
+      throw ConfigError(name, "expected a size in bytes (e.g. 2147483648 or 2G), got \"" + *value + "\"");
+    }
+    return parsed * multiplier;
+  }
+
+  std::string url(const std::string& name) const {
+    auto value = raw(name);
+    if (!value) return {};
+    std::string v = trim(*value);
+    if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+      throw ConfigError(name, "expected an http:// or https:// URL");
+    }
+    while (v.size() > 8 && v.back() == '/') v.pop_back();
+    return v;
+  }
+
+ private:
+  const Environment& env_;
+};
+
+}  // namespace
+
+Environment parse_dotenv(const std::string& text, const std::string& source_name) {
+  Environment env;
+  std::istringstream lines(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    std::string t = trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (t.rfind("export ", 0) == 0) t = trim(t.substr(7));
+    auto eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ConfigError(source_name + ":" + std::to_string(number), "expected KEY=VALUE");
+    }
+    std::string key = trim(t.substr(0, eq));
+    std::string value = trim(t.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    } else {
+      // Unquoted values may carry a trailing " # comment".
+      auto hash = value.find(" #");
+      if (hash != std::string::npos) value = trim(value.substr(0, hash));
+    }
+    env[key] = value;
+  }
+  return env;
+}
+
+Environment load_environment(const std::filesystem::path& dotenv_path) {
+  Environment env;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(dotenv_path, ec)) {
+    std::ifstream in(dotenv_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    env = parse_dotenv(text.str(), dotenv_path.string());
+  }
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view kv(*entry);
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  return env;
+}
+
+ServiceConfig load_config(const Environment& env) {
+  Reader r(env);
+  ServiceConfig c;
+  c.region = r.string("AWS_REGION", r.string("AWS_DEFAULT_REGION", defaults::kRegion));
+
+  const std::string common_endpoint = r.url("AWS_ENDPOINT_URL");
+  c.sqs.region = c.region;
+  c.sqs.endpoint = r.url("AWS_ENDPOINT_URL_SQS");
+  if (c.sqs.endpoint.empty()) c.sqs.endpoint = common_endpoint;
+  c.s3.region = c.region;
+  c.s3.endpoint = r.url("AWS_ENDPOINT_URL_S3");
+  if (c.s3.endpoint.empty()) c.s3.endpoint = common_endpoint;
+  c.s3.force_path_style = r.boolean("S3_FORCE_PATH_STYLE", false);
+  c.s3.part_size = r.byte_size("S3_PART_SIZE", c.s3.part_size);
+  c.s3.parallel_parts = static_cast<int>(r.integer("S3_PARALLEL_PARTS", c.s3.parallel_parts, 1, 64));
+
+  c.queue.queue_url = r.url("SQS_QUEUE_URL");
+  c.queue.queue_name = r.string("SQS_QUEUE_NAME", defaults::kQueueName);
+  c.queue.wait_time_seconds =
+      static_cast<int>(r.integer("SQS_WAIT_TIME", defaults::kSqsWaitTimeSeconds, 0, 20));
+  // SQS allows 0 .. 43200 s (12 hours) for a visibility timeout.
+  c.queue.visibility_timeout_seconds = static_cast<int>(
+      r.integer("SQS_VISIBILITY_TIMEOUT", defaults::kSqsVisibilityTimeoutSeconds, 1, 43200));
+  c.queue.max_receive_count =
+      static_cast<int>(r.integer("MAX_RECEIVE_COUNT", defaults::kMaxReceiveCount, 1, 1000));
+  c.queue.dead_letter_queue_url = r.url("DEAD_LETTER_QUEUE_URL");
+  c.queue.retry_base_delay_seconds =
+      static_cast<int>(r.integer("RETRY_BASE_DELAY", defaults::kRetryBaseDelaySeconds, 0, 43200));
+  c.queue.retry_max_delay_seconds =
+      static_cast<int>(r.integer("RETRY_MAX_DELAY", defaults::kRetryMaxDelaySeconds, 0, 43200));
+
+  c.storage.bucket = r.string("S3_BUCKET", defaults::kBucket);
+  c.storage.prefix = r.string("S3_PREFIX", defaults::kPrefix);
+  c.storage.max_file_size_bytes = r.byte_size("MAX_FILE_SIZE", defaults::kMaxFileSizeBytes);
+  c.storage.results_prefix = r.string("RESULTS_PREFIX", "");
+
+  c.analysis.command = r.string("ANALYSIS_COMMAND", "");
+  c.analysis.timeout_seconds =
+      static_cast<int>(r.integer("ANALYSIS_TIMEOUT", defaults::kAnalysisTimeoutSeconds, 1, 43200));
+  c.analysis.memory_limit_mb = static_cast<std::uint64_t>(
+      r.integer("ANALYSIS_MEMORY_LIMIT_MB", defaults::kAnalysisMemoryLimitMb, 64, 1 << 20));
+  c.analysis.subject_height_m = r.positive_number("SUBJECT_HEIGHT_M");
+
+  c.download_dir = r.string("DOWNLOAD_DIR", defaults::kDownloadDir);
+  c.report_dir = r.string("REPORT_DIR", defaults::kReportDir);
+  c.max_workers = static_cast<int>(r.integer("MAX_WORKERS", defaults::kMaxWorkers, 1, 256));
+  c.cleanup_after_processing =
+      r.boolean("CLEANUP_AFTER_PROCESSING", defaults::kCleanupAfterProcessing);
+  c.database_url = r.string("DATABASE_URL", defaults::kDatabaseUrl);
+  if (c.database_url.rfind("sqlite://", 0) != 0 && c.database_url.rfind("postgresql://", 0) != 0 &&
+      c.database_url.rfind("postgres://", 0) != 0) {
+    throw ConfigError("DATABASE_URL", "expected sqlite:///path.db or postgresql://...");
+  }
+  c.log_level = r.string("LOG_LEVEL", defaults::kLogLevel);
+  {
+    const std::string level = lower(c.log_level);
+    static const char* kLevels[] = {"trace", "debug", "info", "warning", "warn",
+                                    "error", "critical", "off"};
+    if (std::none_of(std::begin(kLevels), std::end(kLevels),
+                     [&](const char* l) { return level == l; })) {
+      throw ConfigError("LOG_LEVEL", "expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got \"" +
+                                         c.log_level + "\"");
+    }
+  }
+  c.log_format = lower(r.string("LOG_FORMAT", defaults::kLogFormat));
+  if (c.log_format != "text" && c.log_format != "json") {
+    throw ConfigError("LOG_FORMAT", "expected text or json");
+  }
+  // LOG_FILE may be set to an empty string to disable the file; absent means the default.
+  auto log_file = env.find("LOG_FILE");
+  c.log_file = log_file == env.end() ? defaults::kLogFile : log_file->second;
+  c.shutdown_timeout_seconds =
+      static_cast<int>(r.integer("SHUTDOWN_TIMEOUT", defaults::kShutdownTimeoutSeconds, 0, 3600));
+  c.health_port = static_cast<int>(r.integer("HEALTH_PORT", defaults::kHealthPort, 0, 65535));
+  c.stats_interval_seconds =
+      static_cast<int>(r.integer("STATS_INTERVAL", defaults::kStatsIntervalSeconds, 1, 86400));
+
+  // The credential chain reads AWS_* (and HOME for ~/.aws); keep them apart from the rest.
+  for (const auto& [key, value] : env) {
+    if (key.rfind("AWS_", 0) == 0 || key == "HOME") c.aws_environment[key] = value;
+  }
+  return c;
+}
+
+}  // namespace dancer::service

@@ -1,0 +1,114 @@
+// Service configuration: the seed's environment variables (names and defaults kept),
+// read once at start-up from the environment and from `.env` in the working directory
+// (the environment wins). config.env.example documents every variable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "aws/s3_client.h"
+#include "aws/sqs_client.h"
+
+namespace dancer::service {
+
+namespace defaults {
+inline constexpr const char* kRegion = "us-east-1";
+inline constexpr const char* kQueueName = "dancer-processing-queue";
+inline constexpr const char* kBucket = "dancer-uploads";
+inline constexpr const char* kPrefix = "uploads/";
+inline constexpr const char* kDownloadDir = "./temp_downloads";
+inline constexpr const char* kReportDir = "./reports";
+inline constexpr int kMaxWorkers = 2;
+inline constexpr bool kCleanupAfterProcessing = true;
+inline constexpr int kSqsWaitTimeSeconds = 20;          // SQS maximum long poll
+inline constexpr int kSqsVisibilityTimeoutSeconds = 300;
+inline constexpr const char* kDatabaseUrl = "sqlite:///./dancer_uploads.db";
+inline constexpr const char* kLogLevel = "INFO";
+inline constexpr const char* kLogFormat = "text";
+inline constexpr const char* kLogFile = "analysis_service.log";
+inline constexpr int kMaxReceiveCount = 5;
+inline constexpr int kShutdownTimeoutSeconds = 25;      // under Kubernetes' 30 s grace period
+inline constexpr int kHealthPort = 8080;
+inline constexpr std::uint64_t kMaxFileSizeBytes = 10ull << 30;  // 10 GiB
+inline constexpr int kAnalysisTimeoutSeconds = 1800;
+inline constexpr std::uint64_t kAnalysisMemoryLimitMb = 4096;
+inline constexpr int kStatsIntervalSeconds = 60;
+inline constexpr int kRetryBaseDelaySeconds = 10;       // first redelivery delay after a transient failure
+inline constexpr int kRetryMaxDelaySeconds = 900;
+}  // namespace defaults
+
+// A variable that is present but malformed, or a required one that is missing.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::string& variable, const std::string& problem)
+      : std::runtime_error(variable + ": " + problem), variable_(variable) {}
+  const std::string& variable() const { return variable_; }
+
+ private:
+  std::string variable_;
+};
+
+using Environment = std::map<std::string, std::string>;
+
+struct QueueSettings {
+  std::string queue_url;   // SQS_QUEUE_URL; empty -> resolved from queue_name with GetQueueUrl
+  std::string queue_name = defaults::kQueueName;  // SQS_QUEUE_NAME
+  int wait_time_seconds = defaults::kSqsWaitTimeSeconds;               // SQS_WAIT_TIME (0..20)
+  int visibility_timeout_seconds = defaults::kSqsVisibilityTimeoutSeconds;  // SQS_VISIBILITY_TIMEOUT
+  int max_receive_count = defaults::kMaxReceiveCount;  // MAX_RECEIVE_COUNT
+  std::string dead_letter_queue_url;                   // DEAD_LETTER_QUEUE_URL
+  int retry_base_delay_seconds = defaults::kRetryBaseDelaySeconds;  // RETRY_BASE_DELAY
+  int retry_max_delay_seconds = defaults::kRetryMaxDelaySeconds;    // RETRY_MAX_DELAY
+};
+
+struct StorageSettings {
+  std::string bucket = defaults::kBucket;  // S3_BUCKET
+  std::string prefix = defaults::kPrefix;  // S3_PREFIX
+  std::uint64_t max_file_size_bytes = defaults::kMaxFileSizeBytes;  // MAX_FILE_SIZE
+  std::string results_prefix;  // RESULTS_PREFIX: upload reports under it when set
+};
+
+struct AnalysisSettings {
+  std::string command;  // ANALYSIS_COMMAND: external analyzer, empty -> built-in gait analysis
+  int timeout_seconds = defaults::kAnalysisTimeoutSeconds;           // ANALYSIS_TIMEOUT
+  std::uint64_t memory_limit_mb = defaults::kAnalysisMemoryLimitMb;  // ANALYSIS_MEMORY_LIMIT_MB
+  std::optional<double> subject_height_m;                            // SUBJECT_HEIGHT_M
+};
+
+struct ServiceConfig {
+  std::string region = defaults::kRegion;  // AWS_REGION (or AWS_DEFAULT_REGION)
+  aws::SqsConfig sqs;                      // endpoint: AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL
+  aws::S3Config s3;                        // endpoint: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; S3_FORCE_PATH_STYLE
+  QueueSettings queue;
+  StorageSettings storage;
+  AnalysisSettings analysis;
+  std::filesystem::path download_dir = defaults::kDownloadDir;    // DOWNLOAD_DIR
+  std::filesystem::path report_dir = defaults::kReportDir;        // REPORT_DIR: HTML reports kept here
+  int max_workers = defaults::kMaxWorkers;                        // MAX_WORKERS
+  bool cleanup_after_processing = defaults::kCleanupAfterProcessing;  // CLEANUP_AFTER_PROCESSING
+  std::string database_url = defaults::kDatabaseUrl;              // DATABASE_URL
+  std::string log_level = defaults::kLogLevel;                    // LOG_LEVEL
+  std::string log_format = defaults::kLogFormat;                  // LOG_FORMAT: text | json
+  std::string log_file = defaults::kLogFile;                      // LOG_FILE: empty disables
+  int shutdown_timeout_seconds = defaults::kShutdownTimeoutSeconds;  // SHUTDOWN_TIMEOUT
+  int health_port = defaults::kHealthPort;                        // HEALTH_PORT: 0 disables
+  int stats_interval_seconds = defaults::kStatsIntervalSeconds;   // STATS_INTERVAL
+  Environment aws_environment;  // variables the credential chain reads (AWS_*)
+};
+
+// Parses `.env` text: KEY=VALUE lines, '#' comments, optional "export ", optional
+// single or double quotes around the value. Throws ConfigError on a malformed line.
+Environment parse_dotenv(const std::string& text, const std::string& source_name = ".env");
+
+// The process environment merged over `.env` from `dotenv_path` (if the file exists).
+Environment load_environment(const std::filesystem::path& dotenv_path = ".env");
+
+// Validates and converts. Throws ConfigError naming the offending variable.
+ServiceConfig load_config(const Environment& env);
+
+}  // namespace dancer::service

@@ -1,0 +1,382 @@
+#include "service/processor.h"
+
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <chrono>
+#include <system_error>
+
+#include "aws/error.h"
+#include "media/metadata.h"
+
+namespace dancer::service {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A failure that no retry can fix (bad input, object gone, policy violation).
+class PermanentFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string short_sha256_hex(const std::string& data, std::size_t chars) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length && out.size() < chars; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+std::string truncate_for_log(const std::string& text, std::size_t max = 200) {
+  if (text.size() <= max) return text;
+  return text.substr(0, max) + "...(" + std::to_string(text.size()) + " bytes)";
+}
+
+bool has_video_stream(const nlohmann::json& metadata) {
+  if (!metadata.contains("streams")) return false;
+  for (const auto& stream : metadata["streams"]) {
+    if (stream.value("codec_type", "") == "video") return true;
+  }
+  return false;
+}
+
+void remove_quietly(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+}  // namespace
+
+ClassifiedFailure classify_current_exception() {
+  try {
+    throw;
+  } catch (const PermanentFailure& e) {
+    return {FailureClass::kPermanent, e.what()};
+  } catch (const aws::AwsError& e) {
+    std::string reason = std::string(aws::to_string(e.code())) + ": " + e.what();
+    if (e.code() == aws::ErrorCode::kCancelled) return {FailureClass::kCancelled, reason};
+    // Disk full or a short read are conditions of this machine or this moment.
+    if (e.transient() || e.code() == aws::ErrorCode::kLocalIo ||
+        e.code() == aws::ErrorCode::kIntegrity || e.code() == aws::ErrorCode::kAccessDenied ||
+        e.code() == aws::ErrorCode::kCredentials) {
+      return {FailureClass::kTransient, reason};
+    }
+    return {FailureClass::kPermanent, reason};
+  } catch (const store::StoreError& e) {
+    return {FailureClass::kTransient, std::string("database: ") + e.what()};
+  } catch (const media::MediaError& e) {
+    if (e.code() == media::MediaErrorCode::kIo) return {FailureClass::kTransient, e.what()};
+    return {FailureClass::kPermanent, e.what()};
+  } catch (const analysis::AnalysisError& e) {
+    if (e.code() == analysis::AnalysisErrorCode::kInternal) {
+      return {FailureClass::kTransient, std::string("analysis: ") + e.what()};
+    }
+    return {FailureClass::kPermanent, std::string("analysis: ") + e.what()};
+  } catch (const std::system_error& e) {
+    return {FailureClass::kTransient, e.what()};
+  } catch (const std::bad_alloc&) {
+    return {FailureClass::kTransient, "out of memory"};
+  } catch (const std::exception& e) {
+    // Unknown failures are retried; MAX_RECEIVE_COUNT bounds how often.
+    return {FailureClass::kTransient, e.what()};
+  } catch (...) {
+    return {FailureClass::kTransient, "unknown error"};
+  }
+}
+
+int retry_delay_seconds(const QueueSettings& settings, int receive_count) {
+  const int exponent = std::clamp(receive_count - 1, 0, 20);
+  const long long delay = static_cast<long long>(settings.retry_base_delay_seconds) << exponent;
+  // SQS caps a visibility timeout at 12 hours.
+  return static_cast<int>(std::min<long long>({delay, settings.retry_max_delay_seconds, 43200}));
+}
+
+std::string local_file_name(std::int64_t job_id, const std::string& key) {
+  // Keep a short, strictly alphanumeric extension so tools can tell the container.
+  std::string extension;
+  auto dot = key.find_last_of('.');
+  auto slash = key.find_last_of('/');
+  if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) {
+    std::string candidate = key.substr(dot + 1);
+    if (!candidate.empty() && candidate.size() <= 8 &&
+        std::all_of(candidate.begin(), candidate.end(),
+                    [](unsigned char c) { return std::isalnum(c) != 0; })) {
+      extension = "." + candidate;
+    }
+  }
+  return "job-" + std::to_string(job_id) + "-" + short_sha256_hex(key, 16) + extension;
+}
+
+MessageOutcome MessageProcessor::process(const aws::SqsMessage& message) {
+  ParsedMessage parsed = parse_message_body(message.body);
+  switch (parsed.kind) {
+    case EventKind::kTestEvent:
+      spdlog::info("message {}: s3:TestEvent, acknowledged", message.message_id);
+      return {MessageAction::kDelete, 0, "test event"};
+    case EventKind::kIgnored:
+      spdlog::info("message {}: nothing to process ({})", message.message_id, parsed.reason);
+      return {MessageAction::kDelete, 0, "ignored: " + parsed.reason};
+    case EventKind::kMalformed:
+      deps_.metrics.message_malformed();
+      spdlog::warn("message {}: malformed, deleting ({}); body: {}", message.message_id,
+                   parsed.reason, truncate_for_log(message.body));
+      return {MessageAction::kDelete, 0, "malformed: " + parsed.reason};
+    case EventKind::kObjectsCreated:
+      break;
+  }
+
+  bool interrupted = false, retry = false, gave_up = false;
+  for (const ObjectCreated& object : parsed.objects) {
+    switch (process_object(object, message)) {
+      case ObjectResult::kDone: break;
+      case ObjectResult::kInterrupted: interrupted = true; break;
+      case ObjectResult::kRetry:
+      case ObjectResult::kBusyElsewhere: retry = true; break;
+      case ObjectResult::kGaveUp: gave_up = true; break;
+    }
+  }
+  if (interrupted) return {MessageAction::kReturnNow, 0, "interrupted by shutdown"};
+  if (retry) {
+    return {MessageAction::kRetryLater,
+            retry_delay_seconds(deps_.config.queue, message.approximate_receive_count),
+            "transient failure, retry later"};
+  }
+  if (gave_up) {
+    // Recorded as failed. Either our own dead-letter queue takes the message, or it is
+    // left alone so the queue's redrive policy moves it once maxReceiveCount is reached.
+    if (!deps_.config.queue.dead_letter_queue_url.empty()) {
+      return {MessageAction::kSendToDeadLetter, 0, "gave up after MAX_RECEIVE_COUNT"};
+    }
+    return {MessageAction::kRetryLater, deps_.config.queue.visibility_timeout_seconds,
+            "gave up after MAX_RECEIVE_COUNT; left to the redrive policy"};
+  }
+  return {MessageAction::kDelete, 0, "done"};
+}
+
+MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCreated& object,
+                                                                const aws::SqsMessage& message) {
+  const auto& storage = deps_.config.storage;
+  if (object.bucket != storage.bucket) {
+    spdlog::warn("message {}: object in bucket \"{}\" ignored (S3_BUCKET is \"{}\")",
+                 message.message_id, object.bucket, storage.bucket);
+    return ObjectResult::kDone;
+  }
+  if (object.key.compare(0, storage.prefix.size(), storage.prefix) != 0) {
+    spdlog::warn("message {}: key \"{}\" outside S3_PREFIX \"{}\" ignored", message.message_id,
+                 object.key, storage.prefix);
+    return ObjectResult::kDone;
+  }
+  // S3 keys are at most 1024 bytes; anything longer did not come from S3.
+  if (object.key.size() > 1024) {
+    spdlog::warn("message {}: key longer than 1024 bytes ignored", message.message_id);
+    return ObjectResult::kDone;
+  }
+
+  store::ObjectVersion version{object.bucket, object.key, object.etag, object.version_id,
+                               object.size < 0 ? 0 : object.size};
+  store::ClaimResult claim;
+  try {
+    claim = deps_.store.claim_job(version, deps_.worker_id,
+                                  std::chrono::seconds(deps_.config.queue.visibility_timeout_seconds));
+  } catch (...) {
+    ClassifiedFailure f = classify_current_exception();
+    spdlog::warn("s3://{}/{}: cannot claim the job ({}); will retry", object.bucket, object.key,
+                 f.reason);
+    deps_.metrics.message_retried();
+    return ObjectResult::kRetry;
+  }
+  switch (claim.outcome) {
+    case store::ClaimOutcome::kAlreadyCompleted:
+    case store::ClaimOutcome::kAlreadyFailed:
+      deps_.metrics.message_duplicate();
+      spdlog::info("s3://{}/{} (etag {}): already {} as job {}, duplicate notification skipped",
+                   object.bucket, object.key, object.etag, store::to_string(claim.job.status),
+                   claim.job.id);
+      return ObjectResult::kDone;
+    case store::ClaimOutcome::kInProgressElsewhere:
+      spdlog::info("s3://{}/{}: job {} is in progress on {}, message returned for later",
+                   object.bucket, object.key, claim.job.id, claim.job.worker_id);
+      return ObjectResult::kBusyElsewhere;
+    case store::ClaimOutcome::kClaimed:
+      break;
+  }
+
+  const store::Job& job = claim.job;
+  if (deps_.on_job_claimed) deps_.on_job_claimed(job.id);
+  deps_.metrics.job_started();
+  const auto started = Clock::now();
+  spdlog::info("job {}: processing s3://{}/{} ({} bytes, delivery {})", job.id, object.bucket,
+               object.key, object.size, message.approximate_receive_count);
+  ObjectResult result = ObjectResult::kDone;
+  try {
+    run_job(job, object);
+    deps_.metrics.message_processed();
+    spdlog::info("job {}: completed in {:.2f} s", job.id, seconds_since(started));
+  } catch (...) {
+    ClassifiedFailure failure = classify_current_exception();
+    if (deps_.cancel != nullptr && deps_.cancel->load()) failure.kind = FailureClass::kCancelled;
+    try {
+      switch (failure.kind) {
+        case FailureClass::kPermanent:
+          deps_.store.fail_job(job.id, deps_.worker_id, failure.reason);
+          deps_.metrics.message_failed();
+          spdlog::error("job {}: failed permanently: {}", job.id, failure.reason);
+          result = ObjectResult::kDone;
+          break;
+        case FailureClass::kCancelled:
+          deps_.store.record_retry(job.id, deps_.worker_id, "interrupted by shutdown");
+          spdlog::warn("job {}: interrupted by shutdown, returned to the queue", job.id);
+          result = ObjectResult::kInterrupted;
+          break;
+        case FailureClass::kTransient: {
+          const int retries = deps_.store.record_retry(job.id, deps_.worker_id, failure.reason);
+          deps_.metrics.message_retried();
+          if (message.approximate_receive_count >= deps_.config.queue.max_receive_count) {
+            deps_.store.fail_job(job.id, deps_.worker_id,
+                                 "gave up after " +
+                                     std::to_string(message.approximate_receive_count) +
+                                     " deliveries: " + failure.reason);
+            deps_.metrics.message_failed();
+            spdlog::error("job {}: gave up after {} deliveries: {}", job.id,
+                          message.approximate_receive_count, failure.reason);
+            result = ObjectResult::kGaveUp;
+          } else {
+            spdlog::warn("job {}: transient failure (retry {}): {}", job.id, retries,
+                         failure.reason);
+            result = ObjectResult::kRetry;
+          }
+          break;
+        }
+      }
+    } catch (const std::exception& e) {
+      // The outcome could not be recorded: the message must come back.
+      spdlog::error("job {}: could not record the outcome ({}); message will be redelivered",
+                    job.id, e.what());
+      result = failure.kind == FailureClass::kCancelled ? ObjectResult::kInterrupted
+                                                        : ObjectResult::kRetry;
+    }
+  }
+  deps_.metrics.job_finished(seconds_since(started));
+  return result;
+}
+
+void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& object) {
+  const auto& config = deps_.config;
+  const auto t_start = Clock::now();
+  const std::filesystem::path local = deps_.work_dir / local_file_name(job.id, object.key);
+  const std::filesystem::path report_dir = deps_.work_dir / ("job-" + std::to_string(job.id) + "-report");
+  struct Cleanup {
+    const std::filesystem::path& file;
+    const std::filesystem::path& reports;
+    bool enabled;
+    ~Cleanup() {
+      if (enabled) remove_quietly(file);
+      remove_quietly(reports);
+    }
+  } cleanup{local, report_dir, config.cleanup_after_processing};
+
+  aws::ObjectInfo head = deps_.s3.head_object(object.bucket, object.key);
+  if (!object.etag.empty() && !head.etag.empty() && head.etag != object.etag) {
+    throw PermanentFailure("object was replaced after the notification (ETag " + head.etag +
+                           ", notified " + object.etag + "); the newer upload has its own event");
+  }
+  if (head.size > config.storage.max_file_size_bytes) {
+    throw PermanentFailure("object is " + std::to_string(head.size) +
+                           " bytes, over MAX_FILE_SIZE (" +
+                           std::to_string(config.storage.max_file_size_bytes) + ")");
+  }
+  aws::DownloadOptions download;
+  download.expected_etag = head.etag;
+  download.max_size = config.storage.max_file_size_bytes;
+  download.cancel = deps_.cancel;
+  aws::ObjectInfo downloaded = deps_.s3.download_to_file(object.bucket, object.key, local, download);
+  deps_.metrics.file_downloaded();
+  deps_.metrics.bytes_downloaded(downloaded.size);
+  const double download_s = seconds_since(t_start);
+
+  const auto t_metadata = Clock::now();
+  nlohmann::json metadata;
+  try {
+    metadata = media::probe_file(local);
+  } catch (const media::MediaError& e) {
+    if (e.code() == media::MediaErrorCode::kIo) throw;
+    // Not a readable video: keep the facts any file has, and say so.
+    nlohmann::json fallback = {{"fallback", media::basic_file_facts(local)},
+                               {"probe_error", e.what()}};
+    deps_.store.save_metadata(job.id, deps_.worker_id, fallback.dump());
+    throw PermanentFailure(std::string("not a readable video: ") + e.what());
+  }
+  deps_.store.save_metadata(job.id, deps_.worker_id, metadata.dump());
+  if (!has_video_stream(metadata)) {
+    throw PermanentFailure("the file has no video stream");
+  }
+  const double metadata_s = seconds_since(t_metadata);
+
+  const auto t_analysis = Clock::now();
+  analysis::AnalysisRequest request;
+  request.video = local;
+  request.metadata = metadata;
+  request.subject_height_m = config.analysis.subject_height_m;
+  // A per-object height (x-amz-meta-subject-height-m) overrides SUBJECT_HEIGHT_M.
+  if (auto it = head.metadata.find("subject-height-m"); it != head.metadata.end()) {
+    try {
+      double height = std::stod(it->second);
+      if (height > 0.3 && height < 3.0) request.subject_height_m = height;
+    } catch (const std::exception&) {
+      spdlog::warn("job {}: ignoring x-amz-meta-subject-height-m \"{}\"", job.id, it->second);
+    }
+  }
+  std::filesystem::create_directories(report_dir);
+  request.report_dir = report_dir;
+  analysis::AnalysisResult analysis = deps_.analysis.run(request, deps_.cancel);
+  const double analysis_s = seconds_since(t_analysis);
+
+  std::string report_location;
+  if (analysis.report_path && std::filesystem::exists(*analysis.report_path)) {
+    if (!config.storage.results_prefix.empty()) {
+      const std::string report_key =
+          config.storage.results_prefix + "job-" + std::to_string(job.id) + "/report.html";
+      deps_.s3.put_object(object.bucket, report_key, *analysis.report_path,
+                          "text/html; charset=utf-8");
+      report_location = "s3://" + object.bucket + "/" + report_key;
+    } else {
+      std::filesystem::create_directories(deps_.reports_dir);
+      auto kept = deps_.reports_dir / ("job-" + std::to_string(job.id) + ".html");
+      std::filesystem::copy_file(*analysis.report_path, kept,
+                                 std::filesystem::copy_options::overwrite_existing);
+      report_location = std::filesystem::absolute(kept).string();
+    }
+  }
+
+  nlohmann::json results = {
+      {"analysis", analysis.analysis},
+      {"object",
+       {{"bucket", object.bucket},
+        {"key", object.key},
+        {"etag", head.etag},
+        {"version_id", head.version_id},
+        {"size_bytes", downloaded.size},
+        {"content_type", head.content_type}}},
+      {"processing",
+       {{"worker_id", deps_.worker_id},
+        {"download_s", download_s},
+        {"metadata_s", metadata_s},
+        {"analysis_s", analysis_s},
+        {"total_s", seconds_since(t_start)}}}};
+  if (!report_location.empty()) results["report_location"] = report_location;
+  deps_.store.complete_job(job.id, deps_.worker_id, metadata.dump(), results.dump(),
+                           report_location);
+}
+
+}  // namespace dancer::service

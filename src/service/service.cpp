@@ -1,0 +1,435 @@
+#include "service/service.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "aws/credentials.h"
+#include "aws/error.h"
+#include "aws/s3_client.h"
+#include "aws/sqs_client.h"
+#include "service/analysis_runner.h"
+#include "service/download_area.h"
+#include "service/health_server.h"
+#include "service/metrics.h"
+#include "service/processor.h"
+#include "store/job_store.h"
+
+namespace dancer::service {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// SQS never keeps a message invisible for more than 12 hours after it was received.
+constexpr auto kMaxInvisibility = std::chrono::hours(12);
+// ReceiveMessage returns at most 10 messages per call.
+constexpr int kMaxMessagesPerReceive = 10;
+
+std::string instance_id() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "host");
+  return std::string(host) + "-" + std::to_string(::getpid());
+}
+
+// One message being worked on, as the heartbeat sees it.
+struct InFlight {
+  std::string receipt_handle;
+  std::string worker_id;
+  std::vector<std::int64_t> job_ids;
+  Clock::time_point received;
+};
+
+}  // namespace
+
+struct Service::State {
+  explicit State(ServiceConfig c) : config(std::move(c)) {}
+
+  ServiceConfig config;
+  std::atomic<bool> stop_receiving{false};  // no new receives; aborts a pending long poll
+  std::atomic<bool> cancel_jobs{false};     // running jobs abort (after SHUTDOWN_TIMEOUT)
+  std::atomic<bool> finished{false};
+  std::atomic<long long> last_poll_tick{0};
+
+  Metrics metrics;
+  std::shared_ptr<aws::CredentialsProvider> credentials;
+  std::unique_ptr<store::JobStore> store;
+  std::unique_ptr<DownloadArea> downloads;
+  std::string queue_url;
+
+  std::mutex control_mutex;  // guards control_sqs (stats + readiness share it)
+  std::unique_ptr<aws::SqsClient> control_sqs;
+
+  // Hand-off from the poller to the workers.
+  std::mutex mutex;
+  std::condition_variable work_ready;
+  std::condition_variable worker_idle;
+  std::deque<aws::SqsMessage> pending;
+  int idle_workers = 0;
+  int busy_workers = 0;
+
+  std::mutex in_flight_mutex;
+  std::map<std::uint64_t, InFlight> in_flight;
+  std::uint64_t next_slot = 0;
+
+  void tick() {
+    last_poll_tick.store(std::chrono::duration_cast<std::chrono::seconds>(
+                             Clock::now().time_since_epoch())
+                             .count());
+  }
+
+  bool live() const {
+    const long long now =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+    // A long poll may legitimately take wait time + request timeout.
+    const long long allowed = config.queue.wait_time_seconds +
+                              std::chrono::duration_cast<std::chrono::seconds>(
+                                  config.sqs.request_timeout)
+                                  .count() +
+                              60;
+    return !finished.load() && now - last_poll_tick.load() <= allowed;
+  }
+
+  std::pair<bool, nlohmann::json> ready() {
+    bool queue_ok = false;
+    try {
+      std::lock_guard lock(control_mutex);
+      control_sqs->get_queue_attributes(queue_url, {"ApproximateNumberOfMessages"});
+      queue_ok = true;
+    } catch (const std::exception& e) {
+      spdlog::debug("readiness: queue unreachable: {}", e.what());
+    }
+    const bool database_ok = store->ping();
+    const bool ok = queue_ok && database_ok && !stop_receiving.load();
+    return {ok, {{"queue", queue_ok}, {"database", database_ok}, {"accepting", !stop_receiving.load()}}};
+  }
+
+  void log_stats(const char* label) {
+    try {
+      std::lock_guard lock(control_mutex);
+      auto attributes = control_sqs->get_queue_attributes(
+          queue_url, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"});
+      metrics.set_queue_depth(std::stol(attributes["ApproximateNumberOfMessages"]),
+                              std::stol(attributes["ApproximateNumberOfMessagesNotVisible"]));
+    } catch (const std::exception& e) {
+      spdlog::debug("statistics: queue depth unavailable: {}", e.what());
+    }
+    metrics.set_download_dir_bytes(downloads->usage_bytes());
+    const Metrics::Snapshot s = metrics.snapshot();
+    spdlog::info(
+        "{}: received {}, processed {}, failed {}, retried {}, malformed {}, duplicates {}, "
+        "files downloaded {} ({} bytes), in flight {}, queue visible {} / in flight {}, "
+        "download dir {} bytes",
+        label, s.messages_received, s.messages_processed, s.messages_failed, s.messages_retried,
+        s.messages_malformed, s.messages_duplicate, s.files_downloaded, s.bytes_downloaded,
+        s.jobs_in_flight, s.queue_visible, s.queue_in_flight, s.download_dir_bytes);
+  }
+
+  void poll_loop(const RunOptions& options);
+  void worker_loop(int index);
+  void heartbeat_loop();
+  void stats_loop();
+  void apply_outcome(aws::SqsClient& sqs, const aws::SqsMessage& message,
+                     const MessageOutcome& outcome);
+};
+
+void Service::State::poll_loop(const RunOptions& options) {
+  aws::SqsClient sqs(config.sqs, credentials);
+  sqs.set_cancel_flag(&stop_receiving);
+  int consecutive_errors = 0;
+  while (!stop_receiving.load()) {
+    tick();
+    int capacity = 0;
+    {
+      std::unique_lock lock(mutex);
+      // Receive only for idle workers: a message received early would sit in memory
+      // while its visibility timeout runs.
+      worker_idle.wait_for(lock, std::chrono::seconds(1), [&] {
+        return stop_receiving.load() || idle_workers > static_cast<int>(pending.size());
+      });
+      capacity = idle_workers - static_cast<int>(pending.size());
+    }
+    if (stop_receiving.load()) break;
+    if (capacity <= 0) continue;
+    std::vector<aws::SqsMessage> messages;
+    try {
+      messages = sqs.receive_messages(queue_url, std::min(capacity, kMaxMessagesPerReceive),
+                                      config.queue.wait_time_seconds,
+                                      config.queue.visibility_timeout_seconds);
+      consecutive_errors = 0;
+    } catch (const aws::AwsError& e) {
+      if (e.code() == aws::ErrorCode::kCancelled) break;
+      ++consecutive_errors;
+      aws::RetryPolicy backoff{0, std::chrono::milliseconds(500), std::chrono::milliseconds(30000)};
+      auto delay = aws::backoff_delay(backoff, std::min(consecutive_errors, 10));
+      spdlog::error("receiving from SQS failed ({}): {}; retrying in {} ms",
+                    aws::to_string(e.code()), e.what(), delay.count());
+      for (auto waited = std::chrono::milliseconds(0); waited < delay && !stop_receiving.load();
+           waited += std::chrono::milliseconds(100)) {
+        tick();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      continue;
+    }
+    tick();
+    if (messages.empty()) {
+      if (options.until_empty) {
+        std::lock_guard lock(mutex);
+        if (pending.empty() && busy_workers == 0) {
+          spdlog::info("queue empty for one long poll and no job running: stopping (--until-empty)");
+          stop_receiving.store(true);
+          work_ready.notify_all();
+          break;
+        }
+      }
+      continue;
+    }
+    metrics.message_received(static_cast<int>(messages.size()));
+    {
+      std::lock_guard lock(mutex);
+      for (auto& m : messages) pending.push_back(std::move(m));
+    }
+    work_ready.notify_all();
+  }
+  work_ready.notify_all();
+}
+
+void Service::State::apply_outcome(aws::SqsClient& sqs, const aws::SqsMessage& message,
+                                   const MessageOutcome& outcome) {
+  try {
+    switch (outcome.action) {
+      case MessageAction::kDelete:
+        sqs.delete_message(queue_url, message.receipt_handle);
+        break;
+      case MessageAction::kRetryLater:
+      case MessageAction::kReturnNow:
+        sqs.change_message_visibility(queue_url, message.receipt_handle,
+                                      outcome.action == MessageAction::kReturnNow
+                                          ? 0
+                                          : outcome.delay_seconds);
+        break;
+      case MessageAction::kSendToDeadLetter:
+        sqs.send_message(config.queue.dead_letter_queue_url, message.body);
+        sqs.delete_message(queue_url, message.receipt_handle);
+        break;
+    }
+  } catch (const aws::AwsError& e) {
+    // Safe either way: the outcome is in the database, so a redelivered message is
+    // recognised as a duplicate and deleted then.
+    spdlog::warn("message {}: could not apply outcome \"{}\" ({}): {}", message.message_id,
+                 outcome.summary, aws::to_string(e.code()), e.what());
+  }
+}
+
+void Service::State::worker_loop(int index) {
+  const std::string worker_id = instance_id() + "-w" + std::to_string(index);
+  aws::SqsClient sqs(config.sqs, credentials);
+  aws::S3Client s3(config.s3, credentials);
+  auto analysis = make_analysis_runner(config.analysis, current_executable());
+  std::uint64_t slot = 0;
+  ProcessorDeps deps{config,     s3,        *store, *analysis, metrics, worker_id,
+                     downloads->work_dir(), config.report_dir, &cancel_jobs,
+                     [&](std::int64_t job_id) {
+                       std::lock_guard lock(in_flight_mutex);
+                       in_flight[slot].job_ids.push_back(job_id);
+                     }};
+  MessageProcessor processor(std::move(deps));
+  {
+    std::lock_guard lock(mutex);
+    ++idle_workers;
+  }
+  worker_idle.notify_all();
+  while (true) {
+    aws::SqsMessage message;
+    {
+      std::unique_lock lock(mutex);
+      work_ready.wait(lock, [&] { return !pending.empty() || stop_receiving.load(); });
+      if (pending.empty()) break;  // stopping, nothing left
+      message = std::move(pending.front());
+      pending.pop_front();
+      --idle_workers;
+      ++busy_workers;
+    }
+    {
+      std::lock_guard lock(in_flight_mutex);
+      slot = next_slot++;
+      in_flight[slot] = InFlight{message.receipt_handle, worker_id, {}, Clock::now()};
+    }
+    MessageOutcome outcome;
+    if (cancel_jobs.load()) {
+      outcome = {MessageAction::kReturnNow, 0, "shutdown before start"};
+    } else {
+      outcome = processor.process(message);
+    }
+    {
+      std::lock_guard lock(in_flight_mutex);
+      in_flight.erase(slot);
+    }
+    apply_outcome(sqs, message, outcome);
+    spdlog::debug("message {}: {}", message.message_id, outcome.summary);
+    {
+      std::lock_guard lock(mutex);
+      --busy_workers;
+      ++idle_workers;
+    }
+    worker_idle.notify_all();
+  }
+}
+
+void Service::State::heartbeat_loop() {
+  aws::SqsClient sqs(config.sqs, credentials);
+  const int timeout = config.queue.visibility_timeout_seconds;
+  // Extend at a third of the timeout, so two heartbeats can fail before a message
+  // reappears to another consumer.
+  const auto interval = std::chrono::seconds(std::max(1, timeout / 3));
+  auto next = Clock::now() + interval;
+  while (!finished.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (Clock::now() < next) continue;
+    next = Clock::now() + interval;
+    std::vector<InFlight> snapshot;
+    {
+      std::lock_guard lock(in_flight_mutex);
+      for (const auto& [slot, entry] : in_flight) snapshot.push_back(entry);
+    }
+    for (const InFlight& entry : snapshot) {
+      if (Clock::now() - entry.received + std::chrono::seconds(timeout) > kMaxInvisibility) {
+        spdlog::warn("a job has run for almost 12 hours: SQS cannot hide its message longer");
+        continue;
+      }
+      try {
+        sqs.change_message_visibility(queue_url, entry.receipt_handle, timeout);
+      } catch (const std::exception& e) {
+        spdlog::warn("visibility heartbeat failed: {}", e.what());
+      }
+      for (std::int64_t job_id : entry.job_ids) {
+        try {
+          store->renew_lease(job_id, entry.worker_id, std::chrono::seconds(timeout));
+        } catch (const std::exception& e) {
+          spdlog::warn("job {}: lease renewal failed: {}", job_id, e.what());
+        }
+      }
+    }
+  }
+}
+
+void Service::State::stats_loop() {
+  auto next = Clock::now() + std::chrono::seconds(config.stats_interval_seconds);
+  while (!finished.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (Clock::now() < next) continue;
+    next = Clock::now() + std::chrono::seconds(config.stats_interval_seconds);
+    log_stats("statistics");
+  }
+}
+
+Service::Service(ServiceConfig config) : state_(std::make_unique<State>(std::move(config))) {}
+Service::~Service() = default;
+
+void Service::request_stop() {
+  if (!state_->stop_receiving.exchange(true)) {
+    spdlog::info("shutdown requested: no new messages will be received");
+  }
+  state_->work_ready.notify_all();
+  state_->worker_idle.notify_all();
+}
+
+int Service::run(const RunOptions& options) {
+  State& s = *state_;
+  const ServiceConfig& c = s.config;
+
+  // Signals are taken by one thread with sigtimedwait; every other thread blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  s.credentials = aws::make_default_credentials_chain(c.aws_environment, c.region);
+  s.control_sqs = std::make_unique<aws::SqsClient>(c.sqs, s.credentials);
+  s.queue_url = c.queue.queue_url;
+  if (s.queue_url.empty()) {
+    s.queue_url = s.control_sqs->get_queue_url(c.queue.queue_name);
+  }
+  spdlog::info("queue {}", s.queue_url);
+  s.store = store::open_job_store(c.database_url);
+  spdlog::info("database {} (schema version {})", store::redact_database_url(c.database_url),
+               s.store->schema_version());
+  s.downloads = std::make_unique<DownloadArea>(c.download_dir, instance_id());
+  if (s.downloads->swept_at_start() > 0) {
+    spdlog::warn("removed {} temporary download(s) left by a previous run",
+                 s.downloads->swept_at_start());
+  }
+  s.tick();
+
+  std::unique_ptr<HealthServer> health;
+  if (c.health_port > 0) {
+    health = std::make_unique<HealthServer>(
+        "0.0.0.0", c.health_port,
+        HealthChecks{[&s] { return s.live(); }, [&s] { return s.ready(); },
+                     [&s] { return s.metrics.render_prometheus(); }});
+    health->start();
+    spdlog::info("health server on port {} (/healthz, /readyz, /metrics)", health->port());
+  }
+
+  spdlog::info("dancer-analysis started: {} worker(s), bucket {}, prefix \"{}\", downloads in {}",
+               c.max_workers, c.storage.bucket, c.storage.prefix, s.downloads->root().string());
+
+  std::thread signal_thread([this, &s, &signals] {
+    while (!s.finished.load()) {
+      timespec timeout{0, 200'000'000};
+      int sig = sigtimedwait(&signals, nullptr, &timeout);
+      if (sig == SIGTERM || sig == SIGINT) {
+        spdlog::info("received {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        request_stop();
+      }
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int i = 0; i < c.max_workers; ++i) workers.emplace_back([&s, i] { s.worker_loop(i); });
+  std::thread heartbeat([&s] { s.heartbeat_loop(); });
+  std::thread stats([&s] { s.stats_loop(); });
+
+  s.poll_loop(options);
+  // Stopped receiving. Running jobs get SHUTDOWN_TIMEOUT, then are cancelled and their
+  // messages returned to the queue (visibility 0) for another consumer.
+  {
+    std::unique_lock lock(s.mutex);
+    const auto deadline = Clock::now() + std::chrono::seconds(c.shutdown_timeout_seconds);
+    s.work_ready.notify_all();
+    if (!s.worker_idle.wait_until(lock, deadline, [&] { return s.busy_workers == 0; })) {
+      spdlog::warn("SHUTDOWN_TIMEOUT ({} s) reached: cancelling {} running job(s)",
+                   c.shutdown_timeout_seconds, s.busy_workers);
+      s.cancel_jobs.store(true);
+    }
+  }
+  s.work_ready.notify_all();
+  for (auto& t : workers) t.join();
+  // Anything received but never started goes straight back.
+  {
+    aws::SqsClient sqs(c.sqs, s.credentials);
+    std::lock_guard lock(s.mutex);
+    for (const auto& m : s.pending) {
+      s.apply_outcome(sqs, m, {MessageAction::kReturnNow, 0, "not started before shutdown"});
+    }
+    s.pending.clear();
+  }
+  s.finished.store(true);
+  heartbeat.join();
+  stats.join();
+  signal_thread.join();
+  if (health) health->stop();
+  s.log_stats("final statistics");
+  s.downloads.reset();
+  spdlog::info("dancer-analysis stopped");
+  return 0;
+}
+
+}  // namespace dancer::service

@@ -1,0 +1,314 @@
+// End to end: the real binary, the local S3+SQS emulator, real videos made by ffmpeg,
+// and the job rows it leaves in the database.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "service/events.h"
+
+#include "store/job_store.h"
+#include "support/service_harness.h"
+#include "support/test_support.h"
+
+namespace dancer::testing {
+namespace {
+
+using nlohmann::json;
+
+class ServiceEndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto endpoint = integration_env("DANCER_TEST_AWS_ENDPOINT");
+    if (!endpoint) GTEST_SKIP();
+    harness_ = std::make_unique<ServiceHarness>(*endpoint);
+  }
+
+  ServiceResult run_until_empty(int timeout = 180) {
+    ServiceResult r = harness_->run({"run", "--until-empty"}, timeout);
+    EXPECT_EQ(r.exit_code, 0) << r.stderr_text << r.stdout_text;
+    return r;
+  }
+
+  std::unique_ptr<store::JobStore> open_store() {
+    return store::open_job_store(harness_->env().at("DATABASE_URL"));
+  }
+
+  std::vector<store::Job> jobs() { return open_store()->list_jobs(1000); }
+
+  std::optional<store::Job> job_for(const std::string& key) {
+    for (auto& job : jobs()) {
+      if (job.object.key == key) return job;
+    }
+    return std::nullopt;
+  }
+
+  // Everything under DOWNLOAD_DIR once the service has exited.
+  std::vector<std::string> download_dir_entries() {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(harness_->download_dir(), ec)) {
+      names.push_back(e.path().string());
+    }
+    return names;
+  }
+
+  std::unique_ptr<ServiceHarness> harness_;
+  TempDir media_;
+};
+
+json ffprobe(const std::filesystem::path& file) {
+  auto r = run_command("ffprobe -v quiet -print_format json -show_format -show_streams " +
+                       shell_quote(file.string()));
+  return json::parse(r.output);
+}
+
+// The contracted fields must equal what ffprobe prints, value and type.
+void expect_metadata_matches_ffprobe(const json& ours, const json& reference) {
+  static const char* kFormatFields[] = {"format_name", "duration", "size", "bit_rate",
+                                        "nb_streams", "tags"};
+  static const char* kStreamFields[] = {
+      "index",          "codec_type", "codec_name", "profile",  "width",    "height",
+      "pix_fmt",        "r_frame_rate", "avg_frame_rate", "duration", "nb_frames", "bit_rate",
+      "sample_rate",    "channels",   "tags"};
+  ASSERT_TRUE(ours.contains("format")) << ours.dump();
+  for (const char* field : kFormatFields) {
+    if (!reference["format"].contains(field)) continue;
+    if (std::string(field) == "tags") continue;  // encoder tags compared per key below
+    EXPECT_EQ(ours["format"].value(field, json()), reference["format"][field]) << "format." << field;
+  }
+  ASSERT_EQ(ours["streams"].size(), reference["streams"].size());
+  for (std::size_t i = 0; i < reference["streams"].size(); ++i) {
+    const json& expected = reference["streams"][i];
+    const json& actual = ours["streams"][i];
+    for (const char* field : kStreamFields) {
+      if (!expected.contains(field)) continue;
+      EXPECT_EQ(actual.value(field, json()), expected[field]) << "streams[" << i << "]." << field;
+    }
+    if (expected.contains("side_data_list")) {
+      ASSERT_TRUE(actual.contains("side_data_list")) << "streams[" << i << "] rotation missing";
+      EXPECT_EQ(actual["side_data_list"][0].value("rotation", json()),
+                expected["side_data_list"][0].value("rotation", json()));
+    }
+  }
+}
+
+TEST_F(ServiceEndToEnd, ProcessesEveryVideoFormatAndRecordsMetadataEqualToFfprobe) {
+  std::map<std::string, std::filesystem::path> uploads;
+  for (const char* kind : {"h264_mp4", "hevc_mov", "vp9_webm", "mjpeg_avi", "rotated_mp4"}) {
+    auto file = make_test_media(media_.path(), kind, 1.0);
+    std::string key = std::string("uploads/") + kind + "/" + file.filename().string();
+    harness_->upload_and_notify(file, key);
+    uploads[key] = file;
+  }
+  run_until_empty();
+  for (const auto& [key, file] : uploads) {
+    auto job = job_for(key);
+    ASSERT_TRUE(job) << key;
+    EXPECT_EQ(store::to_string(job->status), "completed") << key << ": " << job->error_message;
+    EXPECT_EQ(job->retry_count, 0);
+    EXPECT_FALSE(job->completed_at.empty());
+    EXPECT_EQ(job->object.size_bytes, static_cast<std::int64_t>(std::filesystem::file_size(file)));
+    expect_metadata_matches_ffprobe(json::parse(job->metadata_json), ffprobe(file));
+    json results = json::parse(job->results_json);
+    ASSERT_TRUE(results.contains("analysis")) << results.dump();
+    EXPECT_TRUE(results["analysis"].contains("analyzer"));
+  }
+  EXPECT_EQ(harness_->messages_left(), 0);
+  EXPECT_TRUE(download_dir_entries().empty());
+}
+
+TEST_F(ServiceEndToEnd, BadInputFailsTheJobWithAClearReasonAndLosesNothing) {
+  auto audio = make_test_media(media_.path(), "audio_only_m4a");
+  auto truncated = make_test_media(media_.path(), "truncated_mp4");
+  auto text = make_test_media(media_.path(), "text_as_mp4");
+  harness_->upload_and_notify(audio, "uploads/audio.m4a");
+  harness_->upload_and_notify(truncated, "uploads/truncated.mp4");
+  harness_->upload_and_notify(text, "uploads/text.mp4");
+  harness_->send_raw("this is not JSON");
+  harness_->send_raw(read_file(std::string(DANCER_SHARED_TESTDATA) + "/events/s3-test-event.json"));
+  run_until_empty();
+
+  auto audio_job = job_for("uploads/audio.m4a");
+  ASSERT_TRUE(audio_job);
+  EXPECT_EQ(store::to_string(audio_job->status), "failed");
+  EXPECT_NE(audio_job->error_message.find("no video stream"), std::string::npos);
+  EXPECT_EQ(json::parse(audio_job->metadata_json)["streams"][0]["codec_type"], "audio");
+
+  auto text_job = job_for("uploads/text.mp4");
+  ASSERT_TRUE(text_job);
+  EXPECT_EQ(store::to_string(text_job->status), "failed");
+  EXPECT_NE(text_job->error_message.find("not a readable video"), std::string::npos);
+  json fallback = json::parse(text_job->metadata_json)["fallback"];
+  EXPECT_EQ(fallback["size"], std::filesystem::file_size(text));
+  auto sha = run_command("sha256sum " + shell_quote(text.string())).output.substr(0, 64);
+  EXPECT_EQ(fallback["sha256"], sha);
+
+  auto truncated_job = job_for("uploads/truncated.mp4");
+  ASSERT_TRUE(truncated_job);
+  EXPECT_EQ(store::to_string(truncated_job->status), "failed");
+  EXPECT_FALSE(truncated_job->error_message.empty());
+
+  EXPECT_EQ(jobs().size(), 3u);  // the malformed and test messages create no job
+  EXPECT_EQ(harness_->messages_left(), 0);
+  EXPECT_TRUE(download_dir_entries().empty());
+}
+
+TEST_F(ServiceEndToEnd, HostileKeysStayInsideTheDownloadDirectory) {
+  auto video = make_test_media(media_.path(), "h264_mp4");
+  const std::vector<std::string> keys = {"uploads/with space/ünïcödé ✓ walk.mp4",
+                                         "uploads/../../../../tmp/escape.mp4",
+                                         "uploads/a+b%20c&d=e;$(id).mp4",
+                                         "uploads/..", "uploads/" + std::string(200, 'x') + ".mp4"};
+  for (const auto& key : keys) harness_->upload_and_notify(video, key);
+  // Snapshot of the parent: the service may only add DOWNLOAD_DIR, the db and logs.
+  run_until_empty();
+  for (const auto& key : keys) {
+    auto job = job_for(key);
+    ASSERT_TRUE(job) << key;
+    EXPECT_EQ(store::to_string(job->status), "completed") << key << ": " << job->error_message;
+  }
+  EXPECT_FALSE(std::filesystem::exists("/tmp/escape.mp4"));
+  for (const auto& entry : std::filesystem::directory_iterator(harness_->dir())) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(name == "downloads" || name == "reports" || name.rfind("jobs.db", 0) == 0 ||
+                name.rfind("service.log", 0) == 0)
+        << "unexpected file " << entry.path();
+  }
+  EXPECT_TRUE(download_dir_entries().empty());
+}
+
+TEST_F(ServiceEndToEnd, DuplicateNotificationsProcessEachObjectVersionOnce) {
+  auto video = make_test_media(media_.path(), "h264_mp4");
+  harness_->upload_and_notify(video, "uploads/dup.mp4");
+  auto head = harness_->s3().head_object(harness_->bucket(), "uploads/dup.mp4");
+  // S3 may deliver a notification more than once; an SNS-wrapped copy arrives too.
+  std::string body = service::make_object_created_body(harness_->bucket(), "uploads/dup.mp4",
+                                                       static_cast<std::int64_t>(head.size),
+                                                       head.etag, "us-east-1");
+  harness_->send_raw(body);
+  harness_->send_raw(json{{"Type", "Notification"}, {"Message", body}}.dump());
+  run_until_empty();
+  auto all = jobs();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(store::to_string(all[0].status), "completed");
+  const std::string completed_at = all[0].completed_at;
+
+  // A later redelivery changes nothing.
+  harness_->send_raw(body);
+  ServiceResult again = run_until_empty();
+  all = jobs();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].completed_at, completed_at);
+  EXPECT_EQ(harness_->messages_left(), 0);
+
+  // A new upload of the same key is a new version: processed again.
+  auto other = make_test_media(media_.path(), "vp9_webm");
+  harness_->upload_and_notify(other, "uploads/dup.mp4");
+  run_until_empty();
+  EXPECT_EQ(jobs().size(), 2u);
+}
+
+TEST_F(ServiceEndToEnd, EventsOutsideTheBucketOrPrefixAreNotFetched) {
+  auto video = make_test_media(media_.path(), "h264_mp4");
+  harness_->s3().put_object(harness_->bucket(), "elsewhere/clip.mp4", video, "video/mp4");
+  harness_->send_raw(service::make_object_created_body(harness_->bucket(), "elsewhere/clip.mp4", 10,
+                                                       "e", "us-east-1"));
+  harness_->send_raw(service::make_object_created_body("someone-elses-bucket", "uploads/clip.mp4",
+                                                       10, "e", "us-east-1"));
+  run_until_empty();
+  EXPECT_TRUE(jobs().empty());
+  EXPECT_EQ(harness_->messages_left(), 0);
+}
+
+TEST_F(ServiceEndToEnd, SigtermReturnsUnfinishedMessagesAndTheNextRunCompletesThem) {
+  auto video = make_test_media(media_.path(), "h264_mp4");
+  harness_->upload_and_notify(video, "uploads/slow.mp4");
+  // An analysis that outlives the shutdown timeout.
+  auto script = media_ / "slow.sh";
+  std::ofstream(script) << "#!/bin/sh\nsleep 30\necho '{}'\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  harness_->env()["ANALYSIS_COMMAND"] = script.string();
+  harness_->env()["SHUTDOWN_TIMEOUT"] = "1";
+  harness_->env()["SQS_WAIT_TIME"] = "20";  // a long poll must not delay shutdown
+  auto log = harness_->dir() / "sigterm.log";
+  pid_t pid = harness_->spawn({"run"}, log);
+  // Wait until the job is running.
+  bool running = false;
+  for (int i = 0; i < 300 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto job = job_for("uploads/slow.mp4");
+    running = job && !job->metadata_json.empty();
+  }
+  ASSERT_TRUE(running) << read_file(log);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(ServiceHarness::wait_for(pid, 20), 0) << read_file(log);
+  auto job = job_for("uploads/slow.mp4");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(store::to_string(job->status), "processing");
+  EXPECT_EQ(harness_->messages_left(), 1);  // returned, not deleted
+
+  harness_->env().erase("ANALYSIS_COMMAND");
+  harness_->env()["SQS_WAIT_TIME"] = "1";
+  run_until_empty();
+  job = job_for("uploads/slow.mp4");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(store::to_string(job->status), "completed") << job->error_message;
+  EXPECT_EQ(harness_->messages_left(), 0);
+}
+
+TEST_F(ServiceEndToEnd, MalformedConfigurationStopsStartUpWithOneClearLine) {
+  harness_->env()["MAX_WORKERS"] = "lots";
+  ServiceResult r = harness_->run({"run", "--until-empty"}, 30);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.stderr_text.find("MAX_WORKERS"), std::string::npos) << r.stderr_text;
+  EXPECT_EQ(std::count(r.stderr_text.begin(), r.stderr_text.end(), '\n'), 1) << r.stderr_text;
+}
+
+TEST_F(ServiceEndToEnd, HealthAndSendTestMessageAndAnalyze) {
+  ServiceResult health = harness_->run({"health"}, 30);
+  EXPECT_EQ(health.exit_code, 0) << health.stdout_text << health.stderr_text;
+  json report = json::parse(health.stdout_text);
+  EXPECT_EQ(report["status"], "healthy");
+  EXPECT_EQ(report["sqs"]["ok"], true);
+  EXPECT_EQ(report["database"]["ok"], true);
+
+  auto video = make_test_media(media_.path(), "h264_mp4");
+  harness_->s3().put_object(harness_->bucket(), "uploads/sent.mp4", video, "video/mp4");
+  ServiceResult sent = harness_->run({"send-test-message", harness_->bucket(), "uploads/sent.mp4"}, 30);
+  EXPECT_EQ(sent.exit_code, 0) << sent.stderr_text;
+  run_until_empty();
+  auto job = job_for("uploads/sent.mp4");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(store::to_string(job->status), "completed") << job->error_message;
+
+  ServiceResult analyzed = harness_->run({"analyze", video.string()}, 120);
+  EXPECT_EQ(analyzed.exit_code, 0) << analyzed.stderr_text;
+  json out = json::parse(analyzed.stdout_text);
+  expect_metadata_matches_ffprobe(out["metadata"], ffprobe(video));
+  EXPECT_TRUE(out["analysis"].contains("analyzer"));
+
+  // Unreachable SQS: unhealthy, exit 1.
+  harness_->env()["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9";
+  ServiceResult down = harness_->run({"health"}, 60);
+  EXPECT_EQ(down.exit_code, 1) << down.stdout_text;
+  EXPECT_EQ(json::parse(down.stdout_text)["status"], "unhealthy");
+}
+
+TEST_F(ServiceEndToEnd, SecretsNeverReachTheLogs) {
+  harness_->env()["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY";
+  harness_->env()["AWS_SESSION_TOKEN"] = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN";
+  auto video = make_test_media(media_.path(), "h264_mp4");
+  harness_->upload_and_notify(video, "uploads/secret.mp4");
+  ServiceResult r = run_until_empty();
+  const std::string log = read_file(harness_->dir() / "service.log") + r.stderr_text + r.stdout_text;
+  EXPECT_FALSE(log.empty());
+  EXPECT_EQ(log.find("wJalrXUtnFEMI"), std::string::npos);
+  EXPECT_EQ(log.find("FwoGZXIvYXdzEXAMPLESESSIONTOKEN"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dancer::testing
