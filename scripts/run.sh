@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 BIN="$PWD/build/dancer-analysis"
 
 configured() {
-  local names='^(export +)?(SQS_QUEUE_URL|AWS_ENDPOINT_URL|AWS_ENDPOINT_URL_SQS|AWS_ACCESS_KEY_ID|AWS_PROFILE|AWS_ROLE_ARN|AWS_CONTAINER_CREDENTIALS_FULL_URI|AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)='
+  local names='^(export +)?(SQS_QUEUE_URL|AWS_ENDPOINT_URL|AWS_ENDPOINT_URL_SQS|AWS_ACCESS_KEY_ID|AWS_PROFILE|AWS_ROLE_ARN|AWS_CONTAINER_CREDENTIALS_FULL_URI|AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)=[^[:space:]]'
   env | grep -Eq "$names" && return 0
   [[ -f .env ]] && grep -Eq "$names" .env && return 0
   [[ -f "${HOME:-/nonexistent}/.aws/credentials" ]] && return 0

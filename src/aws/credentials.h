@@ -20,6 +20,10 @@ struct Credentials {
   bool empty() const { return access_key_id.empty() || secret_access_key.empty(); }
 };
 
+// Safe to log: "ASIA...XYZ (session, expires 2024-05-01T12:00:00Z)". Never includes the
+// secret key or the session token.
+std::string redacted_description(const Credentials& credentials);
+
 // Thread-safe. get() returns cached credentials and refreshes them before they
 // expire; throws AwsError(kCredentials) when none can be resolved.
 class CredentialsProvider {
@@ -36,7 +40,9 @@ std::shared_ptr<CredentialsProvider> make_static_provider(Credentials credential
 // AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_*, HOME, ...).
 using Environment = std::map<std::string, std::string>;
 
-// The default provider chain, resolved lazily on first get().
+// The default provider chain, resolved lazily on first get(): environment, profile files,
+// web identity, container, IMDS. The first provider that yields credentials is remembered
+// and name() then reports it. Providers and chain options: aws/credentials_providers.h.
 std::shared_ptr<CredentialsProvider> make_default_credentials_chain(const Environment& env,
                                                                     const std::string& region);
 

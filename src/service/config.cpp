@@ -243,7 +243,9 @@ ServiceConfig load_config(const Environment& env) {
 
   // The credential chain reads AWS_* (and HOME for ~/.aws); keep them apart from the rest.
   for (const auto& [key, value] : env) {
-    if (key.rfind("AWS_", 0) == 0 || key == "HOME") c.aws_environment[key] = value;
+    if ((key.rfind("AWS_", 0) == 0 || key == "HOME") && !value.empty()) {
+      c.aws_environment[key] = value;
+    }
   }
   return c;
 }
