@@ -14,9 +14,9 @@ namespace dancer::analysis {
 
 struct AnalysisRequest {
   std::filesystem::path video;
-  nlohmann::json metadata;                  // ffprobe-compatible, may be null
-  std::optional<double> subject_height_m;   // SUBJECT_HEIGHT_M or x-amz-meta-subject-height-m
-  std::filesystem::path report_dir;         // where to write report.html; empty: no report
+  nlohmann::json metadata;                 // ffprobe-compatible, may be null
+  std::optional<double> subject_height_m;  // SUBJECT_HEIGHT_M or x-amz-meta-subject-height-m
+  std::filesystem::path report_dir;        // where to write report.html; empty: no report
 };
 
 struct AnalysisResult {

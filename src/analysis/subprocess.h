@@ -23,8 +23,8 @@ struct SubprocessOptions {
 };
 
 struct SubprocessResult {
-  int exit_code = -1;    // when the child exited normally
-  int term_signal = 0;   // when a signal ended it (SIGKILL after a timeout too)
+  int exit_code = -1;   // when the child exited normally
+  int term_signal = 0;  // when a signal ended it (SIGKILL after a timeout too)
   bool timed_out = false;
   bool cancelled = false;
   bool output_overflow = false;

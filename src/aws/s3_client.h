@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "aws/credentials.h"
 #include "aws/retry.h"
@@ -48,6 +49,19 @@ struct DownloadOptions {
   const std::atomic<bool>* cancel = nullptr; // abort promptly when true
   std::function<void(std::uint64_t bytes_so_far)> on_progress;
 };
+
+// True when `bucket` can be addressed virtual-hosted (<bucket>.<endpoint host>): a valid
+// DNS label of 3..63 lower-case letters, digits and '-'. Names with '.' are excluded, as
+// in the AWS SDKs, because they break TLS wildcard certificate matching.
+bool s3_bucket_is_virtual_host_compatible(std::string_view bucket);
+
+// The URL S3Client uses for an object (an empty key addresses the bucket): path-style
+// <endpoint>/<bucket>/<key> when force_path_style, when the bucket is not virtual-host
+// compatible or when the endpoint host is an IP literal or "localhost"; otherwise
+// virtual-hosted <scheme>://<bucket>.<endpoint host>/<key>. The key is percent-encoded
+// once with '/' kept (S3 signs the path exactly as sent). Pure: no I/O.
+std::string s3_object_url(const S3Config& config, const std::string& bucket,
+                          const std::string& key);
 
 class S3Client {
  public:

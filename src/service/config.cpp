@@ -209,6 +209,9 @@ ServiceConfig load_config(const Environment& env) {
 
   c.download_dir = r.string("DOWNLOAD_DIR", defaults::kDownloadDir);
   c.report_dir = r.string("REPORT_DIR", defaults::kReportDir);
+  if (r.raw("DOWNLOAD_DIR_MAX_BYTES")) {
+    c.download_dir_max_bytes = r.byte_size("DOWNLOAD_DIR_MAX_BYTES", 0);
+  }
   c.max_workers = static_cast<int>(r.integer("MAX_WORKERS", defaults::kMaxWorkers, 1, 256));
   c.cleanup_after_processing =
       r.boolean("CLEANUP_AFTER_PROCESSING", defaults::kCleanupAfterProcessing);

@@ -89,6 +89,8 @@ struct ServiceConfig {
   AnalysisSettings analysis;
   std::filesystem::path download_dir = defaults::kDownloadDir;    // DOWNLOAD_DIR
   std::filesystem::path report_dir = defaults::kReportDir;        // REPORT_DIR: HTML reports kept here
+  // DOWNLOAD_DIR_MAX_BYTES: a download that would take DOWNLOAD_DIR over this waits (0: no cap).
+  std::uint64_t download_dir_max_bytes = 0;
   int max_workers = defaults::kMaxWorkers;                        // MAX_WORKERS
   bool cleanup_after_processing = defaults::kCleanupAfterProcessing;  // CLEANUP_AFTER_PROCESSING
   std::string database_url = defaults::kDatabaseUrl;              // DATABASE_URL

@@ -21,6 +21,16 @@ class PermanentFailure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A condition of this machine or this moment (no room for the download) that a later
+// delivery may not meet.
+class TransientFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Room to leave on the file system besides the object itself.
+constexpr std::uint64_t kFreeSpaceMargin = 64ull << 20;
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -63,6 +73,8 @@ ClassifiedFailure classify_current_exception() {
     throw;
   } catch (const PermanentFailure& e) {
     return {FailureClass::kPermanent, e.what()};
+  } catch (const TransientFailure& e) {
+    return {FailureClass::kTransient, e.what()};
   } catch (const aws::AwsError& e) {
     std::string reason = std::string(aws::to_string(e.code())) + ": " + e.what();
     if (e.code() == aws::ErrorCode::kCancelled) return {FailureClass::kCancelled, reason};
@@ -295,6 +307,25 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     throw PermanentFailure("object is " + std::to_string(head.size) +
                            " bytes, over MAX_FILE_SIZE (" +
                            std::to_string(config.storage.max_file_size_bytes) + ")");
+  }
+  // Check for room before the first byte: a full disk is a transient condition of this
+  // machine, so the message goes back to the queue rather than failing the job.
+  if (config.download_dir_max_bytes > 0 && deps_.download_dir_usage) {
+    const std::uint64_t used = deps_.download_dir_usage();
+    if (used + head.size > config.download_dir_max_bytes) {
+      throw TransientFailure("DOWNLOAD_DIR is full: " + std::to_string(used) + " bytes used + " +
+                             std::to_string(head.size) + " needed > DOWNLOAD_DIR_MAX_BYTES " +
+                             std::to_string(config.download_dir_max_bytes));
+    }
+  }
+  {
+    std::error_code ec;
+    auto space = std::filesystem::space(deps_.work_dir, ec);
+    if (!ec && space.available < head.size + kFreeSpaceMargin) {
+      throw TransientFailure("not enough free disk space in DOWNLOAD_DIR: " +
+                             std::to_string(space.available) + " bytes free, " +
+                             std::to_string(head.size) + " needed");
+    }
   }
   aws::DownloadOptions download;
   download.expected_etag = head.etag;

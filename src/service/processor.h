@@ -60,6 +60,8 @@ struct ProcessorDeps {
   const std::atomic<bool>* cancel = nullptr;  // set when shutdown stops running jobs
   // Called with the job id once it is claimed, so the heartbeat can renew its lease.
   std::function<void(std::int64_t job_id)> on_job_claimed;
+  // Bytes currently in DOWNLOAD_DIR (all workers), for DOWNLOAD_DIR_MAX_BYTES.
+  std::function<std::uint64_t()> download_dir_usage;
 };
 
 class MessageProcessor {

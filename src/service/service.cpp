@@ -239,7 +239,8 @@ void Service::State::worker_loop(int index) {
                      [&](std::int64_t job_id) {
                        std::lock_guard lock(in_flight_mutex);
                        in_flight[slot].job_ids.push_back(job_id);
-                     }};
+                     },
+                     [this] { return downloads->usage_bytes(); }};
   MessageProcessor processor(std::move(deps));
   {
     std::lock_guard lock(mutex);
