@@ -44,9 +44,9 @@ struct ObjectInfo {
 };
 
 struct DownloadOptions {
-  std::string expected_etag;                 // If-Match when non-empty (the notification's ETag)
-  std::optional<std::uint64_t> max_size;     // kTooLarge before any byte is written
-  const std::atomic<bool>* cancel = nullptr; // abort promptly when true
+  std::string expected_etag;                  // If-Match when non-empty (the notification's ETag)
+  std::optional<std::uint64_t> max_size;      // kTooLarge before any byte is written
+  const std::atomic<bool>* cancel = nullptr;  // abort promptly when true
   std::function<void(std::uint64_t bytes_so_far)> on_progress;
 };
 
@@ -76,7 +76,8 @@ class S3Client {
   // fsyncs and renames it to dest. A dropped connection resumes with Range + If-Match.
   // Throws AwsError; on failure no file is left at dest (the .part file is removed).
   ObjectInfo download_to_file(const std::string& bucket, const std::string& key,
-                              const std::filesystem::path& dest, const DownloadOptions& options = {});
+                              const std::filesystem::path& dest,
+                              const DownloadOptions& options = {});
 
   void put_object(const std::string& bucket, const std::string& key,
                   const std::filesystem::path& source, const std::string& content_type = {},

@@ -29,7 +29,7 @@ struct SqsMessage {
   std::string message_id;
   std::string receipt_handle;
   std::string body;
-  int approximate_receive_count = 0;           // from the ApproximateReceiveCount attribute
+  int approximate_receive_count = 0;              // from the ApproximateReceiveCount attribute
   std::map<std::string, std::string> attributes;  // all system attributes returned
 };
 
