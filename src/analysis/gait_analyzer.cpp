@@ -1,0 +1,402 @@
+#include "analysis/gait_analyzer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "analysis/gait_report.h"
+#include "media/video_decoder.h"
+
+namespace dancer::analysis {
+namespace {
+
+using nlohmann::json;
+
+// Background = per-pixel median of frames sampled over a window centred on the frame being
+// analysed (frames wait in a short queue until the window's future half is filled). A
+// walker covers any pixel for well under half the window, so the median is the empty scene,
+// even when the walker is in view from the first frame. Memory: the queue and the samples,
+// a constant number of analysis-size frames.
+class SlidingMedianBackground {
+ public:
+  explicit SlidingMedianBackground(std::size_t samples) : capacity_(samples) {}
+
+  void add_sample(const cv::Mat& gray) {
+    samples_.push_back(gray);
+    if (samples_.size() > capacity_) samples_.pop_front();
+    dirty_ = true;
+  }
+
+  const cv::Mat& background() {
+    if (dirty_ && !samples_.empty()) recompute();
+    return background_;
+  }
+
+ private:
+  void recompute() {
+    const cv::Mat& first = samples_.front();
+    background_.create(first.size(), CV_8UC1);
+    const std::size_t m = samples_.size();
+    std::vector<const std::uint8_t*> rows(m);
+    std::vector<std::uint8_t> values(m);
+    const auto mid = static_cast<std::ptrdiff_t>(m / 2);
+    for (int y = 0; y < first.rows; ++y) {
+      for (std::size_t k = 0; k < m; ++k) rows[k] = samples_[k].ptr<std::uint8_t>(y);
+      std::uint8_t* out = background_.ptr<std::uint8_t>(y);
+      for (int x = 0; x < first.cols; ++x) {
+        for (std::size_t k = 0; k < m; ++k) values[k] = rows[k][x];
+        std::nth_element(values.begin(), values.begin() + mid, values.end());
+        out[x] = values[static_cast<std::size_t>(mid)];
+      }
+    }
+    dirty_ = false;
+  }
+
+  std::size_t capacity_;
+  std::deque<cv::Mat> samples_;
+  cv::Mat background_;
+  bool dirty_ = false;
+};
+
+struct PendingFrame {
+  cv::Mat gray;
+  double time_s;
+  long index;
+};
+
+struct QualityCounters {
+  long frames = 0;
+  long person_frames = 0;
+  long multi_person_frames = 0;
+  long cut_frames = 0;  // silhouette touching the top or bottom edge
+  long moving_camera_frames = 0;
+  double luma_sum = 0;
+  long luma_samples = 0;
+  double clipped_sum = 0;  // share of pixels at >= 250
+};
+
+class GaitAnalyzer final : public Analyzer {
+ public:
+  explicit GaitAnalyzer(GaitConfig config) : config_(std::move(config)) {}
+  std::string name() const override { return kGaitAnalyzerName; }
+  std::string version() const override { return kGaitAnalyzerVersion; }
+  AnalysisResult analyze(const AnalysisRequest& request) override;
+
+ private:
+  GaitSample observe(const PendingFrame& frame, const cv::Mat& background, QualityCounters& quality,
+                     KeyFrameSampler& key_frames);
+  GaitConfig config_;
+  // Scratch buffers reused frame after frame.
+  cv::Mat diff_;
+  cv::Mat mask_;
+  cv::Mat labels_;
+  cv::Mat stats_;
+  cv::Mat centroids_;
+};
+
+GaitSample GaitAnalyzer::observe(const PendingFrame& frame, const cv::Mat& background,
+                                 QualityCounters& quality, KeyFrameSampler& key_frames) {
+  GaitSample sample;
+  sample.time_s = frame.time_s;
+  sample.frame = frame.index;
+  ++quality.frames;
+  const cv::Mat& gray = frame.gray;
+  cv::absdiff(gray, background, diff_);
+
+  // Threshold from the noise level: the median absolute difference of a mostly-static scene
+  // is about 0.67 sigma of the noise.
+  int histogram[256] = {};
+  for (int y = 0; y < diff_.rows; y += 2) {
+    const std::uint8_t* row = diff_.ptr<std::uint8_t>(y);
+    for (int x = 0; x < diff_.cols; x += 2) ++histogram[row[x]];
+  }
+  const long half = static_cast<long>(((diff_.rows + 1) / 2) * ((diff_.cols + 1) / 2)) / 2;
+  long seen = 0;
+  int median_diff = 0;
+  while (median_diff < 255 && (seen += histogram[median_diff]) < half) ++median_diff;
+  const double threshold = std::max(14.0, 4.5 * median_diff / 0.67);
+  cv::threshold(diff_, mask_, threshold, 255, cv::THRESH_BINARY);
+  static const cv::Mat open_kernel = cv::getStructuringElement(cv::MORPH_RECT, {3, 3});
+  static const cv::Mat close_kernel = cv::getStructuringElement(cv::MORPH_ELLIPSE, {5, 5});
+  cv::morphologyEx(mask_, mask_, cv::MORPH_OPEN, open_kernel);
+  cv::morphologyEx(mask_, mask_, cv::MORPH_CLOSE, close_kernel);
+
+  const double foreground = cv::countNonZero(mask_) / static_cast<double>(mask_.total());
+  if (foreground > config_.moving_camera_foreground) {
+    // Most of the picture changed: the camera moved (or the light did); no silhouette here.
+    ++quality.moving_camera_frames;
+    return sample;
+  }
+  const int count = cv::connectedComponentsWithStats(mask_, labels_, stats_, centroids_, 8, CV_32S);
+  int best = 0;
+  int best_area = 0;
+  for (int i = 1; i < count; ++i) {
+    const int area = stats_.at<int>(i, cv::CC_STAT_AREA);
+    if (area > best_area) {
+      best_area = area;
+      best = i;
+    }
+  }
+  if (best == 0) return sample;
+  const int bx = stats_.at<int>(best, cv::CC_STAT_LEFT);
+  const int by = stats_.at<int>(best, cv::CC_STAT_TOP);
+  const int bw = stats_.at<int>(best, cv::CC_STAT_WIDTH);
+  const int bh = stats_.at<int>(best, cv::CC_STAT_HEIGHT);
+  if (bh < config_.min_person_height * gray.rows || bh < 1.2 * bw * 0.5) return sample;
+  ++quality.person_frames;
+  for (int i = 1; i < count; ++i) {
+    if (i == best) continue;
+    const int h = stats_.at<int>(i, cv::CC_STAT_HEIGHT);
+    if (stats_.at<int>(i, cv::CC_STAT_AREA) >= 0.3 * best_area && h >= 0.5 * bh) {
+      ++quality.multi_person_frames;
+      break;
+    }
+  }
+  const bool touches_side = bx <= 1 || bx + bw >= gray.cols - 1;
+  const bool touches_top_bottom = by <= 1 || by + bh >= gray.rows - 1;
+  if (touches_top_bottom) ++quality.cut_frames;
+
+  // Leg spread: horizontal extent of the silhouette in its lowest fifth (feet and shins).
+  const int y0 = by + static_cast<int>(0.8 * bh);
+  int min_x = bx + bw;
+  int max_x = bx - 1;
+  for (int y = y0; y < by + bh; ++y) {
+    const int* row = labels_.ptr<int>(y);
+    for (int x = bx; x < bx + bw; ++x) {
+      if (row[x] == best) {
+        min_x = std::min(min_x, x);
+        break;
+      }
+    }
+    for (int x = bx + bw - 1; x >= bx; --x) {
+      if (row[x] == best) {
+        max_x = std::max(max_x, x);
+        break;
+      }
+    }
+  }
+  sample.spread = max_x >= min_x ? max_x - min_x + 1 : 0;
+  sample.centre_x = centroids_.at<double>(best, 0);
+  sample.body_height = bh;
+  sample.usable = !touches_side && !touches_top_bottom && sample.spread > 0;
+  if (sample.usable) key_frames.offer(gray, cv::Rect(bx, by, bw, bh), frame.time_s, frame.index);
+  return sample;
+}
+
+AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  media::DecoderOptions options;
+  options.max_width = config_.analysis_width;
+  options.max_height = config_.analysis_width;
+  options.skip_loop_filter = config_.skip_loop_filter;
+  options.threads = config_.decoder_threads;
+  std::unique_ptr<media::VideoDecoder> decoder;
+  try {
+    decoder = std::make_unique<media::VideoDecoder>(request.video, options);
+  } catch (const media::MediaError& e) {
+    const bool bad_input = e.code() == media::MediaErrorCode::kInvalidData ||
+                           e.code() == media::MediaErrorCode::kNoVideo ||
+                           e.code() == media::MediaErrorCode::kUnsupported;
+    throw AnalysisError(bad_input ? AnalysisErrorCode::kInvalidInput : AnalysisErrorCode::kInternal,
+                        e.what());
+  }
+  const media::VideoStreamInfo info = decoder->info();
+  const double fps = info.fps > 0 ? info.fps : 30.0;
+  const long sample_interval = std::max(1L, std::lround(fps / config_.background_samples_per_s));
+  const auto delay = static_cast<std::size_t>(sample_interval * (config_.background_samples / 2));
+
+  SlidingMedianBackground background(static_cast<std::size_t>(config_.background_samples));
+  KeyFrameSampler key_frames(static_cast<std::size_t>(config_.report_key_frames));
+  QualityCounters quality;
+  std::deque<PendingFrame> pending;
+  std::vector<GaitSample> samples;
+  media::VideoFrame frame;
+  try {
+    while (true) {
+      const bool more = decoder->next(frame);
+      if (more) {
+        const cv::Mat view(frame.height, frame.width, CV_8UC1,
+                           const_cast<std::uint8_t*>(frame.data),
+                           static_cast<std::size_t>(frame.stride));
+        PendingFrame p{view.clone(), frame.pts_s, static_cast<long>(frame.index)};
+        if (frame.index % sample_interval == 0) {
+          background.add_sample(p.gray);
+          const cv::Scalar mean = cv::mean(p.gray);
+          quality.luma_sum += mean[0];
+          quality.clipped_sum +=
+              cv::countNonZero(p.gray >= 250) / static_cast<double>(p.gray.total());
+          ++quality.luma_samples;
+        }
+        pending.push_back(std::move(p));
+      }
+      while (!pending.empty() && (pending.size() > delay || !more)) {
+        samples.push_back(observe(pending.front(), background.background(), quality, key_frames));
+        pending.pop_front();
+      }
+      if (!more) break;
+    }
+  } catch (const media::MediaError& e) {
+    throw AnalysisError(AnalysisErrorCode::kInvalidInput, e.what());
+  }
+  if (samples.empty()) {
+    throw AnalysisError(AnalysisErrorCode::kInvalidInput, "no decodable video frames");
+  }
+
+  const GaitEvents events = detect_gait_events(samples, fps, config_.events);
+  const double duration_s =
+      info.duration_s > 0 ? info.duration_s : samples.back().time_s + 1.0 / fps;
+
+  // Quality warnings.
+  json warnings = json::array();
+  const double mean_luma = quality.luma_samples ? quality.luma_sum / quality.luma_samples : 0;
+  const double clipped = quality.luma_samples ? quality.clipped_sum / quality.luma_samples : 0;
+  const double shortest_two_steps_s = 2 * 60.0 / config_.events.max_cadence_steps_per_min;
+  if (duration_s < std::max(1.0, shortest_two_steps_s)) warnings.push_back("too_short");
+  if (fps < config_.min_fps) warnings.push_back("low_frame_rate");
+  if (std::min(info.coded_width, info.coded_height) < config_.min_short_side_px) {
+    warnings.push_back("low_resolution");
+  }
+  if (mean_luma < config_.dark_mean_luma) warnings.push_back("too_dark");
+  if (mean_luma > config_.bright_mean_luma || clipped > 0.4) warnings.push_back("overexposed");
+  if (quality.moving_camera_frames > 0.2 * quality.frames) warnings.push_back("camera_moving");
+  const bool person_detected = quality.person_frames >= std::max(3.0, 0.5 * fps);
+  if (!person_detected) warnings.push_back("no_person");
+  if (person_detected && quality.multi_person_frames > 0.2 * quality.person_frames) {
+    warnings.push_back("multiple_people");
+  }
+  if (person_detected && quality.cut_frames > 0.2 * quality.person_frames) {
+    warnings.push_back("person_cut_by_frame_edge");
+  }
+  if (info.rotation_degrees != 0) warnings.push_back("rotation_applied");
+
+  const bool walking = person_detected && !events.segments.empty() && events.steps.size() >= 2;
+  if (person_detected && !walking) warnings.push_back("no_walking_detected");
+  // (A plain struct and flag: GCC's -Wmaybe-uninitialized misfires on std::optional here.)
+  StepStatistics st;
+  bool has_stats = false;
+  if (walking) {
+    if (const auto computed = step_statistics(events.step_times_s)) {
+      st = *computed;
+      has_stats = true;
+    }
+  }
+  if (walking && !has_stats) warnings.push_back("too_few_steps");
+
+  json analysis;
+  analysis["analyzer"] = {{"name", name()}, {"version", version()}};
+  analysis["person_detected"] = person_detected;
+  json steps = json::array();
+  if (walking) {
+    for (const StepEvent& e : events.steps) {
+      steps.push_back({{"time_s", std::round(e.time_s * 1000) / 1000},
+                       {"frame", std::lround(e.frame)},
+                       {"segment", e.segment}});
+    }
+  }
+  analysis["step_events"] = steps;
+  analysis["step_count"] = walking ? json(steps.size()) : json(nullptr);
+  analysis["step_times_s"] = has_stats ? json(events.step_times_s) : json(nullptr);
+  analysis["cadence_steps_per_min"] = has_stats ? json(60.0 / st.mean_s) : json(nullptr);
+  analysis["step_time_mean_s"] = has_stats ? json(st.mean_s) : json(nullptr);
+  analysis["step_time_sd_s"] = has_stats ? json(st.sd_s) : json(nullptr);
+  analysis["step_time_cv"] = has_stats ? json(st.cv) : json(nullptr);
+  analysis["step_time_symmetry"] = has_stats && st.symmetry ? json(*st.symmetry) : json(nullptr);
+
+  // Direction and speed: from the longest segment / duration-weighted over segments.
+  json segments = json::array();
+  double speed_weight = 0;
+  double speed_sum = 0;
+  const WalkingSegment* longest = nullptr;
+  for (const WalkingSegment& s : events.segments) {
+    json js = {{"start_s", s.start_s},
+               {"end_s", s.end_s},
+               {"direction", s.direction},
+               {"step_period_s", s.step_period_s},
+               {"periodicity", s.periodicity}};
+    if (s.speed_body_heights_per_s) {
+      js["speed_body_heights_per_s"] = *s.speed_body_heights_per_s;
+      speed_sum += *s.speed_body_heights_per_s * (s.end_s - s.start_s);
+      speed_weight += s.end_s - s.start_s;
+    }
+    segments.push_back(js);
+    if (!longest || s.end_s - s.start_s > longest->end_s - longest->start_s) longest = &s;
+  }
+  analysis["segments"] = walking ? segments : json::array();
+  analysis["walking_direction"] = walking && longest ? json(longest->direction) : json(nullptr);
+  const std::optional<double> speed =
+      walking && speed_weight > 0 ? std::optional<double>(speed_sum / speed_weight) : std::nullopt;
+  analysis["speed_body_heights_per_s"] = speed ? json(*speed) : json(nullptr);
+  const std::optional<double> step_length =
+      speed && has_stats ? std::optional<double>(*speed * st.mean_s) : std::nullopt;
+  analysis["step_length_body_heights"] = step_length ? json(*step_length) : json(nullptr);
+  if (request.subject_height_m) {
+    analysis["subject_height_m"] = *request.subject_height_m;
+    analysis["speed_m_per_s"] = speed ? json(*speed * *request.subject_height_m) : json(nullptr);
+    analysis["step_length_m"] =
+        step_length ? json(*step_length * *request.subject_height_m) : json(nullptr);
+  }
+
+  // Confidence: periodic signal, enough steps, regular steps, clean conditions.
+  double confidence = 0;
+  if (has_stats && longest) {
+    confidence = std::clamp(longest->periodicity, 0.0, 1.0) *
+                 std::min(1.0, static_cast<double>(events.steps.size()) / 6.0) *
+                 (1.0 - std::min(1.0, 2.0 * st.cv));
+    for (const auto& w : warnings) {
+      const std::string text = w.get<std::string>();
+      if (text != "rotation_applied") confidence *= 0.7;
+    }
+  }
+  analysis["confidence"] = std::round(confidence * 1000) / 1000;
+  analysis["quality"] = {
+      {"warnings", warnings},
+      {"fps", fps},
+      {"resolution", {{"width", info.coded_width}, {"height", info.coded_height}}},
+      {"analysis_resolution", {{"width", info.width}, {"height", info.height}}},
+      {"rotation_degrees", info.rotation_degrees},
+      {"duration_s", duration_s},
+      {"mean_luma", mean_luma},
+      {"person_frames", quality.person_frames},
+      {"multiple_person_frames", quality.multi_person_frames},
+      {"cut_person_frames", quality.cut_frames},
+      {"moving_camera_frames", quality.moving_camera_frames},
+      {"corrupt_packets", decoder->corrupt_packets()}};
+  analysis["frames_analyzed"] = samples.size();
+  analysis["processing_time_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  AnalysisResult result;
+  if (!request.report_dir.empty()) {
+    std::vector<double> times;
+    std::vector<double> signal;
+    times.reserve(samples.size());
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      times.push_back(samples[i].time_s);
+      signal.push_back(samples[i].usable ? events.smoothed_spread[i] : std::nan(""));
+    }
+    std::filesystem::create_directories(request.report_dir);
+    const auto path = request.report_dir / "report.html";
+    std::ofstream out(path, std::ios::binary);
+    out << render_gait_report(analysis, request.metadata, times, signal, key_frames.frames());
+    if (!out) throw AnalysisError(AnalysisErrorCode::kInternal, "cannot write " + path.string());
+    result.report_path = path;
+  }
+  result.analysis = std::move(analysis);
+  return result;
+}
+
+}  // namespace
+
+std::unique_ptr<Analyzer> make_gait_analyzer(GaitConfig config) {
+  return std::make_unique<GaitAnalyzer>(std::move(config));
+}
+
+}  // namespace dancer::analysis
