@@ -40,6 +40,11 @@ constexpr const char* kTakeOver =
 constexpr const char* kSelectByObject =
     "SELECT " DANCER_JOB_COLUMNS
     " FROM processing_jobs WHERE bucket = ?1 AND object_key = ?2 AND etag = ?3 AND version_id = ?4";
+constexpr const char* kClaimInspect =
+    "SELECT " DANCER_JOB_COLUMNS
+    ", (lease_expires_at IS NOT NULL AND lease_expires_at > " DANCER_SQLITE_NOW
+    ") FROM processing_jobs WHERE bucket = ?1 AND object_key = ?2 AND etag = ?3 AND version_id = "
+    "?4";
 constexpr const char* kSelectById =
     "SELECT " DANCER_JOB_COLUMNS " FROM processing_jobs WHERE id = ?1";
 constexpr const char* kList =
@@ -265,31 +270,45 @@ class SqliteJobStore final : public JobStore {
   ClaimResult claim_job(const ObjectVersion& object, const std::string& worker_id,
                         std::chrono::seconds lease) override {
     auto connection = borrow();
+    std::lock_guard writer(write_mutex_);
     WriteTransaction transaction(*connection);
+    // Look first: an INSERT that hits the UNIQUE constraint still rewrites sqlite_sequence
+    // (AUTOINCREMENT), turning every duplicate delivery into a commit with an fsync.
     std::optional<ClaimResult> result;
+    bool takeover_possible = false;
     {
-      Query insert(*connection, kInsertIfAbsent);
-      bind_object(insert, object);
-      insert.bind(6, worker_id).bind(7, lease_modifier(lease));
-      if (insert.step()) result = ClaimResult{ClaimOutcome::kClaimed, insert.job()};
+      Query inspect(*connection, kClaimInspect);
+      bind_object_key(inspect, object);
+      if (inspect.step()) {
+        Job job = inspect.job();
+        const bool lease_live = inspect.integer(16) != 0;
+        if (job.status == JobStatus::kCompleted) {
+          result = ClaimResult{ClaimOutcome::kAlreadyCompleted, std::move(job)};
+        } else if (job.status == JobStatus::kFailed) {
+          result = ClaimResult{ClaimOutcome::kAlreadyFailed, std::move(job)};
+        } else if (lease_live) {
+          result = ClaimResult{ClaimOutcome::kInProgressElsewhere, std::move(job)};
+        } else {
+          takeover_possible = true;
+        }
+      }
     }
-    if (!result) {
+    if (takeover_possible) {
       Query take_over(*connection, kTakeOver);
       bind_object_key(take_over, object);
       take_over.bind(5, worker_id).bind(6, lease_modifier(lease));
-      if (take_over.step()) result = ClaimResult{ClaimOutcome::kClaimed, take_over.job()};
-    }
-    if (!result) {
-      Query select(*connection, kSelectByObject);
-      bind_object_key(select, object);
-      if (!select.step()) {
-        throw StoreError(StoreErrorCode::kOther, "sqlite: job vanished during claim");
+      if (!take_over.step()) {
+        throw StoreError(StoreErrorCode::kOther, "sqlite: claim_job: takeover matched no row");
       }
-      Job job = select.job();
-      const auto outcome = job.status == JobStatus::kCompleted ? ClaimOutcome::kAlreadyCompleted
-                           : job.status == JobStatus::kFailed  ? ClaimOutcome::kAlreadyFailed
-                                                               : ClaimOutcome::kInProgressElsewhere;
-      result = ClaimResult{outcome, std::move(job)};
+      result = ClaimResult{ClaimOutcome::kClaimed, take_over.job()};
+    } else if (!result) {
+      Query insert(*connection, kInsertIfAbsent);
+      bind_object(insert, object);
+      insert.bind(6, worker_id).bind(7, lease_modifier(lease));
+      if (!insert.step()) {
+        throw StoreError(StoreErrorCode::kOther, "sqlite: claim_job: insert conflicted");
+      }
+      result = ClaimResult{ClaimOutcome::kClaimed, insert.job()};
     }
     transaction.commit();
     return std::move(*result);
@@ -298,6 +317,7 @@ class SqliteJobStore final : public JobStore {
   void renew_lease(std::int64_t job_id, const std::string& worker_id,
                    std::chrono::seconds lease) override {
     auto connection = borrow();
+    std::lock_guard writer(write_mutex_);
     Query query(*connection, kRenew);
     query.bind(1, job_id).bind(2, worker_id).bind(3, lease_modifier(lease));
     run_lease_holder_update(query, job_id, worker_id, "renew_lease");
@@ -306,6 +326,7 @@ class SqliteJobStore final : public JobStore {
   void save_metadata(std::int64_t job_id, const std::string& worker_id,
                      const std::string& metadata_json) override {
     auto connection = borrow();
+    std::lock_guard writer(write_mutex_);
     Query query(*connection, kSaveMetadata);
     query.bind(1, job_id).bind(2, worker_id).bind_json(3, metadata_json);
     run_lease_holder_update(query, job_id, worker_id, "save_metadata");
@@ -315,6 +336,7 @@ class SqliteJobStore final : public JobStore {
                     const std::string& metadata_json, const std::string& results_json,
                     const std::string& report_location) override {
     auto connection = borrow();
+    std::lock_guard writer(write_mutex_);
     Query query(*connection, kComplete);
     query.bind(1, job_id).bind(2, worker_id).bind_json(3, metadata_json);
     query.bind_json(4, results_json).bind(5, report_location);
@@ -324,6 +346,7 @@ class SqliteJobStore final : public JobStore {
   void fail_job(std::int64_t job_id, const std::string& worker_id,
                 const std::string& error_message) override {
     auto connection = borrow();
+    std::lock_guard writer(write_mutex_);
     Query query(*connection, kFail);
     query.bind(1, job_id).bind(2, worker_id).bind(3, error_message);
     run_lease_holder_update(query, job_id, worker_id, "fail_job");
@@ -332,6 +355,7 @@ class SqliteJobStore final : public JobStore {
   int record_retry(std::int64_t job_id, const std::string& worker_id,
                    const std::string& error_message) override {
     auto connection = borrow();
+    std::lock_guard writer(write_mutex_);
     Query query(*connection, kRecordRetry);
     query.bind(1, job_id).bind(2, worker_id).bind(3, error_message);
     if (!query.step()) throw lease_lost(job_id, worker_id, "record_retry");
@@ -487,7 +511,11 @@ class SqliteJobStore final : public JobStore {
   const std::string path_;
   const StoreOptions options_;
   const int max_connections_;
-  std::mutex mutex_;
+  // SQLite has one writer at a time per database. Writers of this process queue here instead
+  // of in SQLite's busy handler, which polls with sleeps of up to 100 ms; busy_timeout still
+  // applies to writers in other processes.
+  std::mutex write_mutex_;
+  std::mutex mutex_;  // guards the pool
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;
   int created_ = 0;

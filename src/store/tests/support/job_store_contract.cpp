@@ -1,0 +1,402 @@
+#include "support/job_store_contract.h"
+
+#include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <thread>
+#include <vector>
+
+#include "store/migrations.h"
+
+namespace dancer::testing {
+namespace {
+
+using std::chrono::seconds;
+using store::ClaimOutcome;
+using store::JobStatus;
+using store::ObjectVersion;
+using store::StoreError;
+using store::StoreErrorCode;
+
+constexpr seconds kLongLease{3600};
+constexpr seconds kExpiredLease{0};  // expires the moment it is granted
+
+ObjectVersion object(const std::string& key, const std::string& etag = "etag-1",
+                     const std::string& version_id = "") {
+  return {"uploads", key, etag, version_id, 1234};
+}
+
+bool is_iso_utc(const std::string& text) {
+  static const std::regex pattern(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  return std::regex_match(text, pattern);
+}
+
+// Runs `action` and returns the StoreError code it threw (fails the test if none).
+template <typename Action>
+StoreErrorCode error_code_of(Action&& action) {
+  try {
+    action();
+  } catch (const StoreError& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "expected a StoreError";
+  return StoreErrorCode::kOther;
+}
+
+// What the service does with transient errors: try again.
+template <typename Action>
+auto retry_transient(Action&& action) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return action();
+    } catch (const StoreError& e) {
+      if (!e.transient() || attempt >= 20) throw;
+    }
+  }
+}
+
+}  // namespace
+
+void JobStoreContract::SetUp() {
+  database_ = GetParam().make();
+  if (!database_) {
+    if (!IsSkipped()) FAIL() << GetParam().name << " backend unavailable";
+    return;
+  }
+}
+
+std::unique_ptr<store::JobStore> JobStoreContract::open(const store::StoreOptions& options) {
+  return store::open_job_store(database_->url(), options);
+}
+
+std::string backend_name(const ::testing::TestParamInfo<StoreBackend>& info) {
+  return info.param.name;
+}
+
+TEST_P(JobStoreContract, MigrationsAreAppliedOnceAndReopeningIsANoOp) {
+  auto store = open();
+  EXPECT_EQ(store->schema_version(), store::latest_schema_version());
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  store.reset();
+
+  auto reopened = open();
+  EXPECT_EQ(reopened->schema_version(), store::latest_schema_version());
+  EXPECT_EQ(database_->query_integer("SELECT COUNT(*) FROM schema_migrations"),
+            static_cast<long long>(store::sqlite_migrations().size()));
+  auto found = reopened->find_job(job.id);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->object.key, "a.mp4");
+}
+
+TEST_P(JobStoreContract, ClaimingANewObjectCreatesAProcessingJob) {
+  auto store = open();
+  const auto claim = store->claim_job(object("walk.mp4", "abc", "v1"), "worker-1", kLongLease);
+  ASSERT_EQ(claim.outcome, ClaimOutcome::kClaimed);
+  const auto& job = claim.job;
+  EXPECT_GT(job.id, 0);
+  EXPECT_EQ(job.object.bucket, "uploads");
+  EXPECT_EQ(job.object.key, "walk.mp4");
+  EXPECT_EQ(job.object.etag, "abc");
+  EXPECT_EQ(job.object.version_id, "v1");
+  EXPECT_EQ(job.object.size_bytes, 1234);
+  EXPECT_EQ(job.status, JobStatus::kProcessing);
+  EXPECT_EQ(job.retry_count, 0);
+  EXPECT_EQ(job.worker_id, "worker-1");
+  EXPECT_TRUE(is_iso_utc(job.created_at)) << job.created_at;
+  EXPECT_TRUE(is_iso_utc(job.updated_at)) << job.updated_at;
+  EXPECT_EQ(job.completed_at, "");
+  EXPECT_EQ(job.metadata_json, "");
+}
+
+TEST_P(JobStoreContract, ClaimingACompletedJobReportsAlreadyCompleted) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  store->complete_job(job.id, "worker-1", R"({"duration": 1})", R"({"steps": 3})", "s3://r/a");
+  const auto again = store->claim_job(object("a.mp4"), "worker-2", kLongLease);
+  EXPECT_EQ(again.outcome, ClaimOutcome::kAlreadyCompleted);
+  EXPECT_EQ(again.job.id, job.id);
+  EXPECT_EQ(again.job.status, JobStatus::kCompleted);
+}
+
+TEST_P(JobStoreContract, ClaimingAFailedJobReportsAlreadyFailed) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  store->fail_job(job.id, "worker-1", "not a video");
+  const auto again = store->claim_job(object("a.mp4"), "worker-2", kExpiredLease);
+  EXPECT_EQ(again.outcome, ClaimOutcome::kAlreadyFailed);
+  EXPECT_EQ(again.job.id, job.id);
+  EXPECT_EQ(again.job.error_message, "not a video");
+}
+
+TEST_P(JobStoreContract, ALiveLeaseKeepsOtherClaimsOut) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  const auto other = store->claim_job(object("a.mp4"), "worker-2", kLongLease);
+  EXPECT_EQ(other.outcome, ClaimOutcome::kInProgressElsewhere);
+  EXPECT_EQ(other.job.id, job.id);
+  EXPECT_EQ(other.job.worker_id, "worker-1");
+  // Threads of one process share a worker id: a redelivery must not start a second run.
+  EXPECT_EQ(store->claim_job(object("a.mp4"), "worker-1", kLongLease).outcome,
+            ClaimOutcome::kInProgressElsewhere);
+}
+
+TEST_P(JobStoreContract, AnExpiredLeaseIsTakenOverAndCountsAsARetry) {
+  auto store = open();
+  const auto first = store->claim_job(object("a.mp4"), "crashed-worker", kExpiredLease).job;
+  const auto takeover = store->claim_job(object("a.mp4"), "worker-2", kLongLease);
+  ASSERT_EQ(takeover.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(takeover.job.id, first.id);
+  EXPECT_EQ(takeover.job.worker_id, "worker-2");
+  EXPECT_EQ(takeover.job.retry_count, 1);
+  // The old holder wakes up: its writes must not land.
+  EXPECT_EQ(error_code_of([&] { store->complete_job(first.id, "crashed-worker", "", "{}", ""); }),
+            StoreErrorCode::kLeaseLost);
+  EXPECT_EQ(store->find_job(first.id)->status, JobStatus::kProcessing);
+}
+
+TEST_P(JobStoreContract, RenewingALeaseKeepsOthersOut) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kExpiredLease).job;
+  store->renew_lease(job.id, "worker-1", kLongLease);
+  EXPECT_EQ(store->claim_job(object("a.mp4"), "worker-2", kLongLease).outcome,
+            ClaimOutcome::kInProgressElsewhere);
+}
+
+TEST_P(JobStoreContract, OnlyTheLeaseHolderMayUpdateTheJob) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  const std::string intruder = "worker-2";
+  EXPECT_EQ(error_code_of([&] { store->renew_lease(job.id, intruder, kLongLease); }),
+            StoreErrorCode::kLeaseLost);
+  EXPECT_EQ(error_code_of([&] { store->save_metadata(job.id, intruder, "{}"); }),
+            StoreErrorCode::kLeaseLost);
+  EXPECT_EQ(error_code_of([&] { store->complete_job(job.id, intruder, "{}", "{}", "x"); }),
+            StoreErrorCode::kLeaseLost);
+  EXPECT_EQ(error_code_of([&] { store->fail_job(job.id, intruder, "no"); }),
+            StoreErrorCode::kLeaseLost);
+  EXPECT_EQ(error_code_of([&] { store->record_retry(job.id, intruder, "no"); }),
+            StoreErrorCode::kLeaseLost);
+  EXPECT_EQ(error_code_of([&] { store->renew_lease(job.id + 1000, "worker-1", kLongLease); }),
+            StoreErrorCode::kLeaseLost);
+
+  const auto unchanged = store->find_job(job.id);
+  EXPECT_EQ(unchanged->status, JobStatus::kProcessing);
+  EXPECT_EQ(unchanged->retry_count, 0);
+  EXPECT_EQ(unchanged->metadata_json, "");
+
+  store->complete_job(job.id, "worker-1", "{}", "{}", "s3://r/a");
+  // Completion released the lease: a late failure report from the holder is refused.
+  EXPECT_EQ(error_code_of([&] { store->fail_job(job.id, "worker-1", "late"); }),
+            StoreErrorCode::kLeaseLost);
+  EXPECT_EQ(store->find_job(job.id)->status, JobStatus::kCompleted);
+}
+
+TEST_P(JobStoreContract, RecordRetryIncrementsAndReleasesTheLease) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  EXPECT_EQ(store->record_retry(job.id, "worker-1", "S3 timed out"), 1);
+  auto after = store->find_job(job.id);
+  EXPECT_EQ(after->status, JobStatus::kProcessing);
+  EXPECT_EQ(after->retry_count, 1);
+  EXPECT_EQ(after->error_message, "S3 timed out");
+  // Released: the old holder no longer owns it...
+  EXPECT_EQ(error_code_of([&] { store->renew_lease(job.id, "worker-1", kLongLease); }),
+            StoreErrorCode::kLeaseLost);
+  // ...and the next delivery, on any worker, claims it at once without counting again.
+  const auto next = store->claim_job(object("a.mp4"), "worker-2", kLongLease);
+  ASSERT_EQ(next.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(next.job.id, job.id);
+  EXPECT_EQ(next.job.retry_count, 1);
+  EXPECT_EQ(next.job.error_message, "S3 timed out");
+  EXPECT_EQ(store->record_retry(job.id, "worker-2", "S3 timed out again"), 2);
+}
+
+TEST_P(JobStoreContract, CompleteStoresResultsAndCompletedAt) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  const nlohmann::json early_metadata = {{"format", {{"format_name", "mov,mp4"}}}};
+  store->save_metadata(job.id, "worker-1", early_metadata.dump());
+  EXPECT_EQ(nlohmann::json::parse(store->find_job(job.id)->metadata_json), early_metadata);
+
+  const nlohmann::json metadata = {{"format", {{"duration", "12.5"}}}, {"streams", {1, 2}}};
+  const nlohmann::json results = {{"cadence_spm", 112.5}, {"steps", 23}, {"note", "ünïcødé"}};
+  store->complete_job(job.id, "worker-1", metadata.dump(), results.dump(), "s3://reports/a.json");
+
+  const auto done = store->find_job(job.id);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status, JobStatus::kCompleted);
+  EXPECT_EQ(nlohmann::json::parse(done->metadata_json), metadata);
+  EXPECT_EQ(nlohmann::json::parse(done->results_json), results);
+  EXPECT_EQ(done->report_location, "s3://reports/a.json");
+  EXPECT_TRUE(is_iso_utc(done->completed_at)) << done->completed_at;
+  EXPECT_GE(done->completed_at, done->created_at);  // ISO text orders as time
+  EXPECT_EQ(error_code_of([&] { store->renew_lease(job.id, "worker-1", kLongLease); }),
+            StoreErrorCode::kLeaseLost);
+}
+
+TEST_P(JobStoreContract, InvalidJsonIsRejectedAndTheJobStaysClaimed) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  EXPECT_THROW(store->complete_job(job.id, "worker-1", "{}", "{not json", ""), StoreError);
+  EXPECT_EQ(store->find_job(job.id)->status, JobStatus::kProcessing);
+  store->complete_job(job.id, "worker-1", "{}", "[]", "");
+  EXPECT_EQ(store->find_job(job.id)->status, JobStatus::kCompleted);
+}
+
+TEST_P(JobStoreContract, FailStoresTheReason) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  store->fail_job(job.id, "worker-1", "moov atom not found");
+  const auto failed = store->find_job(job.id);
+  EXPECT_EQ(failed->status, JobStatus::kFailed);
+  EXPECT_EQ(failed->error_message, "moov atom not found");
+  EXPECT_TRUE(is_iso_utc(failed->completed_at)) << failed->completed_at;
+}
+
+TEST_P(JobStoreContract, EachObjectVersionIsItsOwnJob) {
+  auto store = open();
+  const auto original = store->claim_job(object("a.mp4", "e1", ""), "w", kLongLease);
+  store->complete_job(original.job.id, "w", "{}", "{}", "");
+
+  const auto new_etag = store->claim_job(object("a.mp4", "e2", ""), "w", kLongLease);
+  const auto new_version = store->claim_job(object("a.mp4", "e1", "v2"), "w", kLongLease);
+  auto other_bucket_object = object("a.mp4", "e1", "");
+  other_bucket_object.bucket = "other-bucket";
+  const auto other_bucket = store->claim_job(other_bucket_object, "w", kLongLease);
+  for (const auto* claim : {&new_etag, &new_version, &other_bucket}) {
+    EXPECT_EQ(claim->outcome, ClaimOutcome::kClaimed);
+    EXPECT_NE(claim->job.id, original.job.id);
+  }
+  EXPECT_NE(new_etag.job.id, new_version.job.id);
+  EXPECT_EQ(store->claim_job(object("a.mp4", "e1", ""), "w", kLongLease).outcome,
+            ClaimOutcome::kAlreadyCompleted);
+  EXPECT_EQ(store->list_jobs(100).size(), 4u);
+}
+
+TEST_P(JobStoreContract, FindsAndListsJobs) {
+  auto store = open();
+  std::vector<std::int64_t> ids;
+  for (const char* key : {"1.mp4", "2.mp4", "3.mp4"}) {
+    ids.push_back(store->claim_job(object(key), "w", kLongLease).job.id);
+  }
+  EXPECT_EQ(store->find_job(ids[1])->object.key, "2.mp4");
+  EXPECT_EQ(store->find_job(object("3.mp4"))->id, ids[2]);
+  EXPECT_FALSE(store->find_job(ids[2] + 1000).has_value());
+  EXPECT_FALSE(store->find_job(object("3.mp4", "other-etag")).has_value());
+
+  const auto newest = store->list_jobs(2);
+  ASSERT_EQ(newest.size(), 2u);
+  EXPECT_EQ(newest[0].id, ids[2]);
+  EXPECT_EQ(newest[1].id, ids[1]);
+  EXPECT_TRUE(store->list_jobs(0).empty());
+  EXPECT_TRUE(store->ping());
+}
+
+TEST_P(JobStoreContract, HostileStringsAreStoredAndReadBackIntact) {
+  auto store = open();
+  const std::vector<std::string> hostile = {
+      "it's \"quoted\"; DROP TABLE processing_jobs; --",
+      "Robert'); DELETE FROM schema_migrations;--",
+      "ünïcødé 日本語 🕺💃 \u200b zero-width",
+      std::string("control \x01\x02\x1f\t\r\n bytes \x7f and \\ backslash % _ ?1 $1"),
+      std::string(5000, 'x') + "long",
+  };
+  for (std::size_t i = 0; i < hostile.size(); ++i) {
+    ObjectVersion version{hostile[i], hostile[i] + "/key", hostile[i], hostile[i],
+                          static_cast<std::int64_t>(i)};
+    const auto claim = store->claim_job(version, hostile[i], kLongLease);
+    ASSERT_EQ(claim.outcome, ClaimOutcome::kClaimed) << i;
+    const nlohmann::json results = {{"text", hostile[i]}};
+    store->complete_job(claim.job.id, hostile[i], "", results.dump(), hostile[i]);
+
+    const auto stored = store->find_job(version);
+    ASSERT_TRUE(stored.has_value()) << i;
+    EXPECT_EQ(stored->object.bucket, hostile[i]);
+    EXPECT_EQ(stored->object.key, hostile[i] + "/key");
+    EXPECT_EQ(stored->object.etag, hostile[i]);
+    EXPECT_EQ(stored->object.version_id, hostile[i]);
+    EXPECT_EQ(stored->worker_id, hostile[i]);
+    EXPECT_EQ(stored->report_location, hostile[i]);
+    EXPECT_EQ(nlohmann::json::parse(stored->results_json), results);
+  }
+  EXPECT_EQ(store->list_jobs(100).size(), hostile.size());
+  EXPECT_EQ(store->schema_version(), store::latest_schema_version());
+}
+
+TEST_P(JobStoreContract, ADatabaseFromANewerBuildIsRejected) {
+  open().reset();
+  database_->execute(
+      "INSERT INTO schema_migrations (version, description) VALUES (9999, 'from the future')");
+  EXPECT_EQ(error_code_of([&] { open(); }), StoreErrorCode::kSchema);
+}
+
+TEST_P(JobStoreContract, ConcurrentClaimsClaimEachObjectExactlyOnce) {
+  store::StoreOptions options;
+  options.pool_size = 4;
+  auto store = open(options);
+  constexpr int kThreads = 8, kClaimsPerThread = 200, kObjects = 50;
+  std::vector<std::atomic<int>> claimed(kObjects);
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string worker = "worker-" + std::to_string(t);
+      for (int i = 0; i < kClaimsPerThread; ++i) {
+        const int n = (i * 7 + t * 13) % kObjects;  // threads hit objects in different orders
+        const auto claim = retry_transient([&] {
+          return store->claim_job(object("obj-" + std::to_string(n)), worker, kLongLease);
+        });
+        if (claim.outcome == ClaimOutcome::kClaimed) {
+          ++claimed[n];
+        } else if (claim.outcome != ClaimOutcome::kInProgressElsewhere) {
+          ++unexpected;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int n = 0; n < kObjects; ++n) EXPECT_EQ(claimed[n].load(), 1) << "object " << n;
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_EQ(store->list_jobs(1000).size(), static_cast<std::size_t>(kObjects));
+}
+
+TEST_P(JobStoreContract, TwoStoreInstancesRacingProcessEachObjectExactlyOnce) {
+  // Like two service processes on one database: separate pools, separate connections.
+  auto first = open();
+  auto second = open();
+  constexpr int kThreadsPerStore = 3, kObjects = 40, kRounds = 3;
+  std::map<int, int> completions;  // object -> times this test completed it
+  std::mutex completions_mutex;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * kThreadsPerStore; ++t) {
+    store::JobStore& store = t % 2 == 0 ? *first : *second;
+    threads.emplace_back([&, t] {
+      const std::string worker =
+          "process-" + std::to_string(t % 2) + "-thread-" + std::to_string(t);
+      for (int round = 0; round < kRounds; ++round) {
+        for (int n = 0; n < kObjects; ++n) {
+          const auto version = object("race-" + std::to_string((n + t * 5) % kObjects));
+          const auto claim =
+              retry_transient([&] { return store.claim_job(version, worker, kLongLease); });
+          if (claim.outcome != ClaimOutcome::kClaimed) continue;
+          retry_transient([&] {
+            store.complete_job(claim.job.id, worker, "{}", R"({"ok": true})", "");
+            return 0;
+          });
+          std::lock_guard lock(completions_mutex);
+          ++completions[(n + t * 5) % kObjects];
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_EQ(completions.size(), static_cast<std::size_t>(kObjects));
+  for (const auto& [n, count] : completions) EXPECT_EQ(count, 1) << "object " << n;
+  for (const auto& job : first->list_jobs(1000)) EXPECT_EQ(job.status, JobStatus::kCompleted);
+}
+
+}  // namespace dancer::testing
