@@ -10,6 +10,8 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# libmagic: MIME type of files that are not media (media/metadata_file_facts.cpp).
+pkg_check_modules(LIBMAGIC REQUIRED IMPORTED_TARGET libmagic)
 
 # Debian ships OpenCV's pkg-config/CMake files only with the full libopencv-dev
 # meta-package; we install just core, imgproc and video, so locate them directly.

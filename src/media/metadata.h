@@ -2,6 +2,7 @@
 // shape `ffprobe -v quiet -print_format json -show_format -show_streams` prints.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -35,8 +36,22 @@ class MediaError : public std::runtime_error {
 // Throws MediaError.
 nlohmann::json probe_file(const std::filesystem::path& path);
 
-// Facts available for any file: {"size": N, "sha256": "...", "detected_type": "video/mp4"|...}.
-// The fallback when probe_file fails. Streams the file; memory does not grow with size.
+struct ProbeOptions {
+  // avformat_find_stream_info() may read a long way into a corrupt or hostile file; an
+  // AVIOInterruptCB aborts the probe once this much wall-clock time has passed.
+  std::chrono::milliseconds deadline{30000};
+};
+// As above with explicit options. Only the "file" protocol is allowed and the demuxer may not
+// open any other file than `path` (a crafted playlist cannot reach the network or other files).
+// Errors: kNotFound (missing, unreadable, not a regular file), kInvalidData (not media,
+// truncated beyond use such as an MP4 without its moov box, or the deadline passed), kIo.
+// A media file without a video stream is not an error here: callers decide.
+nlohmann::json probe_file(const std::filesystem::path& path, const ProbeOptions& options);
+
+// Facts available for any file: {"size": N, "sha256": "...", "detected_type": "video/mp4"|...,
+// "extension": ".mp4"} (detected_type is libmagic's MIME type; extension is lower-cased, ""
+// when there is none). The fallback when probe_file fails. Streams the file; memory does not
+// grow with size. Throws MediaError: kNotFound (missing / not a regular file), kIo.
 nlohmann::json basic_file_facts(const std::filesystem::path& path);
 
 }  // namespace dancer::media

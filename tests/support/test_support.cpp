@@ -88,8 +88,18 @@ std::filesystem::path make_test_media(const std::filesystem::path& dir, const st
     file = "mjpeg.avi";
     args = video_src + " -c:v mjpeg -q:v 5";
   } else if (kind == "rotated_mp4") {
-    file = "rotated.mp4";
-    args = video_src + " -c:v libx264 -preset ultrafast -pix_fmt yuv420p -metadata:s:v:0 rotate=90";
+    // FFmpeg 5.1's CLI turns "-metadata:s:v:0 rotate=N" into a display matrix only when the
+    // stream is copied (it drops it when encoding), so encode first, then remux with the tag.
+    auto upright = dir / "rotated_upright.mp4";
+    auto path = dir / "rotated.mp4";
+    std::string cmd = "ffmpeg -nostdin -hide_banner -loglevel error -y " + video_src +
+                      " -c:v libx264 -preset ultrafast -pix_fmt yuv420p " + shell_quote(upright.string()) +
+                      " && ffmpeg -nostdin -hide_banner -loglevel error -y -i " + shell_quote(upright.string()) +
+                      " -c copy -metadata:s:v:0 rotate=90 " + shell_quote(path.string());
+    auto r = run_command(cmd);
+    std::filesystem::remove(upright);
+    if (r.exit_code != 0) throw std::runtime_error("ffmpeg failed: " + cmd);
+    return path;
   } else if (kind == "audio_only_m4a") {
     file = "audio.m4a";
     args = audio_src + " -c:a aac";
