@@ -1,0 +1,114 @@
+// The JobStore contract against PostgreSQL, plus server faults. Needs the throw-away server
+// from scripts/lib/postgres.sh: DANCER_TEST_POSTGRES_URL and DANCER_TEST_POSTGRES_RESTART.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "store/job_store.h"
+#include "support/job_store_contract.h"
+#include "support/test_support.h"
+
+namespace dancer::testing {
+
+INSTANTIATE_TEST_SUITE_P(PostgreSQL, JobStoreContract, ::testing::Values(postgres_backend()),
+                         backend_name);
+
+namespace {
+
+using std::chrono::seconds;
+using store::ClaimOutcome;
+using store::StoreError;
+using store::StoreErrorCode;
+
+store::ObjectVersion object(const std::string& key) { return {"uploads", key, "e", "", 1}; }
+
+// The service's contract for a dropped connection: the call either succeeds after a
+// transparent reconnect or throws a transient error, and trying again then succeeds.
+template <typename Action>
+auto succeeds_within_one_retry(Action&& action, int& transient_errors) {
+  try {
+    return action();
+  } catch (const StoreError& e) {
+    EXPECT_TRUE(e.transient()) << e.what();
+    ++transient_errors;
+  }
+  return action();
+}
+
+class PostgresFaults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = integration_env("DANCER_TEST_POSTGRES_URL");
+    if (!server) return;
+    auto restart = integration_env("DANCER_TEST_POSTGRES_RESTART");
+    if (!restart) return;
+    restart_command_ = *restart;
+    database_ = make_postgres_test_database(*server);
+  }
+
+  std::string restart_command_;
+  std::unique_ptr<TestDatabase> database_;
+};
+
+TEST_F(PostgresFaults, ServerRestartInTheMiddleIsSurvived) {
+  if (!database_) return;
+  store::StoreOptions options;
+  options.pool_size = 3;
+  auto store = store::open_job_store(database_->url(), options);
+  // Open every pooled connection before the restart, so all of them go stale.
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(
+        store->claim_job(object("before-" + std::to_string(i)), "w", seconds(600)).job.id);
+  }
+
+  ASSERT_EQ(run_command(restart_command_).exit_code, 0) << restart_command_;
+
+  int transient_errors = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto claim = succeeds_within_one_retry(
+        [&] { return store->claim_job(object("after-" + std::to_string(i)), "w", seconds(600)); },
+        transient_errors);
+    EXPECT_EQ(claim.outcome, ClaimOutcome::kClaimed);
+  }
+  // Leases written before the restart are still held: the holder can finish its jobs.
+  for (const auto id : ids) {
+    succeeds_within_one_retry(
+        [&] {
+          store->complete_job(id, "w", "{}", R"({"ok": true})", "");
+          return 0;
+        },
+        transient_errors);
+    EXPECT_EQ(store->find_job(id)->status, store::JobStatus::kCompleted);
+  }
+  EXPECT_TRUE(store->ping());
+  RecordProperty("transient_errors_after_restart", transient_errors);
+}
+
+TEST_F(PostgresFaults, UnreachableServerIsUnavailable) {
+  if (!database_) return;
+  // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+  try {
+    store::open_job_store("postgresql://postgres:secret-pw@127.0.0.1:1/postgres");
+    FAIL() << "connected to a closed port";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.code(), StoreErrorCode::kUnavailable) << e.what();
+    EXPECT_TRUE(e.transient());
+    EXPECT_EQ(std::string(e.what()).find("secret-pw"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PostgresFaults, StoresJsonAsQueryableJsonb) {
+  if (!database_) return;
+  auto store = store::open_job_store(database_->url());
+  const auto job = store->claim_job(object("a.mp4"), "w", seconds(60)).job;
+  store->complete_job(job.id, "w", R"({"format": {"duration": "2.5"}})", R"({"steps": 17})", "");
+  // What the web backend does: query into the JSON on the server side.
+  EXPECT_EQ(database_->query_integer(
+                "SELECT (results_json->>'steps')::int FROM processing_jobs WHERE id = " +
+                std::to_string(job.id)),
+            17);
+}
+
+}  // namespace
+}  // namespace dancer::testing
