@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 namespace dancer::testing {
@@ -30,6 +31,9 @@ struct StoreBackend {
   std::string name;
   std::function<std::unique_ptr<TestDatabase>()> make;
 };
+
+// Names the backend in gtest's messages instead of dumping its bytes.
+inline void PrintTo(const StoreBackend& backend, std::ostream* out) { *out << backend.name; }
 
 StoreBackend sqlite_backend();
 StoreBackend postgres_backend();  // reads DANCER_TEST_POSTGRES_URL via integration_env
