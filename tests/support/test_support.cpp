@@ -92,10 +92,11 @@ std::filesystem::path make_test_media(const std::filesystem::path& dir, const st
     // stream is copied (it drops it when encoding), so encode first, then remux with the tag.
     auto upright = dir / "rotated_upright.mp4";
     auto path = dir / "rotated.mp4";
-    std::string cmd = "ffmpeg -nostdin -hide_banner -loglevel error -y " + video_src +
-                      " -c:v libx264 -preset ultrafast -pix_fmt yuv420p " + shell_quote(upright.string()) +
-                      " && ffmpeg -nostdin -hide_banner -loglevel error -y -i " + shell_quote(upright.string()) +
-                      " -c copy -metadata:s:v:0 rotate=90 " + shell_quote(path.string());
+    const std::string ffmpeg = "ffmpeg -nostdin -hide_banner -loglevel error -y ";
+    std::string cmd = ffmpeg + video_src + " -c:v libx264 -preset ultrafast -pix_fmt yuv420p " +
+                      shell_quote(upright.string()) + " && " + ffmpeg + "-i " +
+                      shell_quote(upright.string()) + " -c copy -metadata:s:v:0 rotate=90 " +
+                      shell_quote(path.string());
     auto r = run_command(cmd);
     std::filesystem::remove(upright);
     if (r.exit_code != 0) throw std::runtime_error("ffmpeg failed: " + cmd);
