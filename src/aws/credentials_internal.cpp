@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -199,7 +200,7 @@ std::string read_token_file(const std::string& path, const std::string& what) {
 ProfileMap parse_profile_file(std::string_view text, bool is_config_file) {
   ProfileMap profiles;
   std::optional<std::string> current_profile;
-  bool in_property = false;
+  bool in_sub_properties = false;
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t end = text.find('\n', start);
@@ -211,10 +212,11 @@ ProfileMap parse_profile_file(std::string_view text, bool is_config_file) {
     if (content.empty() || content[0] == '#' || content[0] == ';') {
       continue;
     }
-    if (is_blank(line[0]) && in_property) {
-      continue;  // continuation: a sub-property such as "s3 =\n  addressing_style = path"
-    }
-    in_property = false;
+    // Indented lines after "name =" with no value are its sub-properties ("s3 =\n
+    // addressing_style = path"), which no credential setting uses. Elsewhere indentation
+    // is just whitespace.
+    if (is_blank(line[0]) && in_sub_properties) continue;
+    in_sub_properties = false;
     if (content[0] == '[') {
       const std::size_t close = content.find(']');
       current_profile = std::nullopt;
@@ -230,9 +232,9 @@ ProfileMap parse_profile_file(std::string_view text, bool is_config_file) {
     if (equals == std::string::npos || !current_profile) continue;
     const std::string key = to_lower(trim(std::string_view(content).substr(0, equals)));
     if (key.empty()) continue;
-    profiles[*current_profile][key] =
-        strip_inline_comment(trim(std::string_view(content).substr(equals + 1)));
-    in_property = true;
+    std::string value = strip_inline_comment(trim(std::string_view(content).substr(equals + 1)));
+    in_sub_properties = value.empty();
+    profiles[*current_profile][key] = std::move(value);
   }
   return profiles;
 }

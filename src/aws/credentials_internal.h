@@ -39,7 +39,7 @@ std::string read_token_file(const std::string& path, const std::string& what);
 // is_config_file: sections are "[profile name]" or "[default]" (AWS config file);
 // otherwise "[name]" (credentials file). Sections of the wrong form are ignored, as the
 // SDKs do. Lines starting with '#' or ';' are comments, as is " #..." / " ;..." after a
-// value; indented lines continue the previous property (sub-properties, e.g. "s3 =").
+// value; indented lines after a property without value are its sub-properties (skipped).
 using Profile = std::map<std::string, std::string>;
 using ProfileMap = std::map<std::string, Profile>;
 ProfileMap parse_profile_file(std::string_view text, bool is_config_file);
