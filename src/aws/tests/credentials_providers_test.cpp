@@ -388,6 +388,11 @@ TEST_F(CredentialsProvidersTest, KeepsValidCredentialsWhenARefreshFailsUntilThey
   clock_.advance(6min);  // in the window, 4 minutes still valid
   EXPECT_EQ(provider.get().access_key_id, "ASIASTS1");
   EXPECT_EQ(server_.state().sts_hits, 2);
+  EXPECT_EQ(provider.get().access_key_id, "ASIASTS1");
+  EXPECT_EQ(server_.state().sts_hits, 2);  // no retry storm right after a failure
+  clock_.advance(RefreshingCredentialsProvider::kRetryAfterFailure);
+  EXPECT_EQ(provider.get().access_key_id, "ASIASTS1");
+  EXPECT_EQ(server_.state().sts_hits, 3);
   clock_.advance(5min);  // expired now
   const AwsError error = get_error(provider);
   EXPECT_EQ(error.code(), ErrorCode::kCredentials);
