@@ -204,6 +204,9 @@ HttpResponse HttpClient::Impl::perform(const HttpRequest& request, const BodySin
   error_buffer[0] = '\0';
 
   set_option(curl, CURLOPT_URL, request.url.c_str());
+  // Send the path byte for byte: S3 keys may contain "../" or "//", which libcurl would
+  // otherwise squash (RFC 3986 dot-segment removal), addressing another key.
+  set_option(curl, CURLOPT_PATH_AS_IS, 1L);
   set_option(curl, CURLOPT_ERRORBUFFER, error_buffer);
   // Without NOSIGNAL libcurl uses SIGALRM for DNS timeouts, unsafe with threads.
   set_option(curl, CURLOPT_NOSIGNAL, 1L);
