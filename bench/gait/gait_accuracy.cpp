@@ -134,15 +134,20 @@ int main(int argc, char** argv) {
       cadence_errors.push_back(std::isnan(err) ? 999.0 : err);
       // Heel-strike timing: each detected step against the nearest true one.
       std::vector<double> errs;
+      double signed_sum = 0;
       for (const auto& e : result["step_events"]) {
         const double t = e["time_s"].get<double>();
         double best = 1e9;
-        for (double h : truth.heel_strike_times_s) best = std::min(best, std::abs(h - t));
-        errs.push_back(best);
-        hs_errors.push_back(best);
+        for (double h : truth.heel_strike_times_s) {
+          if (std::abs(t - h) < std::abs(best)) best = t - h;
+        }
+        errs.push_back(std::abs(best));
+        hs_errors.push_back(std::abs(best));
+        signed_sum += best;
       }
       double mae = 0;
       for (double e : errs) mae += e;
+      const double bias = errs.empty() ? NAN : signed_sum / static_cast<double>(errs.size());
       mae = errs.empty() ? NAN : mae / static_cast<double>(errs.size());
       const auto& speed = result["speed_body_heights_per_s"];
       const double speed_err =
@@ -151,8 +156,9 @@ int main(int argc, char** argv) {
                                 truth.speed_body_heights_per_s;
       const bool direction_ok = result["walking_direction"] == truth.walking_direction;
       if (!direction_ok) ++direction_wrong;
-      std::snprintf(buf, sizeof buf, "%.1f | %.2f | %.2f | %.3f | %zu/%zu | %+.1f | %s | ",
-                    truth.cadence_steps_per_min, est, err, mae, detected,
+      std::snprintf(buf, sizeof buf,
+                    "%.1f | %.2f | %.2f | %.3f (bias %+.3f) | %zu/%zu | %+.1f | %s | ",
+                    truth.cadence_steps_per_min, est, err, mae, bias, detected,
                     truth.heel_strike_times_s.size(), speed_err, direction_ok ? "yes" : "NO");
       row << buf;
     }

@@ -84,18 +84,31 @@ void analyse_segment(const std::vector<GaitSample>& samples, WalkingSegment& seg
   std::vector<double> x(n);
   std::vector<double> heights(n);
   std::vector<double> spread(n);
+  std::vector<double> raw_spread(n);
   for (std::size_t i = 0; i < n; ++i) {
     const GaitSample& s = samples[seg.first_sample + i];
     t[i] = s.time_s;
     x[i] = s.centre_x;
     heights[i] = s.body_height;
+    raw_spread[i] = s.spread;
+  }
+  // Bridged gaps: interpolate between the usable samples around them.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (samples[seg.first_sample + i].usable) continue;
+    std::size_t a = i;
+    while (a > 0 && !samples[seg.first_sample + a].usable) --a;
+    std::size_t b = i;
+    while (b + 1 < n && !samples[seg.first_sample + b].usable) ++b;
+    const double w = b > a ? static_cast<double>(i - a) / static_cast<double>(b - a) : 0.0;
+    x[i] = x[a] + w * (x[b] - x[a]);
+    heights[i] = heights[a] + w * (heights[b] - heights[a]);
+    raw_spread[i] = raw_spread[a] + w * (raw_spread[b] - raw_spread[a]);
   }
   const double ruler = median(heights);
   // Normalising by the current body height keeps the amplitude steady when the walker
   // approaches the camera.
   for (std::size_t i = 0; i < n; ++i) {
-    const GaitSample& s = samples[seg.first_sample + i];
-    spread[i] = s.body_height > 0 ? s.spread / s.body_height : 0;
+    spread[i] = heights[i] > 0 ? raw_spread[i] / heights[i] : 0;
   }
 
   const double vx = slope(t, x) / ruler;  // body heights per second
@@ -157,7 +170,7 @@ void analyse_segment(const std::vector<GaitSample>& samples, WalkingSegment& seg
   seg.step_period_s = period_frames / fps;
 
   const std::vector<double> smooth =
-      gaussian_smooth(detrended, std::max(0.5, 0.08 * period_frames));
+      gaussian_smooth(detrended, std::max(0.5, 0.05 * period_frames));
   for (std::size_t i = 0; i < n; ++i)
     out.smoothed_spread[seg.first_sample + i] = smooth[i] + mean + k * (t[i] - t0);
   const double amplitude = quantile(smooth, 0.9) - quantile(smooth, 0.1);

@@ -27,9 +27,9 @@ struct GaitEventConfig {
   // Heel strike = where the spread, rising to its peak, crosses this fraction of the way from
   // the previous trough to the peak: the feet stop separating at initial contact, so the
   // peak of the spread is a plateau whose start, not its middle, is the heel strike.
-  double heel_strike_level = 0.85;
+  double heel_strike_level = 0.92;
   double min_peak_prominence = 0.3;  // of the segment's robust spread amplitude
-  double min_periodicity = 0.2;      // autocorrelation at the step period
+  double min_periodicity = 0.1;      // autocorrelation at the step period
 };
 
 struct StepEvent {

@@ -71,6 +71,9 @@ struct VideoDecoder::Impl {
   PacketPtr packet{av_packet_alloc()};
   FramePtr frame{av_frame_alloc()};
   SwsPtr sws;
+  int sws_width = 0;
+  int sws_height = 0;
+  int sws_format = -1;
   int stream_index = -1;
   AVRational time_base{1, 1};
   std::int64_t start_pts = AV_NOPTS_VALUE;
@@ -189,13 +192,50 @@ struct VideoDecoder::Impl {
   }
 
   void convert(VideoFrame& out) {
-    // Input size or format can change mid-stream; sws_getCachedContext reuses the context
-    // while they stay the same.
-    SwsContext* ctx = sws_getCachedContext(
-        sws.release(), frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
-        scaled_width, scaled_height, channels == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_BGR24,
-        SWS_BILINEAR, nullptr, nullptr, nullptr);
-    sws.reset(ctx);
+    // Input size or format can change mid-stream: rebuild the scaler only then.
+    // (sws_getCachedContext would rebuild it on every frame of yuvj* video, because swscale
+    // rewrites those deprecated full-range formats internally.)
+    if (!sws || frame->width != sws_width || frame->height != sws_height ||
+        frame->format != sws_format) {
+      AVPixelFormat source = static_cast<AVPixelFormat>(frame->format);
+      bool full_range = frame->color_range == AVCOL_RANGE_JPEG;
+      switch (source) {
+        case AV_PIX_FMT_YUVJ420P:
+          source = AV_PIX_FMT_YUV420P;
+          full_range = true;
+          break;
+        case AV_PIX_FMT_YUVJ422P:
+          source = AV_PIX_FMT_YUV422P;
+          full_range = true;
+          break;
+        case AV_PIX_FMT_YUVJ444P:
+          source = AV_PIX_FMT_YUV444P;
+          full_range = true;
+          break;
+        default:
+          break;
+      }
+      sws.reset(sws_getContext(frame->width, frame->height, source, scaled_width, scaled_height,
+                               channels == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_BGR24, SWS_BILINEAR,
+                               nullptr, nullptr, nullptr));
+      if (sws && full_range) {
+        int* inv_table = nullptr;
+        int* table = nullptr;
+        int src_range = 0;
+        int dst_range = 0;
+        int brightness = 0;
+        int contrast = 0;
+        int saturation = 0;
+        if (sws_getColorspaceDetails(sws.get(), &inv_table, &src_range, &table, &dst_range,
+                                     &brightness, &contrast, &saturation) >= 0) {
+          sws_setColorspaceDetails(sws.get(), inv_table, 1, table, dst_range, brightness, contrast,
+                                   saturation);
+        }
+      }
+      sws_width = frame->width;
+      sws_height = frame->height;
+      sws_format = frame->format;
+    }
     if (!sws) throw MediaError(MediaErrorCode::kUnsupported, "cannot convert this pixel format");
     std::uint8_t* dst[4] = {scaled.data(), nullptr, nullptr, nullptr};
     int dst_stride[4] = {scaled_width * channels, 0, 0, 0};
