@@ -251,7 +251,11 @@ class WriteTransaction {
 };
 
 std::string lease_modifier(std::chrono::seconds lease) {
-  return "+" + std::to_string(std::max<std::int64_t>(0, lease.count())) + " seconds";
+  // Built with append: GCC 12 warns falsely (-Wrestrict, GCC bug 105329) on "+" + string.
+  std::string modifier = "+";
+  modifier += std::to_string(std::max<std::int64_t>(0, lease.count()));
+  modifier += " seconds";
+  return modifier;
 }
 
 class SqliteJobStore final : public JobStore {
