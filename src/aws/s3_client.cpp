@@ -254,14 +254,15 @@ struct S3Client::Impl {
 
   HttpRequest signed_request(std::string method, const S3Address& address,
                              std::vector<std::pair<std::string, std::string>> headers,
-                             std::string body, const std::string& payload_hash) const {
+                             std::string body, const std::string& payload_hash,
+                             const std::string& query = {}) const {
     HttpRequest request;
     request.method = std::move(method);
-    request.url = address.url;
+    request.url = query.empty() ? address.url : address.url + "?" + query;
     request.headers = std::move(headers);
     request.body = std::move(body);
     request.timeout = config.request_timeout;
-    detail::sign(request, address.authority, address.path, "", payload_hash, credentials->get(),
+    detail::sign(request, address.authority, address.path, query, payload_hash, credentials->get(),
                  {config.region, "s3", true});
     return request;
   }
@@ -300,6 +301,71 @@ struct S3Client::Impl {
       const HttpResponse response = http.send(request);
       if (!is_success(response.status)) throw s3_error("PutObject", response);
     });
+  }
+
+  // One call of the multipart API; throws on an error status, returns the response.
+  HttpResponse multipart_call(std::string_view operation, const std::string& method,
+                              const S3Address& target, const std::string& query,
+                              std::vector<std::pair<std::string, std::string>> headers,
+                              const std::string& body) {
+    const std::string payload_hash = sigv4::sha256_hex(body);
+    return detail::with_retries(config.retry, nullptr, "S3 " + std::string(operation), [&] {
+      HttpRequest request = signed_request(method, target, headers, body, payload_hash, query);
+      request.timeout = std::chrono::milliseconds{0};
+      request.low_speed_bytes = config.low_speed_bytes;
+      request.low_speed_time = config.low_speed_time;
+      HttpResponse response = http.send(request);
+      // CompleteMultipartUpload can fail after "200 OK" with an <Error> body (S3 API
+      // reference), because S3 starts the response before assembling the parts.
+      if (!is_success(response.status) || response.body.find("<Error>") != std::string::npos) {
+        if (is_success(response.status)) response.status = 500;
+        throw s3_error(operation, response);
+      }
+      return response;
+    });
+  }
+
+  void put_multipart(const std::string& bucket, const std::string& key, std::ifstream& in,
+                     const fs::path& source, std::uint64_t size, const std::string& content_type,
+                     const std::map<std::string, std::string>& metadata) {
+    const S3Address target = address(bucket, key);
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Content-Type", content_type.empty() ? "application/octet-stream" : content_type}};
+    for (const auto& [name, value] : metadata) headers.emplace_back("x-amz-meta-" + name, value);
+    const HttpResponse created =
+        multipart_call("CreateMultipartUpload", "POST", target, "uploads=", headers, "");
+    const std::string upload_id = xml::element_text(created.body, "UploadId").value_or("");
+    if (upload_id.empty()) {
+      throw AwsError(ErrorCode::kServiceUnavailable, "S3 CreateMultipartUpload: no UploadId");
+    }
+    const std::string upload_query = "uploadId=" + uri_encode(upload_id, false);
+    try {
+      const std::uint64_t part_size = std::max<std::uint64_t>(config.multipart_part_size, 5u << 20);
+      std::string completion = "<CompleteMultipartUpload>";
+      std::string part(static_cast<std::size_t>(std::min(part_size, size)), '\0');
+      for (std::uint64_t offset = 0, number = 1; offset < size; offset += part_size, ++number) {
+        const auto length = static_cast<std::size_t>(std::min(part_size, size - offset));
+        part.resize(length);
+        if (!in.read(part.data(), static_cast<std::streamsize>(length))) {
+          throw io_error("cannot read", source, errno);
+        }
+        const HttpResponse uploaded =
+            multipart_call("UploadPart", "PUT", target,
+                           "partNumber=" + std::to_string(number) + "&" + upload_query, {}, part);
+        completion += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" +
+                      xml::escape(uploaded.header("etag")) + "</ETag></Part>";
+      }
+      completion += "</CompleteMultipartUpload>";
+      multipart_call("CompleteMultipartUpload", "POST", target, upload_query,
+                     {{"Content-Type", "application/xml"}}, completion);
+    } catch (...) {
+      try {
+        multipart_call("AbortMultipartUpload", "DELETE", target, upload_query, {}, "");
+      } catch (const AwsError&) {
+        // The original error matters more; a lifecycle rule reaps abandoned uploads.
+      }
+      throw;
+    }
   }
 
   ObjectInfo download(const std::string& bucket, const std::string& key, const fs::path& dest,
@@ -534,12 +600,20 @@ ObjectInfo S3Client::download_to_file(const std::string& bucket, const std::stri
 void S3Client::put_object(const std::string& bucket, const std::string& key, const fs::path& source,
                           const std::string& content_type,
                           const std::map<std::string, std::string>& metadata) {
-  // The transport takes the body as one buffer, so the file is read whole: put_object
-  // serves tests and tools, the service itself only downloads.
   std::ifstream in(source, std::ios::binary);
   if (!in) throw io_error("cannot open", source, errno);
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw io_error("cannot read", source, errno);
+  std::error_code size_error;
+  const std::uint64_t size = fs::file_size(source, size_error);
+  if (size_error) throw io_error("cannot stat", source, size_error.value());
+  if (size > impl_->config.multipart_threshold) {
+    impl_->put_multipart(bucket, key, in, source, size, content_type, metadata);
+    return;
+  }
+  // Small enough to send as one buffer (the transport takes the body in memory).
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {
+    throw io_error("cannot read", source, errno);
+  }
   impl_->put(bucket, key, std::move(bytes), content_type, metadata);
 }
 

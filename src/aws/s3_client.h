@@ -32,6 +32,11 @@ struct S3Config {
   // Ranged parallel GETs for large objects (0 concurrency or part_size: single stream).
   std::uint64_t part_size = 16ull << 20;
   int parallel_parts = 1;
+  // put_object of a file larger than multipart_threshold uses a multipart upload of
+  // multipart_part_size parts (read one at a time: memory stays at one part), as the
+  // AWS CLI does (8 MiB / 8 MiB). S3 parts must be >= 5 MiB except the last.
+  std::uint64_t multipart_threshold = 8ull << 20;
+  std::uint64_t multipart_part_size = 8ull << 20;
 };
 
 struct ObjectInfo {
@@ -79,6 +84,8 @@ class S3Client {
                               const std::filesystem::path& dest,
                               const DownloadOptions& options = {});
 
+  // Uploads a file; above config.multipart_threshold as a multipart upload (aborted on
+  // failure so no parts are left billed).
   void put_object(const std::string& bucket, const std::string& key,
                   const std::filesystem::path& source, const std::string& content_type = {},
                   const std::map<std::string, std::string>& metadata = {});

@@ -131,6 +131,10 @@ std::string SqsClient::create_queue(const std::string& queue_name,
   return string_field(impl_->call("CreateQueue", input, impl_->config.request_timeout), "QueueUrl");
 }
 
+void SqsClient::delete_queue(const std::string& queue_url) {
+  impl_->call("DeleteQueue", {{"QueueUrl", queue_url}}, impl_->config.request_timeout);
+}
+
 std::vector<SqsMessage> SqsClient::receive_messages(const std::string& queue_url, int max_messages,
                                                     int wait_time_seconds,
                                                     int visibility_timeout_seconds) {

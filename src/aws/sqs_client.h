@@ -43,6 +43,7 @@ class SqsClient {
   std::string get_queue_url(const std::string& queue_name);
   std::string create_queue(const std::string& queue_name,
                            const std::map<std::string, std::string>& attributes = {});
+  void delete_queue(const std::string& queue_url);  // tests and tooling clean up with it
   // Long poll: waits up to wait_time_seconds (0..20). Returns 0..max_messages (1..10).
   std::vector<SqsMessage> receive_messages(const std::string& queue_url, int max_messages,
                                            int wait_time_seconds, int visibility_timeout_seconds);
