@@ -364,6 +364,37 @@ TEST_P(JobStoreContract, ConcurrentClaimsClaimEachObjectExactlyOnce) {
   EXPECT_EQ(store->list_jobs(1000).size(), static_cast<std::size_t>(kObjects));
 }
 
+TEST_P(JobStoreContract, WorkersRacingToTakeOverExpiredLeasesEachWinOnce) {
+  auto store = open();
+  constexpr int kObjects = 30, kThreads = 6;
+  for (int n = 0; n < kObjects; ++n) {
+    const auto job =
+        store->claim_job(object("stale-" + std::to_string(n)), "crashed", kExpiredLease).job;
+    // Half expired (worker died), half released (worker recorded a retry).
+    if (n % 2 == 0) store->record_retry(job.id, "crashed", "transient");
+  }
+  std::vector<std::atomic<int>> claimed(kObjects);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string worker = "rescuer-" + std::to_string(t);
+      for (int i = 0; i < kObjects; ++i) {
+        const int n = (i + t * 7) % kObjects;
+        const auto claim = retry_transient([&] {
+          return store->claim_job(object("stale-" + std::to_string(n)), worker, kLongLease);
+        });
+        if (claim.outcome == ClaimOutcome::kClaimed) ++claimed[n];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int n = 0; n < kObjects; ++n) EXPECT_EQ(claimed[n].load(), 1) << "object " << n;
+  for (const auto& job : store->list_jobs(100)) {
+    EXPECT_EQ(job.retry_count, 1) << job.object.key;  // counted once, released or expired
+    EXPECT_NE(job.worker_id, "crashed");
+  }
+}
+
 TEST_P(JobStoreContract, TwoStoreInstancesRacingProcessEachObjectExactlyOnce) {
   // Like two service processes on one database: separate pools, separate connections.
   auto first = open();
