@@ -22,14 +22,14 @@ class ExternalAnalyzer final : public Analyzer {
     options.memory_limit_bytes = config_.memory_limit_bytes;
     SubprocessResult run = run_subprocess(options);
     if (run.timed_out) {
-      throw AnalysisError(AnalysisErrorCode::kTimeout,
-                          "ANALYSIS_COMMAND timed out after " +
-                              std::to_string(config_.timeout.count()) + " s");
+      throw AnalysisError(
+          AnalysisErrorCode::kTimeout,
+          "ANALYSIS_COMMAND timed out after " + std::to_string(config_.timeout.count()) + " s");
     }
     if (!run.succeeded()) {
-      throw AnalysisError(run.term_signal != 0 ? AnalysisErrorCode::kCrashed
-                                               : AnalysisErrorCode::kFailed,
-                          "ANALYSIS_COMMAND " + run.describe() + tail(run.stderr_text));
+      throw AnalysisError(
+          run.term_signal != 0 ? AnalysisErrorCode::kCrashed : AnalysisErrorCode::kFailed,
+          "ANALYSIS_COMMAND " + run.describe() + tail(run.stderr_text));
     }
     nlohmann::json parsed = nlohmann::json::parse(run.stdout_text, nullptr, false);
     if (parsed.is_discarded() || !parsed.is_object()) {
@@ -46,8 +46,8 @@ class ExternalAnalyzer final : public Analyzer {
   static std::string tail(const std::string& stderr_text) {
     if (stderr_text.empty()) return {};
     constexpr std::size_t kMax = 500;
-    std::string t = stderr_text.size() > kMax ? stderr_text.substr(stderr_text.size() - kMax)
-                                              : stderr_text;
+    std::string t =
+        stderr_text.size() > kMax ? stderr_text.substr(stderr_text.size() - kMax) : stderr_text;
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
     return ": " + t;
   }

@@ -47,7 +47,8 @@ class Fd {
 
 void make_pipe(Fd& read_end, Fd& write_end) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe2");
   read_end = Fd(fds[0]);
   write_end = Fd(fds[1]);
 }
@@ -90,7 +91,8 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
   if (pid == 0) {
     ::setpgid(0, 0);
-    // The parent may have blocked SIGTERM/SIGINT for its signal thread; the child must not inherit that.
+    // The parent may have blocked SIGTERM/SIGINT for its signal thread; the child must not inherit
+    // that.
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -1,8 +1,8 @@
 #include "service/cli.h"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <iostream>
@@ -36,9 +36,7 @@ LoggingConfig logging_from(const ServiceConfig& config) {
   return logging;
 }
 
-ServiceConfig load_or_explain() {
-  return load_config(load_environment(".env"));
-}
+ServiceConfig load_or_explain() { return load_config(load_environment(".env")); }
 
 nlohmann::json run_health(const ServiceConfig& config) {
   nlohmann::json report = {{"service", "dancer-analysis"}, {"version", DANCER_VERSION}};
@@ -101,8 +99,11 @@ int send_test_message(const ServiceConfig& config, const std::string& bucket,
                                                    : config.queue.queue_url;
   std::string id =
       sqs.send_message(url, make_object_created_body(bucket, key, size, etag, config.region));
-  std::cout << nlohmann::json{{"message_id", id}, {"queue_url", url}, {"bucket", bucket},
-                              {"key", key}}.dump()
+  std::cout << nlohmann::json{{"message_id", id},
+                              {"queue_url", url},
+                              {"bucket", bucket},
+                              {"key", key}}
+                   .dump()
             << std::endl;
   return 0;
 }
@@ -140,7 +141,8 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
     if (result.report_path) output["report_path"] = result.report_path->string();
   } catch (const analysis::AnalysisError& e) {
     output["error"] = {
-        {"code", e.code() == analysis::AnalysisErrorCode::kInvalidInput ? "invalid_input" : "failed"},
+        {"code",
+         e.code() == analysis::AnalysisErrorCode::kInvalidInput ? "invalid_input" : "failed"},
         {"message", e.what()}};
     std::cout << output.dump(analysis_only ? -1 : 2) << std::endl;
     return analysis_only ? 0 : 1;

@@ -54,7 +54,8 @@ DownloadArea::DownloadArea(std::filesystem::path root, const std::string& instan
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     ::close(lock_fd_);
-    throw std::system_error(err, std::generic_category(), "another process holds " + lock_path_.string());
+    throw std::system_error(err, std::generic_category(),
+                            "another process holds " + lock_path_.string());
   }
   swept_ = sweep_stale(root_);
   work_dir_ = root_ / name;

@@ -53,7 +53,8 @@ ParsedMessage parse_s3_records(const json& doc) {
     if (!version.empty() && version.rfind("2.", 0) != 0) {
       return malformed("unsupported eventVersion " + version);
     }
-    if (event_name.rfind("ObjectCreated:", 0) != 0 && event_name.rfind("s3:ObjectCreated:", 0) != 0) {
+    if (event_name.rfind("ObjectCreated:", 0) != 0 &&
+        event_name.rfind("s3:ObjectCreated:", 0) != 0) {
       ++ignored;
       continue;
     }
@@ -81,7 +82,8 @@ ParsedMessage parse_s3_records(const json& doc) {
   }
   if (parsed.objects.empty()) {
     parsed.kind = EventKind::kIgnored;
-    parsed.reason = records.empty() ? "no records" : std::to_string(ignored) + " non-create record(s)";
+    parsed.reason =
+        records.empty() ? "no records" : std::to_string(ignored) + " non-create record(s)";
   }
   return parsed;
 }
@@ -89,10 +91,12 @@ ParsedMessage parse_s3_records(const json& doc) {
 ParsedMessage parse_eventbridge(const json& doc) {
   const std::string detail_type = string_field(doc, "detail-type");
   if (detail_type != "Object Created") {
-    return ParsedMessage{EventKind::kIgnored, {}, "EventBridge detail-type \"" + detail_type + "\""};
+    return ParsedMessage{
+        EventKind::kIgnored, {}, "EventBridge detail-type \"" + detail_type + "\""};
   }
   auto detail = doc.find("detail");
-  if (detail == doc.end() || !detail->is_object()) return malformed("EventBridge event without detail");
+  if (detail == doc.end() || !detail->is_object())
+    return malformed("EventBridge event without detail");
   auto bucket = detail->find("bucket");
   auto object = detail->find("object");
   if (bucket == detail->end() || object == detail->end() || !bucket->is_object() ||
@@ -163,16 +167,15 @@ std::string make_object_created_body(const std::string& bucket, const std::strin
   }
   json object = {{"key", form}, {"eTag", etag}, {"sequencer", "0A1B2C3D4E5F678901"}};
   if (size >= 0) object["size"] = size;
-  json record = {
-      {"eventVersion", "2.1"},
-      {"eventSource", "aws:s3"},
-      {"awsRegion", region},
-      {"eventName", "ObjectCreated:Put"},
-      {"s3",
-       {{"s3SchemaVersion", "1.0"},
-        {"configurationId", "dancer-analysis-send-test-message"},
-        {"bucket", {{"name", bucket}, {"arn", "arn:aws:s3:::" + bucket}}},
-        {"object", object}}}};
+  json record = {{"eventVersion", "2.1"},
+                 {"eventSource", "aws:s3"},
+                 {"awsRegion", region},
+                 {"eventName", "ObjectCreated:Put"},
+                 {"s3",
+                  {{"s3SchemaVersion", "1.0"},
+                   {"configurationId", "dancer-analysis-send-test-message"},
+                   {"bucket", {{"name", bucket}, {"arn", "arn:aws:s3:::" + bucket}}},
+                   {"object", object}}}};
   return json{{"Records", json::array({record})}}.dump();
 }
 

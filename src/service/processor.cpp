@@ -151,11 +151,18 @@ MessageOutcome MessageProcessor::process(const aws::SqsMessage& message) {
   bool interrupted = false, retry = false, gave_up = false;
   for (const ObjectCreated& object : parsed.objects) {
     switch (process_object(object, message)) {
-      case ObjectResult::kDone: break;
-      case ObjectResult::kInterrupted: interrupted = true; break;
+      case ObjectResult::kDone:
+        break;
+      case ObjectResult::kInterrupted:
+        interrupted = true;
+        break;
       case ObjectResult::kRetry:
-      case ObjectResult::kBusyElsewhere: retry = true; break;
-      case ObjectResult::kGaveUp: gave_up = true; break;
+      case ObjectResult::kBusyElsewhere:
+        retry = true;
+        break;
+      case ObjectResult::kGaveUp:
+        gave_up = true;
+        break;
     }
   }
   if (interrupted) return {MessageAction::kReturnNow, 0, "interrupted by shutdown"};
@@ -199,8 +206,9 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
                                object.size < 0 ? 0 : object.size};
   store::ClaimResult claim;
   try {
-    claim = deps_.store.claim_job(version, deps_.worker_id,
-                                  std::chrono::seconds(deps_.config.queue.visibility_timeout_seconds));
+    claim =
+        deps_.store.claim_job(version, deps_.worker_id,
+                              std::chrono::seconds(deps_.config.queue.visibility_timeout_seconds));
   } catch (...) {
     ClassifiedFailure f = classify_current_exception();
     spdlog::warn("s3://{}/{}: cannot claim the job ({}); will retry", object.bucket, object.key,
@@ -287,7 +295,8 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
   const auto& config = deps_.config;
   const auto t_start = Clock::now();
   const std::filesystem::path local = deps_.work_dir / local_file_name(job.id, object.key);
-  const std::filesystem::path report_dir = deps_.work_dir / ("job-" + std::to_string(job.id) + "-report");
+  const std::filesystem::path report_dir =
+      deps_.work_dir / ("job-" + std::to_string(job.id) + "-report");
   struct Cleanup {
     const std::filesystem::path& file;
     const std::filesystem::path& reports;
@@ -322,16 +331,17 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     std::error_code ec;
     auto space = std::filesystem::space(deps_.work_dir, ec);
     if (!ec && space.available < head.size + kFreeSpaceMargin) {
-      throw TransientFailure("not enough free disk space in DOWNLOAD_DIR: " +
-                             std::to_string(space.available) + " bytes free, " +
-                             std::to_string(head.size) + " needed");
+      throw TransientFailure(
+          "not enough free disk space in DOWNLOAD_DIR: " + std::to_string(space.available) +
+          " bytes free, " + std::to_string(head.size) + " needed");
     }
   }
   aws::DownloadOptions download;
   download.expected_etag = head.etag;
   download.max_size = config.storage.max_file_size_bytes;
   download.cancel = deps_.cancel;
-  aws::ObjectInfo downloaded = deps_.s3.download_to_file(object.bucket, object.key, local, download);
+  aws::ObjectInfo downloaded =
+      deps_.s3.download_to_file(object.bucket, object.key, local, download);
   deps_.metrics.file_downloaded();
   deps_.metrics.bytes_downloaded(downloaded.size);
   const double download_s = seconds_since(t_start);
@@ -390,21 +400,20 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     }
   }
 
-  nlohmann::json results = {
-      {"analysis", analysis.analysis},
-      {"object",
-       {{"bucket", object.bucket},
-        {"key", object.key},
-        {"etag", head.etag},
-        {"version_id", head.version_id},
-        {"size_bytes", downloaded.size},
-        {"content_type", head.content_type}}},
-      {"processing",
-       {{"worker_id", deps_.worker_id},
-        {"download_s", download_s},
-        {"metadata_s", metadata_s},
-        {"analysis_s", analysis_s},
-        {"total_s", seconds_since(t_start)}}}};
+  nlohmann::json results = {{"analysis", analysis.analysis},
+                            {"object",
+                             {{"bucket", object.bucket},
+                              {"key", object.key},
+                              {"etag", head.etag},
+                              {"version_id", head.version_id},
+                              {"size_bytes", downloaded.size},
+                              {"content_type", head.content_type}}},
+                            {"processing",
+                             {{"worker_id", deps_.worker_id},
+                              {"download_s", download_s},
+                              {"metadata_s", metadata_s},
+                              {"analysis_s", analysis_s},
+                              {"total_s", seconds_since(t_start)}}}};
   if (!report_location.empty()) results["report_location"] = report_location;
   deps_.store.complete_job(job.id, deps_.worker_id, metadata.dump(), results.dump(),
                            report_location);

@@ -20,10 +20,10 @@
 namespace dancer::service {
 
 enum class MessageAction {
-  kDelete,          // every object reached a recorded terminal state (or nothing to do)
-  kRetryLater,      // make visible again after delay_seconds (ChangeMessageVisibility)
-  kReturnNow,       // interrupted by shutdown: visibility 0
-  kSendToDeadLetter // DEAD_LETTER_QUEUE_URL: copy the body there, then delete
+  kDelete,           // every object reached a recorded terminal state (or nothing to do)
+  kRetryLater,       // make visible again after delay_seconds (ChangeMessageVisibility)
+  kReturnNow,        // interrupted by shutdown: visibility 0
+  kSendToDeadLetter  // DEAD_LETTER_QUEUE_URL: copy the body there, then delete
 };
 
 struct MessageOutcome {
@@ -55,8 +55,8 @@ struct ProcessorDeps {
   AnalysisRunner& analysis;
   Metrics& metrics;
   std::string worker_id;
-  std::filesystem::path work_dir;     // this process's private download directory
-  std::filesystem::path reports_dir;  // where HTML reports are kept
+  std::filesystem::path work_dir;             // this process's private download directory
+  std::filesystem::path reports_dir;          // where HTML reports are kept
   const std::atomic<bool>* cancel = nullptr;  // set when shutdown stops running jobs
   // Called with the job id once it is claimed, so the heartbeat can renew its lease.
   std::function<void(std::int64_t job_id)> on_job_claimed;

@@ -80,20 +80,17 @@ struct Service::State {
   std::uint64_t next_slot = 0;
 
   void tick() {
-    last_poll_tick.store(std::chrono::duration_cast<std::chrono::seconds>(
-                             Clock::now().time_since_epoch())
-                             .count());
+    last_poll_tick.store(
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count());
   }
 
   bool live() const {
     const long long now =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
     // A long poll may legitimately take wait time + request timeout.
-    const long long allowed = config.queue.wait_time_seconds +
-                              std::chrono::duration_cast<std::chrono::seconds>(
-                                  config.sqs.request_timeout)
-                                  .count() +
-                              60;
+    const long long allowed =
+        config.queue.wait_time_seconds +
+        std::chrono::duration_cast<std::chrono::seconds>(config.sqs.request_timeout).count() + 60;
     return !finished.load() && now - last_poll_tick.load() <= allowed;
   }
 
@@ -108,7 +105,9 @@ struct Service::State {
     }
     const bool database_ok = store->ping();
     const bool ok = queue_ok && database_ok && !stop_receiving.load();
-    return {ok, {{"queue", queue_ok}, {"database", database_ok}, {"accepting", !stop_receiving.load()}}};
+    return {
+        ok,
+        {{"queue", queue_ok}, {"database", database_ok}, {"accepting", !stop_receiving.load()}}};
   }
 
   void log_stats(const char* label) {
@@ -183,7 +182,8 @@ void Service::State::poll_loop(const RunOptions& options) {
       if (options.until_empty) {
         std::lock_guard lock(mutex);
         if (pending.empty() && busy_workers == 0) {
-          spdlog::info("queue empty for one long poll and no job running: stopping (--until-empty)");
+          spdlog::info(
+              "queue empty for one long poll and no job running: stopping (--until-empty)");
           stop_receiving.store(true);
           work_ready.notify_all();
           break;
@@ -210,10 +210,9 @@ void Service::State::apply_outcome(aws::SqsClient& sqs, const aws::SqsMessage& m
         break;
       case MessageAction::kRetryLater:
       case MessageAction::kReturnNow:
-        sqs.change_message_visibility(queue_url, message.receipt_handle,
-                                      outcome.action == MessageAction::kReturnNow
-                                          ? 0
-                                          : outcome.delay_seconds);
+        sqs.change_message_visibility(
+            queue_url, message.receipt_handle,
+            outcome.action == MessageAction::kReturnNow ? 0 : outcome.delay_seconds);
         break;
       case MessageAction::kSendToDeadLetter:
         sqs.send_message(config.queue.dead_letter_queue_url, message.body);
@@ -234,8 +233,15 @@ void Service::State::worker_loop(int index) {
   aws::S3Client s3(config.s3, credentials);
   auto analysis = make_analysis_runner(config.analysis, current_executable());
   std::uint64_t slot = 0;
-  ProcessorDeps deps{config,     s3,        *store, *analysis, metrics, worker_id,
-                     downloads->work_dir(), config.report_dir, &cancel_jobs,
+  ProcessorDeps deps{config,
+                     s3,
+                     *store,
+                     *analysis,
+                     metrics,
+                     worker_id,
+                     downloads->work_dir(),
+                     config.report_dir,
+                     &cancel_jobs,
                      [&](std::int64_t job_id) {
                        std::lock_guard lock(in_flight_mutex);
                        in_flight[slot].job_ids.push_back(job_id);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -10,7 +11,6 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <sys/wait.h>
 
 namespace dancer::testing {
 
@@ -40,9 +40,10 @@ std::optional<std::string> integration_env(const char* name) {
     ADD_FAILURE() << name << " is not set although DANCER_REQUIRE_INTEGRATION=1";
   } else {
     // GTEST_SKIP() returns from the caller; this records the skip and lets the caller return.
-    GTEST_MESSAGE_(("needs the local test servers: run ./scripts/test.sh (" + std::string(name) +
-                    " unset)").c_str(),
-                   ::testing::TestPartResult::kSkip);
+    GTEST_MESSAGE_(
+        ("needs the local test servers: run ./scripts/test.sh (" + std::string(name) + " unset)")
+            .c_str(),
+        ::testing::TestPartResult::kSkip);
   }
   return std::nullopt;
 }
@@ -53,7 +54,8 @@ CommandResult run_command(const std::string& command) {
   if (pipe == nullptr) return result;
   std::array<char, 4096> buffer{};
   size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
   int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -62,8 +64,10 @@ CommandResult run_command(const std::string& command) {
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -77,7 +81,8 @@ std::filesystem::path make_test_media(const std::filesystem::path& dir, const st
   std::string args;
   if (kind == "h264_mp4") {
     file = "h264.mp4";
-    args = video_src + " " + audio_src + " -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest";
+    args = video_src + " " + audio_src +
+           " -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest";
   } else if (kind == "hevc_mov") {
     file = "hevc.mov";
     args = video_src + " -c:v libx265 -preset ultrafast -x265-params log-level=error -tag:v hvc1";
@@ -118,11 +123,13 @@ std::filesystem::path make_test_media(const std::filesystem::path& dir, const st
     auto full = make_test_media(dir, "h264_mp4", seconds);
     auto path = dir / "truncated.mp4";
     std::string bytes = read_file(full);
-    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 3));
+    std::ofstream(path, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 3));
     return path;
   }
   auto path = dir / file;
-  std::string cmd = "ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " " + shell_quote(path.string());
+  std::string cmd =
+      "ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " " + shell_quote(path.string());
   auto r = run_command(cmd);
   if (r.exit_code != 0) throw std::runtime_error("ffmpeg failed: " + cmd);
   return path;

@@ -69,11 +69,16 @@ TEST(ConfigTest, ReadsEveryVariable) {
 
 TEST(ConfigTest, MalformedValuesNameTheVariable) {
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"MAX_WORKERS", "two"},        {"MAX_WORKERS", "0"},
-      {"SQS_WAIT_TIME", "21"},       {"SQS_VISIBILITY_TIMEOUT", "-1"},
-      {"CLEANUP_AFTER_PROCESSING", "maybe"}, {"DATABASE_URL", "mysql://x"},
-      {"LOG_LEVEL", "LOUD"},         {"AWS_ENDPOINT_URL", "localhost:4566"},
-      {"MAX_FILE_SIZE", "big"},      {"SUBJECT_HEIGHT_M", "-2"},
+      {"MAX_WORKERS", "two"},
+      {"MAX_WORKERS", "0"},
+      {"SQS_WAIT_TIME", "21"},
+      {"SQS_VISIBILITY_TIMEOUT", "-1"},
+      {"CLEANUP_AFTER_PROCESSING", "maybe"},
+      {"DATABASE_URL", "mysql://x"},
+      {"LOG_LEVEL", "LOUD"},
+      {"AWS_ENDPOINT_URL", "localhost:4566"},
+      {"MAX_FILE_SIZE", "big"},
+      {"SUBJECT_HEIGHT_M", "-2"},
       {"LOG_FORMAT", "xml"}};
   for (const auto& [name, value] : bad) {
     try {

@@ -68,19 +68,22 @@ TEST(EventsTest, ManyRecordsAndNonCreateRecords) {
   ASSERT_EQ(m.objects.size(), 2u);
   EXPECT_EQ(m.objects[0].key, "uploads/a+b c.mp4");
   EXPECT_EQ(m.objects[1].key, "uploads/\xE2\x9C\x93.mp4");
-  EXPECT_EQ(parse_message_body(R"({"Records":[{"eventVersion":"2.1","eventName":"ObjectRemoved:Delete",
-     "s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]})").kind,
-            EventKind::kIgnored);
+  EXPECT_EQ(
+      parse_message_body(R"({"Records":[{"eventVersion":"2.1","eventName":"ObjectRemoved:Delete",
+     "s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]})")
+          .kind,
+      EventKind::kIgnored);
 }
 
 TEST(EventsTest, MalformedBodies) {
-  for (const char* body :
-       {"", "not json", "[]", "42", "{}", R"({"Records":"x"})", R"({"Records":[1]})",
-        R"({"Records":[{"eventName":"ObjectCreated:Put"}]})",
-        R"({"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{}}}]})",
-        R"({"Records":[{"eventVersion":"3.0","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]})",
-        R"({"Type":"Notification","Message":"{not json"})",
-        R"({"source":"aws.s3","detail-type":"Object Created","detail":{}})"}) {
+  for (
+      const char* body :
+      {"", "not json", "[]", "42", "{}", R"({"Records":"x"})", R"({"Records":[1]})",
+       R"({"Records":[{"eventName":"ObjectCreated:Put"}]})",
+       R"({"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{}}}]})",
+       R"({"Records":[{"eventVersion":"3.0","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]})",
+       R"({"Type":"Notification","Message":"{not json"})",
+       R"({"source":"aws.s3","detail-type":"Object Created","detail":{}})"}) {
     EXPECT_EQ(parse_message_body(body).kind, EventKind::kMalformed) << body;
   }
 }

@@ -60,10 +60,10 @@ TEST(FailureClassificationTest, FollowsTheErrorCodeNotTheMessage) {
               throw analysis::AnalysisError(analysis::AnalysisErrorCode::kCrashed, "SIGSEGV");
             }).kind,
             FailureClass::kPermanent);
-  EXPECT_EQ(classify([] { throw std::runtime_error("who knows"); }).kind,
-            FailureClass::kTransient);
-  EXPECT_NE(classify([] { throw AwsError(ErrorCode::kNotFound, "NoSuchKey"); }).reason.find("NoSuchKey"),
-            std::string::npos);
+  EXPECT_EQ(classify([] { throw std::runtime_error("who knows"); }).kind, FailureClass::kTransient);
+  EXPECT_NE(
+      classify([] { throw AwsError(ErrorCode::kNotFound, "NoSuchKey"); }).reason.find("NoSuchKey"),
+      std::string::npos);
 }
 
 TEST(RetryDelayTest, DoublesPerDeliveryAndIsCapped) {
@@ -81,16 +81,19 @@ TEST(RetryDelayTest, DoublesPerDeliveryAndIsCapped) {
 }
 
 TEST(LocalFileNameTest, NeverContainsPathComponentsOfTheKey) {
-  for (const std::string key : {"uploads/../../etc/passwd", "uploads/a b/c.MP4", "/abs/x.mov",
-                                "uploads/..", "uploads/x.mp4/../../y", "uploads/evil.$(rm)",
-                                "uploads/\xE2\x9C\x93.webm"}) {
+  for (const std::string key :
+       {"uploads/../../etc/passwd", "uploads/a b/c.MP4", "/abs/x.mov", "uploads/..",
+        "uploads/x.mp4/../../y", "uploads/evil.$(rm)", "uploads/\xE2\x9C\x93.webm"}) {
     const std::string name = local_file_name(42, key);
     EXPECT_EQ(name.find('/'), std::string::npos) << key;
     EXPECT_EQ(name.find(".."), std::string::npos) << key;
     EXPECT_EQ(name.rfind("job-42-", 0), 0u) << key;
-    for (char c : name) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') << key;
+    for (char c : name)
+      EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') << key;
   }
-  EXPECT_EQ(local_file_name(1, "uploads/a b/c.MP4").substr(local_file_name(1, "uploads/a b/c.MP4").size() - 4), ".MP4");
+  EXPECT_EQ(local_file_name(1, "uploads/a b/c.MP4")
+                .substr(local_file_name(1, "uploads/a b/c.MP4").size() - 4),
+            ".MP4");
   EXPECT_NE(local_file_name(1, "uploads/a.mp4"), local_file_name(1, "uploads/b.mp4"));
 }
 

@@ -50,7 +50,8 @@ class ServiceEndToEnd : public ::testing::Test {
   std::vector<std::string> download_dir_entries() {
     std::vector<std::string> names;
     std::error_code ec;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(harness_->download_dir(), ec)) {
+    for (const auto& e :
+         std::filesystem::recursive_directory_iterator(harness_->download_dir(), ec)) {
       names.push_back(e.path().string());
     }
     return names;
@@ -68,17 +69,18 @@ json ffprobe(const std::filesystem::path& file) {
 
 // The contracted fields must equal what ffprobe prints, value and type.
 void expect_metadata_matches_ffprobe(const json& ours, const json& reference) {
-  static const char* kFormatFields[] = {"format_name", "duration", "size", "bit_rate",
-                                        "nb_streams", "tags"};
+  static const char* kFormatFields[] = {"format_name", "duration",   "size",
+                                        "bit_rate",    "nb_streams", "tags"};
   static const char* kStreamFields[] = {
-      "index",          "codec_type", "codec_name", "profile",  "width",    "height",
-      "pix_fmt",        "r_frame_rate", "avg_frame_rate", "duration", "nb_frames", "bit_rate",
-      "sample_rate",    "channels",   "tags"};
+      "index",     "codec_type", "codec_name",   "profile",        "width",
+      "height",    "pix_fmt",    "r_frame_rate", "avg_frame_rate", "duration",
+      "nb_frames", "bit_rate",   "sample_rate",  "channels",       "tags"};
   ASSERT_TRUE(ours.contains("format")) << ours.dump();
   for (const char* field : kFormatFields) {
     if (!reference["format"].contains(field)) continue;
     if (std::string(field) == "tags") continue;  // encoder tags compared per key below
-    EXPECT_EQ(ours["format"].value(field, json()), reference["format"][field]) << "format." << field;
+    EXPECT_EQ(ours["format"].value(field, json()), reference["format"][field])
+        << "format." << field;
   }
   ASSERT_EQ(ours["streams"].size(), reference["streams"].size());
   for (std::size_t i = 0; i < reference["streams"].size(); ++i) {
@@ -159,10 +161,9 @@ TEST_F(ServiceEndToEnd, BadInputFailsTheJobWithAClearReasonAndLosesNothing) {
 
 TEST_F(ServiceEndToEnd, HostileKeysStayInsideTheDownloadDirectory) {
   auto video = make_test_media(media_.path(), "h264_mp4");
-  const std::vector<std::string> keys = {"uploads/with space/ünïcödé ✓ walk.mp4",
-                                         "uploads/../../../../tmp/escape.mp4",
-                                         "uploads/a+b%20c&d=e;$(id).mp4",
-                                         "uploads/..", "uploads/" + std::string(200, 'x') + ".mp4"};
+  const std::vector<std::string> keys = {
+      "uploads/with space/ünïcödé ✓ walk.mp4", "uploads/../../../../tmp/escape.mp4",
+      "uploads/a+b%20c&d=e;$(id).mp4", "uploads/..", "uploads/" + std::string(200, 'x') + ".mp4"};
   for (const auto& key : keys) harness_->upload_and_notify(video, key);
   // Snapshot of the parent: the service may only add DOWNLOAD_DIR, the db and logs.
   run_until_empty();
@@ -278,7 +279,8 @@ TEST_F(ServiceEndToEnd, HealthAndSendTestMessageAndAnalyze) {
 
   auto video = make_test_media(media_.path(), "h264_mp4");
   harness_->s3().put_object(harness_->bucket(), "uploads/sent.mp4", video, "video/mp4");
-  ServiceResult sent = harness_->run({"send-test-message", harness_->bucket(), "uploads/sent.mp4"}, 30);
+  ServiceResult sent =
+      harness_->run({"send-test-message", harness_->bucket(), "uploads/sent.mp4"}, 30);
   EXPECT_EQ(sent.exit_code, 0) << sent.stderr_text;
   run_until_empty();
   auto job = job_for("uploads/sent.mp4");
@@ -304,7 +306,8 @@ TEST_F(ServiceEndToEnd, SecretsNeverReachTheLogs) {
   auto video = make_test_media(media_.path(), "h264_mp4");
   harness_->upload_and_notify(video, "uploads/secret.mp4");
   ServiceResult r = run_until_empty();
-  const std::string log = read_file(harness_->dir() / "service.log") + r.stderr_text + r.stdout_text;
+  const std::string log =
+      read_file(harness_->dir() / "service.log") + r.stderr_text + r.stdout_text;
   EXPECT_FALSE(log.empty());
   EXPECT_EQ(log.find("wJalrXUtnFEMI"), std::string::npos);
   EXPECT_EQ(log.find("FwoGZXIvYXdzEXAMPLESESSIONTOKEN"), std::string::npos);
