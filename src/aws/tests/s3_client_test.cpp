@@ -124,7 +124,20 @@ class FakeS3 {
     });
     server.Put(R"(/.*)", [this](const httplib::Request& request, httplib::Response& response) {
       log.add(request);
-      store(request, response);
+      if (request.has_param("partNumber")) {
+        store_part(request, response);
+      } else {
+        store(request, response);
+      }
+    });
+    server.Post(R"(/.*)", [this](const httplib::Request& request, httplib::Response& response) {
+      log.add(request);
+      multipart(request, response);
+    });
+    server.Delete(R"(/.*)", [this](const httplib::Request& request, httplib::Response&) {
+      log.add(request);
+      std::lock_guard lock(mutex_);
+      uploads_.erase(request.get_param_value("uploadId"));
     });
     http_.start();
   }
@@ -148,6 +161,7 @@ class FakeS3 {
   std::atomic<std::int64_t> head_size_delta{0};   // HEAD lies about the size
   std::atomic<int> get_failures_503{0};           // next GETs answer 503 SlowDown
   std::atomic<int> head_status{0};                // HEAD answers this status, no body
+  std::atomic<bool> fail_part_uploads{false};     // UploadPart answers 403
   // Called after a GET was cut: lets a test replace the object between requests.
   std::function<void()> after_cut;
   RequestLog log;
@@ -243,6 +257,60 @@ class FakeS3 {
         });
   }
 
+  void store_part(const httplib::Request& request, httplib::Response& response) {
+    if (fail_part_uploads) {
+      xml_error(response, 403, "AccessDenied");
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    const auto upload = uploads_.find(request.get_param_value("uploadId"));
+    if (upload == uploads_.end()) {
+      xml_error(response, 404, "NoSuchUpload");
+      return;
+    }
+    const int number = std::stoi(request.get_param_value("partNumber"));
+    upload->second.parts[number] = request.body;
+    response.set_header("ETag", "\"part-" + std::to_string(number) + "\"");
+  }
+
+  void multipart(const httplib::Request& request, httplib::Response& response) {
+    std::lock_guard lock(mutex_);
+    if (request.has_param("uploads")) {
+      const std::string id = "upload-" + std::to_string(uploads_.size() + 1) + "+/=";
+      Upload upload;
+      upload.object.content_type = request.get_header_value("Content-Type");
+      upload.object.metadata["owner"] = request.get_header_value("x-amz-meta-owner");
+      uploads_[id] = std::move(upload);
+      response.set_content("<InitiateMultipartUploadResult><UploadId>" + id +
+                               "</UploadId></InitiateMultipartUploadResult>",
+                           "application/xml");
+      return;
+    }
+    const auto upload = uploads_.find(request.get_param_value("uploadId"));
+    if (upload == uploads_.end()) {
+      xml_error(response, 404, "NoSuchUpload");
+      return;
+    }
+    FakeObject object = upload->second.object;
+    // Parts in the order the completion document lists them, each with its ETag.
+    for (std::size_t at = request.body.find("<PartNumber>"); at != std::string::npos;
+         at = request.body.find("<PartNumber>", at + 1)) {
+      const int number = std::stoi(request.body.substr(at + 12));
+      const std::string etag_xml = "<ETag>&quot;part-" + std::to_string(number) + "&quot;</ETag>";
+      if (request.body.find(etag_xml, at) == std::string::npos) {
+        xml_error(response, 400, "InvalidPart");
+        return;
+      }
+      object.data += upload->second.parts.at(number);
+    }
+    object.size = object.data.size();
+    object.etag = sigv4::sha256_hex(object.data).substr(0, 32) + "-" +
+                  std::to_string(upload->second.parts.size());
+    objects_[request.path.substr(1)] = std::move(object);
+    uploads_.erase(upload);
+    response.set_content("<CompleteMultipartUploadResult/>", "application/xml");
+  }
+
   void store(const httplib::Request& request, httplib::Response& response) {
     if (request.get_header_value("x-amz-content-sha256") != sigv4::sha256_hex(request.body)) {
       xml_error(response, 400, "XAmzContentSHA256Mismatch");
@@ -275,6 +343,11 @@ class FakeS3 {
   std::mutex mutex_;
   std::map<std::string, FakeObject> objects_;
   std::map<std::string, bool> buckets_{{"taken", true}};
+  struct Upload {
+    FakeObject object;
+    std::map<int, std::string> parts;
+  };
+  std::map<std::string, Upload> uploads_;
   LocalHttpServer http_;
 };
 
@@ -373,6 +446,51 @@ TEST_F(S3ClientTest, PutObjectSendsContentTypeMetadataAndPayloadHash) {
 
   s3.put_object_bytes("bucket", "raw", "abc");
   EXPECT_EQ(fake.log.all().back().header("content-type"), "application/octet-stream");
+}
+
+TEST_F(S3ClientTest, LargeFileIsUploadedInParts) {
+  const fs::path source = dir / "big.mp4";
+  const std::string bytes = random_bytes((12 << 20) + 77, 12);
+  std::ofstream(source, std::ios::binary) << bytes;
+  S3Config multipart = config();
+  multipart.multipart_threshold = 5 << 20;
+  multipart.multipart_part_size = 5 << 20;
+  auto s3 = client(multipart);
+  s3.put_object("bucket", "big.mp4", source, "video/mp4", {{"owner", "ana"}});
+
+  const FakeObject stored = fake.get("bucket/big.mp4");
+  EXPECT_EQ(sigv4::sha256_hex(stored.data), sigv4::sha256_hex(bytes));
+  EXPECT_EQ(stored.content_type, "video/mp4");
+  EXPECT_EQ(stored.metadata.at("owner"), "ana");
+  const auto parts = fake.log.with_method("PUT");
+  ASSERT_EQ(parts.size(), 3u);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    EXPECT_EQ(parts[i].header("x-amz-content-sha256"), sigv4::sha256_hex(parts[i].body));
+    // The upload id contains '+', '/' and '=': they must arrive percent-encoded.
+    EXPECT_NE(parts[i].target.find("uploadId=upload-1%2B%2F%3D"), std::string::npos)
+        << parts[i].target;
+  }
+  EXPECT_EQ(parts[0].body.size(), 5u << 20);
+  EXPECT_EQ(parts[2].body.size(), bytes.size() - (10u << 20));
+  EXPECT_EQ(fake.log.with_method("POST").size(), 2u);  // create + complete
+  EXPECT_TRUE(fake.log.with_method("DELETE").empty());
+  // Downloading it back checks the multipart ETag path too.
+  const fs::path dest = dir / "back.mp4";
+  s3.download_to_file("bucket", "big.mp4", dest);
+  EXPECT_EQ(file_sha256(dest), sigv4::sha256_hex(bytes));
+}
+
+TEST_F(S3ClientTest, FailedMultipartUploadIsAborted) {
+  const fs::path source = dir / "big.mp4";
+  std::ofstream(source, std::ios::binary) << random_bytes((6 << 20), 13);
+  S3Config multipart = config();
+  multipart.multipart_threshold = 5 << 20;
+  auto s3 = client(multipart);
+  fake.fail_part_uploads = true;
+  EXPECT_EQ(expect_aws_error([&] { s3.put_object("bucket", "big.mp4", source); }).code(),
+            ErrorCode::kAccessDenied);
+  ASSERT_EQ(fake.log.with_method("DELETE").size(), 1u);
+  EXPECT_NE(fake.log.with_method("DELETE")[0].target.find("uploadId="), std::string::npos);
 }
 
 TEST_F(S3ClientTest, CreateBucketIsIdempotentForOwnBuckets) {
