@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <regex>
 #include <stdexcept>
 #include <utility>
 
@@ -156,41 +155,90 @@ void mask_bare_secret_keys(std::string& text) {
   }
 }
 
-struct RedactionRule {
-  std::regex pattern;
-  const char* replacement;
-};
+constexpr std::string_view kMask = "***";
 
-const std::vector<RedactionRule>& redaction_rules() {
-  constexpr auto kFlags = std::regex::ECMAScript | std::regex::icase | std::regex::optimize;
-  // A value: quoted (up to the closing quote) or bare (up to a separator).
-  static const std::string kValue = R"re(("[^"]*"|'[^']*'|[^\s"',;&}\]]+))re";
-  static const std::vector<RedactionRule> rules = {
-      // scheme://user:password@host -> scheme://user:***@host (DATABASE_URL, proxies).
-      {std::regex(R"re(([a-z][a-z0-9+.\-]*://[^\s:/?#@"']*:)[^\s@/"']+@)re", kFlags), "$1***@"},
-      // The whole header value: SigV4's carries the access key id and signature, a
-      // Bearer/Basic one is the credential itself.
-      {std::regex(R"re((authorization["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\r\n"']+))re", kFlags),
-       "$1***"},
-      // key=value, key: value, "key": "value" for any key containing a secret's name:
-      // aws_secret_access_key, SecretAccessKey, aws_session_token, X-Amz-Security-Token,
-      // IMDS "Token", X-Amz-Signature (a presigned URL is a bearer credential), password.
-      {std::regex(
-           R"re(([a-z0-9_\-]*(secret|token|password|passwd|pwd|signature|api[_\-]?key)[a-z0-9_\-]*["']?\s*[:=]\s*))re" +
-               kValue,
-           kFlags),
-       "$1***"},
-  };
-  return rules;
+bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
+std::size_t skip_spaces(std::string_view text, std::size_t i) {
+  while (i < text.size() && is_space(text[i])) ++i;
+  return i;
 }
 
-bool may_contain_keyword(std::string_view text) {
-  static constexpr std::array<std::string_view, 8> kTriggers = {
-      "://", "authorization", "secret", "token", "pass", "pwd", "signature", "api"};
-  const std::string lower = lowercase(text);
-  return std::any_of(kTriggers.begin(), kTriggers.end(), [&](std::string_view trigger) {
-    return lower.find(trigger) != std::string::npos;
-  });
+// Length of the value at text[i]: a quoted string through its closing quote, else the run
+// up to a separator (or, for header values, up to the end of the line). 0 if none.
+std::size_t value_length(std::string_view text, std::size_t i, bool to_line_end) {
+  if (i >= text.size()) return 0;
+  if (text[i] == '"' || text[i] == '\'') {
+    const std::size_t close = text.find(text[i], i + 1);
+    return close == std::string_view::npos ? text.size() - i : close + 1 - i;
+  }
+  const std::string_view stops = to_line_end ? "\r\n\"'" : "\"',;&}]";
+  std::size_t end = i;
+  while (end < text.size() && stops.find(text[end]) == std::string_view::npos &&
+         (to_line_end || !is_space(text[end]))) {
+    ++end;
+  }
+  return end - i;
+}
+
+// After a key ending at `i`: an optional closing quote, ':' or '=', spaces. Returns where
+// the value starts, or npos when what follows is not an assignment.
+std::size_t value_start_after_key(std::string_view text, std::size_t i) {
+  if (i < text.size() && (text[i] == '"' || text[i] == '\'')) ++i;
+  i = skip_spaces(text, i);
+  if (i >= text.size() || (text[i] != ':' && text[i] != '=')) return std::string_view::npos;
+  return skip_spaces(text, i + 1);
+}
+
+bool is_key_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
+}
+
+// scheme://user:password@host -> scheme://user:***@host (DATABASE_URL, proxy URLs).
+void mask_url_passwords(std::string& text) {
+  constexpr std::string_view kUserStops = ":/?#@\"'";
+  constexpr std::string_view kPasswordStops = "@/\"'";
+  for (std::size_t at = text.find("://"); at != std::string::npos; at = text.find("://", at)) {
+    std::size_t i = at + 3;
+    while (i < text.size() && !is_space(text[i]) && kUserStops.find(text[i]) == std::string::npos) {
+      ++i;
+    }
+    at = i;
+    if (i >= text.size() || text[i] != ':') continue;
+    const std::size_t password = i + 1;
+    std::size_t end = password;
+    while (end < text.size() && !is_space(text[end]) &&
+           kPasswordStops.find(text[end]) == std::string::npos) {
+      ++end;
+    }
+    // Only user:password@ is userinfo; host:port/ is not.
+    if (end == password || end >= text.size() || text[end] != '@') continue;
+    text.replace(password, end - password, kMask);
+    at = password + kMask.size() + 1;
+  }
+}
+
+// Replaces the value assigned to each occurrence of `keyword` (case-insensitive); with
+// `extend_key` the keyword may be followed by more key characters (SecretAccessKey).
+void mask_assigned_values(std::string& text, std::string_view keyword, bool extend_key,
+                          bool to_line_end) {
+  std::size_t from = 0;
+  while (true) {
+    const std::string lower = lowercase(text);
+    const std::size_t hit = lower.find(keyword, from);
+    if (hit == std::string::npos) return;
+    std::size_t key_end = hit + keyword.size();
+    if (extend_key) {
+      while (key_end < text.size() && is_key_name_char(text[key_end])) ++key_end;
+    }
+    from = key_end;
+    const std::size_t start = value_start_after_key(text, key_end);
+    if (start == std::string::npos) continue;
+    const std::size_t length = value_length(text, start, to_line_end);
+    if (length == 0) continue;
+    text.replace(start, length, kMask);
+    from = start + kMask.size();
+  }
 }
 
 }  // namespace
@@ -210,10 +258,19 @@ spdlog::level::level_enum parse_log_level(std::string_view name) {
 
 std::string redact_secrets(std::string_view text) {
   std::string out(text);
-  if (may_contain_keyword(out)) {
-    for (const auto& rule : redaction_rules()) {
-      out = std::regex_replace(out, rule.pattern, rule.replacement);
-    }
+  mask_url_passwords(out);
+  // The whole header value: SigV4's carries the access key id and signature, a
+  // Bearer/Basic one is the credential itself.
+  mask_assigned_values(out, "authorization", false, true);
+  // key=value, key: value, "key": "value" for any key containing a secret's name:
+  // aws_secret_access_key, SecretAccessKey, aws_session_token, X-Amz-Security-Token,
+  // IMDS "Token", X-Amz-Signature (a presigned URL is a bearer credential), password.
+  static constexpr std::array<std::string_view, 9> kSecretKeyWords = {
+      "secret", "token", "password", "passwd", "pwd", "signature", "apikey", "api_key", "api-key"};
+  const std::string lower = lowercase(out);  // masking only removes text: safe to reuse
+  for (const std::string_view word : kSecretKeyWords) {
+    // Cheap pre-check: most messages contain none of the words.
+    if (lower.find(word) != std::string::npos) mask_assigned_values(out, word, true, false);
   }
   mask_bare_secret_keys(out);
   return out;
