@@ -272,9 +272,10 @@ struct S3Client::Impl {
     return hash;
   }
 
-  ObjectInfo head(const std::string& bucket, const std::string& key, const std::string& if_match) {
+  ObjectInfo head(const std::string& bucket, const std::string& key, const std::string& if_match,
+                  const std::atomic<bool>* cancel = nullptr) {
     const S3Address target = address(bucket, key);
-    return detail::with_retries(config.retry, nullptr, "S3 HeadObject", [&] {
+    return detail::with_retries(config.retry, cancel, "S3 HeadObject", [&] {
       std::vector<std::pair<std::string, std::string>> headers;
       if (!if_match.empty()) headers.emplace_back("If-Match", "\"" + if_match + "\"");
       const HttpResponse response =
@@ -516,8 +517,9 @@ ObjectInfo S3Client::Impl::download(const std::string& bucket, const std::string
   if (options.cancel != nullptr && options.cancel->load()) {
     throw AwsError(ErrorCode::kCancelled, "S3 download cancelled");
   }
+  ScopedCancelFlag scoped_cancel(http, options.cancel);
   const std::string expected_etag = strip_quotes(options.expected_etag);
-  ObjectInfo info = head(bucket, key, expected_etag);
+  ObjectInfo info = head(bucket, key, expected_etag, options.cancel);
   if (!expected_etag.empty() && info.etag != expected_etag) {
     throw AwsError(ErrorCode::kPreconditionFailed,
                    "S3 object ETag is " + info.etag + ", expected " + expected_etag);
@@ -537,7 +539,6 @@ ObjectInfo S3Client::Impl::download(const std::string& bucket, const std::string
   const bool parallel = config.parallel_parts > 1 && part_size > 0 && info.size > part_size;
 
   if (!parallel) {
-    ScopedCancelFlag scoped_cancel(http, options.cancel);
     RangeFetch{http, config,   signed_get,     info.etag, info.size,
                file, progress, options.cancel, nullptr}
         .run(0, info.size, /*whole_object=*/true);

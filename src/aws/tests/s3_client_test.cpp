@@ -14,6 +14,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "aws/error.h"
@@ -162,6 +163,9 @@ class FakeS3 {
   std::atomic<int> get_failures_503{0};           // next GETs answer 503 SlowDown
   std::atomic<int> head_status{0};                // HEAD answers this status, no body
   std::atomic<bool> fail_part_uploads{false};     // UploadPart answers 403
+  // The first GET sends this many bytes, then goes silent (connection kept open) until
+  // the client gives up or 4 s pass.
+  std::atomic<std::uint64_t> stall_after_bytes{0};
   // Called after a GET was cut: lets a test replace the object between requests.
   std::function<void()> after_cut;
   RequestLog log;
@@ -233,21 +237,31 @@ class FakeS3 {
                                                std::to_string(first + length - 1) + "/" +
                                                std::to_string(object.size));
     }
+    const std::uint64_t stall_at = head ? 0 : stall_after_bytes.exchange(0);
     const bool cut = !head && responses_to_cut > 0 && cut_after_bytes > 0;
     if (cut) --responses_to_cut;
     const std::uint64_t cut_at = cut ? cut_after_bytes.load() : length;
     const std::string content_type = object.content_type;
     response.set_content_provider(
         static_cast<std::size_t>(length), content_type,
-        [this, object = std::move(object), first, cut_at](std::size_t offset, std::size_t,
-                                                          httplib::DataSink& sink) {
+        [this, object = std::move(object), first, cut_at, stall_at](std::size_t offset, std::size_t,
+                                                                    httplib::DataSink& sink) {
+          if (stall_at > 0 && offset >= stall_at) {
+            // Silent but open: only the client's low-speed limit ends this transfer.
+            for (int i = 0; i < 40 && sink.is_writable(); ++i) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            return false;
+          }
           if (offset >= cut_at) {
             if (after_cut) after_cut();
             return false;  // httplib drops the connection mid-body
           }
           constexpr std::size_t kChunk = 64 * 1024;
+          std::uint64_t limit = cut_at;
+          if (stall_at > 0) limit = std::min(limit, stall_at);
           const std::size_t n = static_cast<std::size_t>(
-              std::min<std::uint64_t>({kChunk, cut_at - offset, object.size - first - offset}));
+              std::min<std::uint64_t>({kChunk, limit - offset, object.size - first - offset}));
           std::string chunk(n, '\0');
           for (std::size_t i = 0; i < n; ++i) {
             const std::uint64_t at = first + offset + i;
@@ -571,6 +585,24 @@ TEST_F(S3ClientTest, DroppedConnectionResumesWithRangeAndIfMatch) {
   EXPECT_LE(resumed_at, 1u << 20);
   EXPECT_EQ(range, "bytes=" + std::to_string(resumed_at) + "-" + std::to_string(bytes.size() - 1));
   EXPECT_EQ(gets[1].header("if-match"), "\"" + info.etag + "\"");
+}
+
+TEST_F(S3ClientTest, StalledTransferIsResumedAfterLowSpeedTimeout) {
+  const std::string bytes = random_bytes(1 << 20, 14);
+  fake.put("bucket/v.mp4", object_with(bytes));
+  fake.stall_after_bytes = 256 * 1024;
+  S3Config impatient = config();
+  impatient.low_speed_bytes = 1024;
+  impatient.low_speed_time = std::chrono::seconds(1);
+  auto s3 = client(impatient);
+  const fs::path dest = dir / "v.mp4";
+  s3.download_to_file("bucket", "v.mp4", dest);
+  EXPECT_EQ(file_sha256(dest), sigv4::sha256_hex(bytes));
+  const auto gets = fake.log.with_method("GET");
+  ASSERT_EQ(gets.size(), 2u);
+  EXPECT_EQ(gets[1].header("range").rfind("bytes=", 0), 0u);
+  EXPECT_NE(gets[1].header("range"), "bytes=0-" + std::to_string(bytes.size() - 1))
+      << "the bytes received before the stall are kept";
 }
 
 TEST_F(S3ClientTest, RepeatedDropsStillCompleteWhileBytesArrive) {
