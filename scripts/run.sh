@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-./scripts/build.sh --target dancer-analysis
+./scripts/build.sh --target dancer-analysis synthetic_walker
 BIN="$PWD/build/dancer-analysis"
 
 configured() {
@@ -49,7 +49,7 @@ curl -sf -X POST "$EMULATOR_ENDPOINT/" -H 'Content-Type: application/x-amz-json-
 # A short walking clip: the project's synthetic walker when built, else a test pattern.
 SAMPLE="$DEMO_DIR/sample-walk.mp4"
 if [[ -x build/synthetic_walker ]]; then
-  build/synthetic_walker --output "$SAMPLE" >/dev/null
+  build/synthetic_walker --output "$SAMPLE" --cadence 108 --width 960 --height 540 >/dev/null
 else
   ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=640x360:rate=30:duration=4 \
     -c:v libx264 -preset veryfast -pix_fmt yuv420p "$SAMPLE"

@@ -396,7 +396,7 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
       auto kept = deps_.reports_dir / ("job-" + std::to_string(job.id) + ".html");
       std::filesystem::copy_file(*analysis.report_path, kept,
                                  std::filesystem::copy_options::overwrite_existing);
-      report_location = std::filesystem::absolute(kept).string();
+      report_location = std::filesystem::absolute(kept).lexically_normal().string();
     }
   }
 
