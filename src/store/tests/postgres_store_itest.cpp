@@ -43,7 +43,8 @@ class PostgresFaults : public ::testing::Test {
     auto restart = integration_env("DANCER_TEST_POSTGRES_RESTART");
     if (!restart) return;
     restart_command_ = *restart;
-    database_ = make_postgres_test_database(*server);
+    // Restarting the server would break PostgreSQL tests running in parallel processes.
+    database_ = make_postgres_test_database(*server, /*exclusive_server=*/true);
   }
 
   std::string restart_command_;

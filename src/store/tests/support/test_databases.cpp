@@ -1,10 +1,14 @@
 #include "support/test_databases.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <functional>
 #include <random>
 #include <stdexcept>
 
@@ -97,9 +101,31 @@ std::string with_database(const std::string& server_url, const std::string& name
   return server_url.substr(0, path == std::string::npos ? server_url.size() : path) + "/" + name;
 }
 
+// flock(2) on a file named after the server: released by the kernel even if a test crashes.
+class ServerLock {
+ public:
+  ServerLock(const std::string& server_url, bool exclusive) {
+    const auto path =
+        std::filesystem::temp_directory_path() /
+        ("dancer-postgres-" + std::to_string(std::hash<std::string>{}(server_url)) + ".lock");
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path.string());
+    while (flock(fd_, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+      if (errno != EINTR) throw std::runtime_error("cannot lock " + path.string());
+    }
+  }
+  ~ServerLock() { ::close(fd_); }
+  ServerLock(const ServerLock&) = delete;
+  ServerLock& operator=(const ServerLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 class PostgresTestDatabase final : public TestDatabase {
  public:
-  explicit PostgresTestDatabase(std::string server_url) : server_url_(std::move(server_url)) {
+  PostgresTestDatabase(std::string server_url, bool exclusive_server)
+      : server_url_(std::move(server_url)), lock_(server_url_, exclusive_server) {
     static std::atomic<int> counter{0};
     std::random_device random;
     name_ = "dancer_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" +
@@ -123,6 +149,7 @@ class PostgresTestDatabase final : public TestDatabase {
 
  private:
   std::string server_url_;
+  ServerLock lock_;  // after server_url_ (initialised from it); released after the DROP
   std::string name_;
 };
 
@@ -132,8 +159,9 @@ std::unique_ptr<TestDatabase> make_sqlite_test_database() {
   return std::make_unique<SqliteTestDatabase>();
 }
 
-std::unique_ptr<TestDatabase> make_postgres_test_database(const std::string& server_url) {
-  return std::make_unique<PostgresTestDatabase>(server_url);
+std::unique_ptr<TestDatabase> make_postgres_test_database(const std::string& server_url,
+                                                          bool exclusive_server) {
+  return std::make_unique<PostgresTestDatabase>(server_url, exclusive_server);
 }
 
 StoreBackend sqlite_backend() {

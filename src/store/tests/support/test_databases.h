@@ -22,8 +22,11 @@ class TestDatabase {
 
 std::unique_ptr<TestDatabase> make_sqlite_test_database();
 // `server_url` names the server's maintenance database; a new database is created next to it
-// and dropped again by the destructor.
-std::unique_ptr<TestDatabase> make_postgres_test_database(const std::string& server_url);
+// and dropped again by the destructor. ctest runs test processes in parallel on one server, so
+// each test database holds a shared lock on the server; a test that restarts the server asks
+// for `exclusive_server` and so runs alone.
+std::unique_ptr<TestDatabase> make_postgres_test_database(const std::string& server_url,
+                                                          bool exclusive_server = false);
 
 // A backend for the parameterised contract suite. `make` returns nullptr (after recording a
 // skip or failure) when its server is not available.
