@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -369,6 +371,53 @@ std::string file_sha256(const fs::path& path) {
   return sigv4::sha256_hex(testing::read_file(path));
 }
 
+// Recomputes the SigV4 signature from what the server received (path as on the wire,
+// the headers named in SignedHeaders, x-amz-date) and compares it with the one sent:
+// catches any header or path the transport changed after signing.
+void expect_valid_s3_signature(const RecordedRequest& request) {
+  const std::string authorization = request.header("authorization");
+  const auto signed_start = authorization.find("SignedHeaders=");
+  const auto signed_end = authorization.find(',', signed_start);
+  ASSERT_NE(signed_start, std::string::npos) << authorization;
+  const std::string signed_headers =
+      authorization.substr(signed_start + 14, signed_end - signed_start - 14);
+  sigv4::Request to_sign;
+  to_sign.method = request.method;
+  const auto question = request.target.find('?');
+  to_sign.path = request.target.substr(0, question);
+  if (question != std::string::npos) to_sign.query = request.target.substr(question + 1);
+  to_sign.payload_hash = request.header("x-amz-content-sha256");
+  for (std::size_t start = 0; start <= signed_headers.size();) {
+    auto end = signed_headers.find(';', start);
+    if (end == std::string::npos) end = signed_headers.size();
+    const std::string name = signed_headers.substr(start, end - start);
+    // sign_request adds X-Amz-Date itself, from params.time.
+    if (name != "x-amz-date") to_sign.headers.push_back({name, request.header(name)});
+    start = end + 1;
+  }
+  const std::string amz_date = request.header("x-amz-date");
+  ASSERT_EQ(amz_date.size(), 16u);
+  std::tm parts{};
+  parts.tm_year = std::stoi(amz_date.substr(0, 4)) - 1900;
+  parts.tm_mon = std::stoi(amz_date.substr(4, 2)) - 1;
+  parts.tm_mday = std::stoi(amz_date.substr(6, 2));
+  parts.tm_hour = std::stoi(amz_date.substr(9, 2));
+  parts.tm_min = std::stoi(amz_date.substr(11, 2));
+  parts.tm_sec = std::stoi(amz_date.substr(13, 2));
+  sigv4::SigningParams params;
+  params.credentials = {"AKIDEXAMPLE", "secret", "", std::nullopt};
+  params.region = "us-east-1";
+  params.service = "s3";
+  params.time = std::chrono::system_clock::from_time_t(timegm(&parts));
+  params.double_uri_encode = false;
+  params.normalize_path = false;
+  std::string expected;
+  for (const auto& header : sigv4::sign_request(to_sign, params)) {
+    if (header.name == "Authorization") expected = header.value;
+  }
+  EXPECT_EQ(authorization, expected) << request.method << " " << request.target;
+}
+
 AwsError expect_aws_error(const std::function<void()>& call) {
   try {
     call();
@@ -437,6 +486,7 @@ TEST_F(S3ClientTest, KeysWithSpacesUnicodeAndPlusRoundTrip) {
   for (const auto& [key, wire_path] : keys) {
     s3.put_object_bytes("bucket", key, "content of " + key);
     EXPECT_EQ(fake.log.all().back().target, wire_path);
+    expect_valid_s3_signature(fake.log.all().back());
     EXPECT_EQ(fake.get("bucket/" + key).data, "content of " + key);
     EXPECT_EQ(s3.head_object("bucket", key).size, ("content of " + key).size());
     const fs::path dest = dir / "out";
@@ -476,6 +526,7 @@ TEST_F(S3ClientTest, LargeFileIsUploadedInParts) {
   EXPECT_EQ(sigv4::sha256_hex(stored.data), sigv4::sha256_hex(bytes));
   EXPECT_EQ(stored.content_type, "video/mp4");
   EXPECT_EQ(stored.metadata.at("owner"), "ana");
+  for (const auto& request : fake.log.all()) expect_valid_s3_signature(request);
   const auto parts = fake.log.with_method("PUT");
   ASSERT_EQ(parts.size(), 3u);
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -505,6 +556,7 @@ TEST_F(S3ClientTest, FailedMultipartUploadIsAborted) {
             ErrorCode::kAccessDenied);
   ASSERT_EQ(fake.log.with_method("DELETE").size(), 1u);
   EXPECT_NE(fake.log.with_method("DELETE")[0].target.find("uploadId="), std::string::npos);
+  for (const auto& request : fake.log.all()) expect_valid_s3_signature(request);
 }
 
 TEST_F(S3ClientTest, CreateBucketIsIdempotentForOwnBuckets) {
