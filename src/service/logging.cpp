@@ -10,6 +10,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -323,7 +326,17 @@ void init_logging(const LoggingConfig& config) {
   // Problems reach the file at once; routine lines within a second (flush_every).
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
+  // flush_every starts spdlog's flusher thread. It must block SIGTERM/SIGINT like every
+  // thread Service::run starts: a process-directed signal goes to any thread that does not
+  // block it, and there its default action would kill the process instead of reaching
+  // the sigtimedwait that starts the graceful shutdown.
+  sigset_t shutdown_signals, previous;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGTERM);
+  sigaddset(&shutdown_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, &previous);
   spdlog::flush_every(std::chrono::seconds(1));
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 }  // namespace dancer::service
