@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "analysis/subprocess.h"
@@ -136,6 +138,109 @@ long ServiceHarness::messages_left() {
       queue_url_, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"});
   return std::stol(attributes["ApproximateNumberOfMessages"]) +
          std::stol(attributes["ApproximateNumberOfMessagesNotVisible"]);
+}
+
+void ServiceHarness::use_proxy(const std::string& url) {
+  env_["AWS_ENDPOINT_URL_S3"] = url;
+  env_["AWS_ENDPOINT_URL_SQS"] = url;
+}
+
+std::string ServiceHarness::use_new_postgres_database(const std::string& admin_url) {
+  const auto slash = admin_url.find_last_of('/');
+  if (slash == std::string::npos || admin_url.find("://") == std::string::npos) {
+    throw std::runtime_error("unexpected PostgreSQL URL " + admin_url);
+  }
+  const std::string name = "itest_" + random_suffix();
+  CommandResult created =
+      run_command("psql " + shell_quote(admin_url) + " -v ON_ERROR_STOP=1 -qAtc " +
+                  shell_quote("CREATE DATABASE " + name));
+  if (created.exit_code != 0) throw std::runtime_error("psql: CREATE DATABASE failed");
+  created_database_ = std::make_unique<CreatedDatabase>(CreatedDatabase{admin_url, name});
+  const std::string url = admin_url.substr(0, slash + 1) + name;
+  env_["DATABASE_URL"] = url;
+  return url;
+}
+
+ServiceHarness::CreatedDatabase::~CreatedDatabase() {
+  // FORCE (PostgreSQL 13+) ends sessions a killed service may have left behind.
+  run_command("psql " + shell_quote(admin_url) + " -qAtc " +
+              shell_quote("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") + " >/dev/null");
+}
+
+void ServiceHarness::use_counting_analysis(const std::string& hang_key, int hang_seconds) {
+  const std::filesystem::path script = dir_.path() / "counting-analysis.sh";
+  std::ofstream out(script);
+  out << "#!/bin/sh\n"
+      << "name=$(basename \"$1\")\n"
+      << "echo \"$name\" >> " << shell_quote(analysis_runs_file().string()) << "\n";
+  if (hang_key == "*") {
+    out << "sleep " << hang_seconds << "\n";
+  } else if (!hang_key.empty()) {
+    // local_file_name() embeds the first 16 hex digits of the key's SHA-256.
+    CommandResult sha = run_command("printf %s " + shell_quote(hang_key) + " | sha256sum");
+    out << "case \"$name\" in *-" << sha.output.substr(0, 16) << "*) sleep " << hang_seconds
+        << " ;; esac\n";
+  }
+  out << "echo '{\"analyzer\": \"counting-test-script\"}'\n";
+  out.close();
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  env_["ANALYSIS_COMMAND"] = script.string();
+}
+
+std::map<std::int64_t, int> ServiceHarness::analysis_runs() const {
+  std::map<std::int64_t, int> runs;
+  std::ifstream in(analysis_runs_file());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("job-", 0) != 0) continue;
+    ++runs[std::stoll(line.substr(4))];
+  }
+  return runs;
+}
+
+std::vector<store::Job> ServiceHarness::jobs() {
+  return store::open_job_store(env_.at("DATABASE_URL"))->list_jobs(1000000);
+}
+
+std::map<std::string, store::Job> ServiceHarness::jobs_by_key() {
+  std::map<std::string, store::Job> by_key;
+  for (auto& job : jobs()) by_key[job.object.key] = job;
+  return by_key;
+}
+
+bool ServiceHarness::wait_until(const std::function<bool()>& condition, int timeout_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+bool ServiceHarness::all_terminal_and_queue_empty(const std::vector<std::string>& keys) {
+  try {
+    auto by_key = jobs_by_key();
+    for (const auto& key : keys) {
+      auto it = by_key.find(key);
+      if (it == by_key.end() || it->second.status == store::JobStatus::kProcessing) return false;
+    }
+    return messages_left() == 0;
+  } catch (const std::exception&) {
+    return false;  // the database may be restarting or locked: ask again later
+  }
+}
+
+int ServiceHarness::count_occurrences(const std::filesystem::path& file,
+                                      const std::string& needle) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string s = text.str();
+  int count = 0;
+  for (auto pos = s.find(needle); pos != std::string::npos; pos = s.find(needle, pos + 1)) {
+    ++count;
+  }
+  return count;
 }
 
 }  // namespace dancer::testing

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "aws/s3_client.h"
 #include "aws/sqs_client.h"
+#include "store/job_store.h"
 #include "support/test_support.h"
 
 namespace dancer::testing {
@@ -54,6 +56,32 @@ class ServiceHarness {
 
   static std::filesystem::path binary();
 
+  // --- Fault and load tests -------------------------------------------------------
+  // Sends the service's S3 and SQS traffic to `url` (a FaultProxy in front of the
+  // emulator). The harness's own clients keep talking to the emulator directly.
+  void use_proxy(const std::string& url);
+  // Creates a database of its own on the PostgreSQL server of `admin_url` (with psql),
+  // points DATABASE_URL at it and returns its URL. Dropped when the harness goes.
+  std::string use_new_postgres_database(const std::string& admin_url);
+  // Sets ANALYSIS_COMMAND to a script that appends the video's local file name
+  // (job-<id>-...) to analysis_runs_file() and prints "{}". When hang_key is given, the
+  // run for that key sleeps hang_seconds first (the local name carries a hash of the key);
+  // hang_key "*" makes every run sleep.
+  void use_counting_analysis(const std::string& hang_key = "", int hang_seconds = 0);
+  std::filesystem::path analysis_runs_file() const { return dir_.path() / "analysis-runs.txt"; }
+  // Analysis runs per job id, from analysis_runs_file().
+  std::map<std::int64_t, int> analysis_runs() const;
+  // Every job row of DATABASE_URL.
+  std::vector<store::Job> jobs();
+  // Jobs by S3 key (the last row wins if a key has several versions).
+  std::map<std::string, store::Job> jobs_by_key();
+  // Polls `condition` every 200 ms until it holds (true) or timeout_seconds pass (false).
+  static bool wait_until(const std::function<bool()>& condition, int timeout_seconds);
+  // True once every key has a job in a terminal state and the queue is empty.
+  bool all_terminal_and_queue_empty(const std::vector<std::string>& keys);
+  // How often `needle` occurs in the file (0 if it does not exist).
+  static int count_occurrences(const std::filesystem::path& file, const std::string& needle);
+
  private:
   std::vector<std::string> env_argv() const;
 
@@ -65,6 +93,12 @@ class ServiceHarness {
   std::unique_ptr<aws::S3Client> s3_;
   std::unique_ptr<aws::SqsClient> sqs_;
   std::map<std::string, std::string> env_;
+  struct CreatedDatabase {
+    std::string admin_url;
+    std::string name;
+    ~CreatedDatabase();
+  };
+  std::unique_ptr<CreatedDatabase> created_database_;
 };
 
 }  // namespace dancer::testing

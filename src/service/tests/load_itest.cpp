@@ -1,0 +1,153 @@
+// Load, end to end: 500 notifications consumed by 3 service processes x 2 workers from
+// one queue into one database (PostgreSQL, then SQLite shared by the 3 processes).
+// Asserts that every object completed exactly once; prints throughput for the README
+// (no timing assertions: the machine's speed is not the service's behaviour).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "service/events.h"
+#include "store/job_store.h"
+#include "support/service_harness.h"
+#include "support/test_support.h"
+
+namespace dancer::testing {
+namespace {
+
+constexpr int kMessages = 500;
+constexpr int kProcesses = 3;
+constexpr int kWorkersPerProcess = 2;
+
+class ServiceLoad : public ::testing::TestWithParam<std::string> {
+ protected:
+  void TearDown() override {
+    for (pid_t pid : running_) {
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+  }
+
+  std::vector<pid_t> running_;
+};
+
+TEST_P(ServiceLoad, FiveHundredMessagesThreeProcessesEachJobCompletedExactlyOnce) {
+  auto endpoint = integration_env("DANCER_TEST_AWS_ENDPOINT");
+  if (!endpoint) GTEST_SKIP();
+  const std::string database = GetParam();
+  ServiceHarness harness(*endpoint);
+  if (database == "postgres") {
+    auto admin_url = integration_env("DANCER_TEST_POSTGRES_URL");
+    if (!admin_url) return;
+    harness.use_new_postgres_database(*admin_url);
+  }
+  auto& env = harness.env();
+  env["MAX_WORKERS"] = std::to_string(kWorkersPerProcess);
+  env["LOG_FILE"] = "";
+  env["LOG_LEVEL"] = "INFO";
+  env["SQS_VISIBILITY_TIMEOUT"] = "30";
+  env["RETRY_BASE_DELAY"] = "1";
+  env["RETRY_MAX_DELAY"] = "4";
+  env["SHUTDOWN_TIMEOUT"] = "10";
+  // Counts analysis runs per job: the proof that no job was processed twice.
+  harness.use_counting_analysis();
+
+  TempDir media;
+  const auto video = media / "tiny.mp4";
+  ASSERT_EQ(run_command("ffmpeg -v error -y -f lavfi -i testsrc2=size=160x120:rate=10 -t 0.5 "
+                        "-c:v libx264 -pix_fmt yuv420p " +
+                        shell_quote(video.string()))
+                .exit_code,
+            0);
+  // One upload, then cheap copies' notifications: 500 distinct keys of the same bytes.
+  std::vector<std::string> keys;
+  for (int i = 0; i < kMessages; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "uploads/load/walk-%04d.mp4", i);
+    keys.emplace_back(name);
+    harness.upload_and_notify(video, keys.back());
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::filesystem::path> logs;
+  for (int p = 0; p < kProcesses; ++p) {
+    logs.push_back(harness.dir() / ("process-" + std::to_string(p) + ".log"));
+    running_.push_back(harness.spawn({"run"}, logs.back()));
+  }
+  auto tail_of_logs = [&] {
+    std::string all;
+    for (const auto& log : logs) {
+      std::string text = read_file(log);
+      if (text.size() > 4000) text = text.substr(text.size() - 4000);
+      all += "\n===== " + log.filename().string() + "\n" + text;
+    }
+    return all;
+  };
+  // Polled once a second so the test's own queries stay out of the way.
+  bool settled = false;
+  const auto deadline = started + std::chrono::seconds(300);
+  while (!settled && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    settled = harness.all_terminal_and_queue_empty(keys);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_TRUE(settled) << tail_of_logs();
+  for (pid_t pid : running_) {
+    ::kill(pid, SIGTERM);
+    EXPECT_EQ(ServiceHarness::wait_for(pid, 40), 0) << tail_of_logs();
+  }
+  running_.clear();
+
+  auto jobs = harness.jobs();
+  auto runs = harness.analysis_runs();
+  std::map<std::string, int> rows_per_key;
+  for (const auto& job : jobs) ++rows_per_key[job.object.key];
+  int lost = 0, duplicated = 0;
+  for (const auto& key : keys) {
+    if (rows_per_key[key] != 1) ++lost;
+  }
+  std::vector<int> completed_per_process;
+  for (const auto& log : logs) {
+    completed_per_process.push_back(ServiceHarness::count_occurrences(log, ": completed in"));
+  }
+  for (const auto& job : jobs) {
+    if (job.status != store::JobStatus::kCompleted) ++lost;
+    int completions = 0;
+    for (const auto& log : logs) {
+      completions += ServiceHarness::count_occurrences(
+          log, "job " + std::to_string(job.id) + ": completed in");
+    }
+    if (runs[job.id] > 1 || completions > 1) ++duplicated;
+  }
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "LOAD: %d messages, %d processes x %d workers, %s, %.1f s, %.1f msg/s, lost %d, "
+                "duplicated %d",
+                kMessages, kProcesses, kWorkersPerProcess, database.c_str(), seconds,
+                kMessages / seconds, lost, duplicated);
+  std::cout << line << "\n";
+  std::cout << "LOAD: jobs completed per process:";
+  for (int n : completed_per_process) std::cout << " " << n;
+  std::cout << "\n";
+  RecordProperty("load", line);
+
+  EXPECT_EQ(jobs.size(), static_cast<std::size_t>(kMessages));
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(duplicated, 0);
+  EXPECT_EQ(runs.size(), static_cast<std::size_t>(kMessages));
+  EXPECT_EQ(harness.messages_left(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Databases, ServiceLoad, ::testing::Values("postgres", "sqlite"),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           return param_info.param;
+                         });
+
+}  // namespace
+}  // namespace dancer::testing
