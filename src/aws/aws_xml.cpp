@@ -68,7 +68,9 @@ std::string unescape(std::string_view text) {
 }  // namespace
 
 std::optional<std::string> element_text(std::string_view xml, std::string_view name) {
-  const std::string open = "<" + std::string(name);
+  // Built with append: GCC 12 warns falsely (-Wrestrict) on "<" + std::string at -O2.
+  std::string open("<");
+  open.append(name);
   std::size_t search_from = 0;
   while (true) {
     const auto start = xml.find(open, search_from);
@@ -84,7 +86,8 @@ std::optional<std::string> element_text(std::string_view xml, std::string_view n
     const auto tag_end = xml.find('>', after_name);
     if (tag_end == std::string_view::npos) return std::nullopt;
     if (xml[tag_end - 1] == '/') return std::string();
-    const std::string close = "</" + std::string(name) + ">";
+    std::string close("</");
+    close.append(name).append(">");
     const auto end = xml.find(close, tag_end + 1);
     if (end == std::string_view::npos) return std::nullopt;
     return unescape(xml.substr(tag_end + 1, end - tag_end - 1));

@@ -62,7 +62,7 @@ Endpoint parse_endpoint(std::string_view url) {
   // curl sends "Host: host" without the scheme's default port; sign exactly that.
   const bool default_port =
       (endpoint.scheme == "http" && port == "80") || (endpoint.scheme == "https" && port == "443");
-  if (!port.empty() && !default_port) endpoint.authority += ":" + std::string(port);
+  if (!port.empty() && !default_port) endpoint.authority.append(":").append(port);
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   endpoint.base_path = std::string(path);
   return endpoint;
