@@ -2,6 +2,7 @@
 // later a pose model) behind one interface.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>

@@ -20,7 +20,9 @@ class ExternalAnalyzer final : public Analyzer {
                     request.video.string()};
     options.timeout = config_.timeout;
     options.memory_limit_bytes = config_.memory_limit_bytes;
+    options.cancel = request.cancel;
     SubprocessResult run = run_subprocess(options);
+    if (run.cancelled) throw AnalysisError(AnalysisErrorCode::kInternal, "analysis cancelled");
     if (run.timed_out) {
       throw AnalysisError(
           AnalysisErrorCode::kTimeout,

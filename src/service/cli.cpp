@@ -1,6 +1,7 @@
 #include "service/cli.h"
 
 #include <spdlog/spdlog.h>
+#include <signal.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -210,6 +211,16 @@ int run_cli(int argc, char** argv) {
     return report["status"] == "healthy" ? 0 : 1;
   }
 
+  if (!send->parsed()) {
+    // Block the shutdown signals before any thread exists (logging starts a flusher
+    // thread), so every thread inherits the mask and only Service's signal thread takes
+    // SIGTERM/SIGINT. A thread without the mask would let the default action kill us.
+    sigset_t shutdown_signals;
+    sigemptyset(&shutdown_signals);
+    sigaddset(&shutdown_signals, SIGTERM);
+    sigaddset(&shutdown_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  }
   try {
     init_logging(logging_from(config));
   } catch (const std::exception& e) {
