@@ -1,6 +1,9 @@
 #include "aws/sqs_client.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -55,6 +58,21 @@ std::string string_field(const json& object, const char* name) {
   const auto field = object.find(name);
   if (field == object.end() || !field->is_string()) return {};
   return field->get<std::string>();
+}
+
+std::string md5_hex(const std::string& data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_md5(), nullptr) != 1) {
+    throw AwsError(ErrorCode::kUnknown, "MD5 digest failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0x0F]);
+  }
+  return hex;
 }
 
 int parse_count(const std::string& text) {
@@ -160,6 +178,12 @@ std::vector<SqsMessage> SqsClient::receive_messages(const std::string& queue_url
     message.message_id = string_field(item, "MessageId");
     message.receipt_handle = string_field(item, "ReceiptHandle");
     message.body = string_field(item, "Body");
+    // SQS sends the MD5 of the body so that corruption in transit is detectable.
+    if (const std::string md5 = string_field(item, "MD5OfBody");
+        !md5.empty() && md5 != md5_hex(message.body)) {
+      throw AwsError(ErrorCode::kIntegrity,
+                     "SQS ReceiveMessage: MD5OfBody mismatch for message " + message.message_id);
+    }
     if (auto attributes = item.find("Attributes");
         attributes != item.end() && attributes->is_object()) {
       for (const auto& [name, value] : attributes->items()) {

@@ -745,6 +745,21 @@ TEST_F(S3ClientTest, CancelledDownloadLeavesNoFile) {
   expect_no_files(dest);
 }
 
+TEST_F(S3ClientTest, CancelDuringTransferLeavesNoFile) {
+  fake.put("bucket/v.mp4", object_with(random_bytes(4 << 20, 15)));
+  auto s3 = client();
+  const fs::path dest = dir / "v.mp4";
+  std::atomic<bool> cancel{false};
+  DownloadOptions options;
+  options.cancel = &cancel;
+  // Shutdown arrives once the first bytes are on disk.
+  options.on_progress = [&](std::uint64_t) { cancel = true; };
+  EXPECT_EQ(expect_aws_error([&] { s3.download_to_file("bucket", "v.mp4", dest, options); }).code(),
+            ErrorCode::kCancelled);
+  expect_no_files(dest);
+  EXPECT_EQ(fake.log.with_method("GET").size(), 1u) << "a cancelled transfer is not resumed";
+}
+
 TEST_F(S3ClientTest, ParallelRangedPartsAssembleTheObject) {
   const std::string bytes = random_bytes((5 << 20) / 2 + 12345, 9);
   fake.put("bucket/v.mp4", object_with(bytes));

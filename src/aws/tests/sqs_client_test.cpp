@@ -66,6 +66,16 @@ class FakeSqs {
   LocalHttpServer http_;
 };
 
+AwsError expect_aws_error(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const AwsError& error) {
+    return error;
+  }
+  ADD_FAILURE() << "expected an AwsError";
+  return AwsError(ErrorCode::kUnknown, "none");
+}
+
 class SqsClientTest : public ::testing::Test {
  protected:
   SqsConfig config() const {
@@ -151,6 +161,23 @@ TEST_F(SqsClientTest, ReceiveMessageRequestsAttributesAndParsesReceiveCount) {
   EXPECT_EQ(input.at("AttributeNames"), json::array({"All"}));
 }
 
+TEST_F(SqsClientTest, BodyChecksumIsVerified) {
+  // MD5("hello") = 5d41402abc4b2a76b9719d911017c592 (RFC 1321 reference implementation).
+  std::atomic<bool> corrupt{false};
+  fake.respond([&](const json&, httplib::Response& response) {
+    reply_json(response, 200,
+               {{"Messages", json::array({{{"MessageId", "m-1"},
+                                           {"ReceiptHandle", "rh-1"},
+                                           {"Body", corrupt ? "hellp" : "hello"},
+                                           {"MD5OfBody", "5d41402abc4b2a76b9719d911017c592"}}})}});
+  });
+  auto sqs = client();
+  EXPECT_EQ(sqs.receive_messages(queue_url, 1, 0, 30).at(0).body, "hello");
+  corrupt = true;
+  EXPECT_EQ(expect_aws_error([&] { sqs.receive_messages(queue_url, 1, 0, 30); }).code(),
+            ErrorCode::kIntegrity);
+}
+
 TEST_F(SqsClientTest, EmptyReceiveReturnsNoMessages) {
   auto sqs = client();
   EXPECT_TRUE(sqs.receive_messages(queue_url, 10, 0, 30).empty());
@@ -203,16 +230,6 @@ TEST_F(SqsClientTest, OtherActionsSendTheirFields) {
   EXPECT_EQ(requests[3].header("x-amz-target"), "AmazonSQS.GetQueueAttributes");
   EXPECT_EQ(json::parse(requests[3].body).at("AttributeNames"),
             json::array({"ApproximateNumberOfMessages"}));
-}
-
-AwsError expect_aws_error(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const AwsError& error) {
-    return error;
-  }
-  ADD_FAILURE() << "expected an AwsError";
-  return AwsError(ErrorCode::kUnknown, "none");
 }
 
 TEST_F(SqsClientTest, QueueDoesNotExistIsTypedAndNotRetried) {
