@@ -18,6 +18,8 @@ struct AnalysisRequest {
   nlohmann::json metadata;                 // ffprobe-compatible, may be null
   std::optional<double> subject_height_m;  // SUBJECT_HEIGHT_M or x-amz-meta-subject-height-m
   std::filesystem::path report_dir;        // where to write report.html; empty: no report
+  // When it turns true the analysis should stop promptly (service shutdown); may be null.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct AnalysisResult {
