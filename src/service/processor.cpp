@@ -260,8 +260,7 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
           result = ObjectResult::kInterrupted;
           break;
         case FailureClass::kTransient: {
-          const int retries = deps_.store.record_retry(job.id, deps_.worker_id, failure.reason);
-          deps_.metrics.message_retried();
+          // Give up before record_retry: it releases the lease, and fail_job needs it.
           if (message.approximate_receive_count >= deps_.config.queue.max_receive_count) {
             deps_.store.fail_job(job.id, deps_.worker_id,
                                  "gave up after " +
@@ -272,6 +271,8 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
                           message.approximate_receive_count, failure.reason);
             result = ObjectResult::kGaveUp;
           } else {
+            const int retries = deps_.store.record_retry(job.id, deps_.worker_id, failure.reason);
+            deps_.metrics.message_retried();
             spdlog::warn("job {}: transient failure (retry {}): {}", job.id, retries,
                          failure.reason);
             result = ObjectResult::kRetry;

@@ -154,8 +154,18 @@ std::string ServiceHarness::use_new_postgres_database(const std::string& admin_u
   CommandResult created =
       run_command("psql " + shell_quote(admin_url) + " -v ON_ERROR_STOP=1 -qAtc " +
                   shell_quote("CREATE DATABASE " + name));
-  if (created.exit_code != 0) throw std::runtime_error("psql: CREATE DATABASE failed");
-  created_database_ = std::make_unique<CreatedDatabase>(CreatedDatabase{admin_url, name});
+  CommandResult exists =
+      run_command("psql " + shell_quote(admin_url) + " -qAtc " +
+                  shell_quote("SELECT count(*) FROM pg_database WHERE datname = '" + name + "'"));
+  if (created.exit_code != 0 || exists.output != "1\n") {
+    throw std::runtime_error("psql: CREATE DATABASE " + name + " failed (exit " +
+                             std::to_string(created.exit_code) + ", output " + created.output +
+                             ")");
+  }
+  // Filled in place: a temporary CreatedDatabase would drop the database as it dies.
+  created_database_ = std::make_unique<CreatedDatabase>();
+  created_database_->admin_url = admin_url;
+  created_database_->name = name;
   const std::string url = admin_url.substr(0, slash + 1) + name;
   env_["DATABASE_URL"] = url;
   return url;
