@@ -235,6 +235,10 @@ TEST_F(ServiceEndToEnd, SigtermReturnsUnfinishedMessagesAndTheNextRunCompletesTh
   harness_->env()["ANALYSIS_COMMAND"] = script.string();
   harness_->env()["SHUTDOWN_TIMEOUT"] = "1";
   harness_->env()["SQS_WAIT_TIME"] = "20";  // a long poll must not delay shutdown
+  // The abandoned long poll may still be answered by the server with the returned
+  // message (SQS semantics for a cancelled ReceiveMessage): it then reappears after the
+  // visibility timeout, so keep that short here.
+  harness_->env()["SQS_VISIBILITY_TIMEOUT"] = "5";
   auto log = harness_->dir() / "sigterm.log";
   pid_t pid = harness_->spawn({"run"}, log);
   // Wait until the job is running.
@@ -253,11 +257,12 @@ TEST_F(ServiceEndToEnd, SigtermReturnsUnfinishedMessagesAndTheNextRunCompletesTh
   EXPECT_EQ(harness_->messages_left(), 1);  // returned, not deleted
 
   harness_->env().erase("ANALYSIS_COMMAND");
-  harness_->env()["SQS_WAIT_TIME"] = "1";
-  run_until_empty();
+  harness_->env()["SQS_WAIT_TIME"] = "10";  // longer than the visibility timeout
+  ServiceResult second = run_until_empty();
   job = job_for("uploads/slow.mp4");
   ASSERT_TRUE(job);
-  EXPECT_EQ(store::to_string(job->status), "completed") << job->error_message;
+  EXPECT_EQ(store::to_string(job->status), "completed")
+      << job->error_message << "\n" << read_file(log) << second.stderr_text;
   EXPECT_EQ(harness_->messages_left(), 0);
 }
 
