@@ -276,6 +276,13 @@ TEST_F(ServiceFaults, ConnectionCutMidDownloadStillDeliversTheWholeFile) {
 
   expect_exactly_once({{key, "completed"}});
   EXPECT_EQ(proxy.count({{"action", "cut"}}), 2);
+  // Each cut is resumed where it stopped (Range from the bytes already written), not
+  // restarted from zero.
+  const std::string tail_end = "-" + std::to_string(size - 1);
+  EXPECT_EQ(proxy.count({{"method", "GET"}, {"range", "bytes=300000" + tail_end}}), 1)
+      << proxy.request_log().dump();
+  EXPECT_EQ(proxy.count({{"method", "GET"}, {"range", "bytes=600000" + tail_end}}), 1)
+      << proxy.request_log().dump();
   EXPECT_GE(proxy.count({{"method", "GET"}, {"path", bucket_path(key)}}), 3);
   auto job = harness_->jobs_by_key().at(key);
   json metadata = json::parse(job.metadata_json);
