@@ -24,6 +24,11 @@ RUNTIME_PACKAGES=(
 if [[ "${1:-}" == "--with-test-extras" ]]; then
   RUNTIME_PACKAGES+=(chromium)
 fi
+# bench/run.sh: the download peers (awscli, boto3), /usr/bin/time for peak RSS, perf for
+# profiles. Not needed to build, run or test the service.
+if [[ "${1:-}" == "--with-bench" ]]; then
+  RUNTIME_PACKAGES+=(awscli python3-boto3 time linux-perf)
+fi
 
 missing=()
 for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"; do
