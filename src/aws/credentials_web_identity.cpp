@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "aws/aws_xml.h"
 #include "aws/credentials_internal.h"
 #include "aws/credentials_providers.h"
 #include "aws/error.h"
@@ -17,37 +18,10 @@ using credentials_detail::env_value;
 
 namespace {
 
-// Text of the first <name>...</name> in `xml`, entities decoded. STS Query API answers
-// are flat enough (no attributes on these elements, names unique) for this to be exact.
+// STS Query API answers are flat enough (no attributes on these elements, names unique)
+// for the shared element reader to be exact.
 std::optional<std::string> xml_text(std::string_view xml, std::string_view name) {
-  const std::string open = "<" + std::string(name) + ">";
-  const std::string close = "</" + std::string(name) + ">";
-  const std::size_t begin = xml.find(open);
-  if (begin == std::string_view::npos) return std::nullopt;
-  const std::size_t content = begin + open.size();
-  const std::size_t end = xml.find(close, content);
-  if (end == std::string_view::npos) return std::nullopt;
-  const std::string_view raw = xml.substr(content, end - content);
-  std::string text;
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '&') {
-      text += raw[i];
-      continue;
-    }
-    static constexpr std::pair<std::string_view, char> kEntities[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    bool decoded = false;
-    for (const auto& [entity, character] : kEntities) {
-      if (raw.substr(i, entity.size()) == entity) {
-        text += character;
-        i += entity.size() - 1;
-        decoded = true;
-        break;
-      }
-    }
-    if (!decoded) text += '&';
-  }
-  return credentials_detail::trim(text);
+  return xml::element_text(xml, name);
 }
 
 std::string strip_trailing_slashes(std::string url) {

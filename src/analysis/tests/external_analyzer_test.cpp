@@ -10,8 +10,20 @@
 namespace dancer::analysis {
 namespace {
 
+AnalysisRequest request_for(const std::string& video) {
+  AnalysisRequest request;
+  request.video = video;
+  return request;
+}
+
+SubprocessResult run_argv(std::vector<std::string> argv) {
+  SubprocessOptions options;
+  options.argv = std::move(argv);
+  return run_subprocess(options);
+}
+
 TEST(SubprocessTest, CapturesOutputAndExitCode) {
-  SubprocessResult r = run_subprocess({{"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}});
+  SubprocessResult r = run_argv({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.stdout_text, "out\n");
   EXPECT_EQ(r.stderr_text, "err\n");
@@ -39,7 +51,7 @@ TEST(SubprocessTest, MemoryLimitStopsAGreedyChild) {
 }
 
 TEST(SubprocessTest, CrashIsReportedAsSignal) {
-  SubprocessResult r = run_subprocess({{"/bin/sh", "-c", "kill -SEGV $$"}});
+  SubprocessResult r = run_argv({"/bin/sh", "-c", "kill -SEGV $$"});
   EXPECT_EQ(r.term_signal, SIGSEGV);
   EXPECT_NE(r.describe().find("SIGSEGV"), std::string::npos);
 }
@@ -62,7 +74,7 @@ TEST(ExternalAnalyzerTest, JsonFromStdoutBecomesTheResult) {
   auto analyzer = make_external_analyzer({script.string(), std::chrono::seconds(10), 1ull << 30});
   // A hostile file name must arrive verbatim, never interpreted by the shell.
   const std::string video = (dir / "a b;$(touch pwned)'.mp4").string();
-  AnalysisResult r = analyzer->analyze({video, nullptr, std::nullopt, {}});
+  AnalysisResult r = analyzer->analyze(request_for(video));
   EXPECT_EQ(r.analysis.at("file"), video);
   EXPECT_EQ(r.analysis.at("steps"), 12);
   EXPECT_EQ(r.analysis.at("analyzer").at("name"), "external-command");
@@ -73,7 +85,7 @@ TEST(ExternalAnalyzerTest, FailuresAreTyped) {
   auto expect_code = [](const std::string& command, AnalysisErrorCode code, int timeout_s = 10) {
     auto analyzer = make_external_analyzer({command, std::chrono::seconds(timeout_s), 1ull << 30});
     try {
-      analyzer->analyze({"/tmp/x.mp4", nullptr, std::nullopt, {}});
+      analyzer->analyze(request_for("/tmp/x.mp4"));
       ADD_FAILURE() << command << " did not throw";
     } catch (const AnalysisError& e) {
       EXPECT_EQ(e.code(), code) << command << ": " << e.what();
