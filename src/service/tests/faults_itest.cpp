@@ -562,6 +562,14 @@ TEST_F(ServiceFaults, HangingAnalysisTimesOutAndOthersComplete) {
   auto hung = harness_->jobs_by_key().at(hang_key);
   EXPECT_NE(hung.error_message.find("timed out"), std::string::npos) << hung.error_message;
   EXPECT_EQ(harness_->analysis_runs()[hung.id], 1);  // a timeout is not retried
+  // The timeout killed the analysis's process group: the script's child is gone too
+  // (gone, or a zombie waiting for a reaper, is as dead as it gets).
+  ASSERT_TRUE(std::filesystem::exists(harness_->hang_pid_file()));
+  const pid_t sleeper = std::stoi(read_file(harness_->hang_pid_file()));
+  const auto stat_file = "/proc/" + std::to_string(sleeper) + "/stat";
+  const bool gone =
+      ::kill(sleeper, 0) != 0 || read_file(stat_file).find(") Z ") != std::string::npos;
+  EXPECT_TRUE(gone) << "the hanging analysis's child " << sleeper << " survived the timeout";
 }
 
 // 9. An object S3 never serves (503 SlowDown forever) is retried until

@@ -188,8 +188,10 @@ void ServiceHarness::use_counting_analysis(const std::string& hang_key, int hang
   } else if (!hang_key.empty()) {
     // local_file_name() embeds the first 16 hex digits of the key's SHA-256.
     CommandResult sha = run_command("printf %s " + shell_quote(hang_key) + " | sha256sum");
+    // The sleep runs as a child of the script with its pid recorded, so a test can check
+    // that a timeout kills the analysis's whole process group, not just the shell.
     out << "case \"$name\" in *-" << sha.output.substr(0, 16) << "*) sleep " << hang_seconds
-        << " ;; esac\n";
+        << " & echo $! > " << shell_quote(hang_pid_file().string()) << "; wait ;; esac\n";
   }
   out << "echo '{\"analyzer\": \"counting-test-script\"}'\n";
   out.close();

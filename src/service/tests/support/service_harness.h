@@ -68,6 +68,8 @@ class ServiceHarness {
   // run for that key sleeps hang_seconds first (the local name carries a hash of the key);
   // hang_key "*" makes every run sleep.
   void use_counting_analysis(const std::string& hang_key = "", int hang_seconds = 0);
+  // The pid of the hanging run's sleep (child of the script), once it started.
+  std::filesystem::path hang_pid_file() const { return dir_.path() / "hang-sleep.pid"; }
   std::filesystem::path analysis_runs_file() const { return dir_.path() / "analysis-runs.txt"; }
   // Analysis runs per job id, from analysis_runs_file().
   std::map<std::int64_t, int> analysis_runs() const;
