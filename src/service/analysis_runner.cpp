@@ -6,6 +6,7 @@
 
 #include "analysis/external_analyzer.h"
 #include "analysis/gait_analyzer.h"
+#include "analysis/placeholder_analyzer.h"
 #include "analysis/subprocess.h"
 
 namespace dancer::service {
@@ -86,6 +87,24 @@ class SandboxedRunner final : public AnalysisRunner {
   std::filesystem::path executable_;
 };
 
+// The placeholder decodes nothing, so it needs no sandbox: running it in process keeps the
+// cost of a job to the pipeline itself (what ANALYZER=placeholder exists to measure).
+class InProcessRunner final : public AnalysisRunner {
+ public:
+  explicit InProcessRunner(std::unique_ptr<analysis::Analyzer> analyzer)
+      : analyzer_(std::move(analyzer)) {}
+
+  analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
+                               const std::atomic<bool>* cancel) override {
+    analysis::AnalysisRequest with_cancel = request;
+    with_cancel.cancel = cancel;
+    return analyzer_->analyze(with_cancel);
+  }
+
+ private:
+  std::unique_ptr<analysis::Analyzer> analyzer_;
+};
+
 class ExternalRunner final : public AnalysisRunner {
  public:
   explicit ExternalRunner(const AnalysisSettings& settings)
@@ -113,6 +132,9 @@ std::filesystem::path current_executable() {
 std::unique_ptr<AnalysisRunner> make_analysis_runner(const AnalysisSettings& settings,
                                                      std::filesystem::path executable) {
   if (!settings.command.empty()) return std::make_unique<ExternalRunner>(settings);
+  if (settings.analyzer == "placeholder") {
+    return std::make_unique<InProcessRunner>(analysis::make_placeholder_analyzer());
+  }
   return std::make_unique<SandboxedRunner>(settings, std::move(executable));
 }
 

@@ -206,6 +206,11 @@ ServiceConfig load_config(const Environment& env) {
   c.analysis.memory_limit_mb = static_cast<std::uint64_t>(
       r.integer("ANALYSIS_MEMORY_LIMIT_MB", defaults::kAnalysisMemoryLimitMb, 64, 1 << 20));
   c.analysis.subject_height_m = r.positive_number("SUBJECT_HEIGHT_M");
+  c.analysis.analyzer = lower(trim(r.string("ANALYZER", "gait")));
+  if (c.analysis.analyzer != "gait" && c.analysis.analyzer != "placeholder") {
+    throw ConfigError("ANALYZER",
+                      "expected gait or placeholder, got \"" + c.analysis.analyzer + "\"");
+  }
 
   c.download_dir = r.string("DOWNLOAD_DIR", defaults::kDownloadDir);
   c.report_dir = r.string("REPORT_DIR", defaults::kReportDir);

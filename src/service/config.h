@@ -78,6 +78,9 @@ struct AnalysisSettings {
   int timeout_seconds = defaults::kAnalysisTimeoutSeconds;           // ANALYSIS_TIMEOUT
   std::uint64_t memory_limit_mb = defaults::kAnalysisMemoryLimitMb;  // ANALYSIS_MEMORY_LIMIT_MB
   std::optional<double> subject_height_m;                            // SUBJECT_HEIGHT_M
+  // ANALYZER: gait (the built-in silhouette analysis, in a sandboxed child) | placeholder
+  // (the seed's stand-in: trivial figures from the metadata, in process; for benchmarks).
+  std::string analyzer = "gait";
 };
 
 struct ServiceConfig {
