@@ -231,25 +231,35 @@ def bench_download(build):
                                                endpoint, "bench", key, dest, str(16 * MiB), "8"],
                 # s3rver serves anonymous GETs of its buckets, so curl needs no signature.
                 "curl": ["curl", "-sS", "-f", "-o", dest, url],
+                # Like for like: the service fsyncs a download before renaming it into place
+                # (a crash must not leave a short file that looks complete); `sync FILE` is
+                # coreutils' fsync of that one file.
+                "curl + fsync": ["sh", "-c", 'curl -sS -f -o "$1" "$2" && sync "$1"', "sh", dest, url],
                 "aws s3 cp": [DEBIAN_AWS, "--endpoint-url", endpoint, "s3", "cp", "--only-show-errors", f"s3://bench/{key}", dest],
                 "boto3 download_file": [DEBIAN_PYTHON, "-c",
                                         "import boto3,sys;boto3.client('s3',endpoint_url=sys.argv[3])"
                                         ".download_file('bench',sys.argv[1],sys.argv[2])",
                                         key, dest, endpoint],
             }
-            results = {}
-            for name, argv in peers.items():
-                if os.path.exists(dest):
-                    os.remove(dest)
-                m = measure(argv, env)
-                ok = m.returncode == 0 and os.path.getsize(dest) == size * MiB
-                results[name] = m
+            # Two rounds, the second in reverse order, best of the two per peer: a shared
+            # machine's noise hits whichever peer runs at a bad moment, not one peer always.
+            best = {}
+            for order in (list(peers), list(reversed(list(peers)))):
+                for name in order:
+                    if os.path.exists(dest):
+                        os.remove(dest)
+                    m = measure(peers[name], env)
+                    ok = m.returncode == 0 and os.path.getsize(dest) == size * MiB
+                    if name not in best or m.wall < best[name][0].wall or not best[name][1]:
+                        best[name] = (m, ok)
+                    if os.path.exists(dest):
+                        os.remove(dest)
+            for name in peers:
+                m, ok = best[name]
                 rows.append({"size_mib": size, "peer": name, "ok": ok, "wall": m.wall,
                              "mb_s": size * MiB / 1e6 / m.wall, "cpu": m.cpu, "rss_mib": m.rss_mib})
                 print(f"  download {size} MiB {name}: {size * MiB / 1e6 / m.wall:.0f} MB/s "
                       f"rss {m.rss_mib:.1f} MiB ok={ok}", flush=True)
-                if os.path.exists(dest):
-                    os.remove(dest)
             subprocess.run(["rm", "-rf", os.path.join(data_dir, "bench", key + "._S3rver_object")])
     finally:
         server.stop()
@@ -555,13 +565,18 @@ def write_results(download, metadata, e2e, started, path):
                   f"limit of that server. aws s3 cp is Debian's awscli ({DEBIAN_AWS}); boto3 is Debian's "
                   f"python3-boto3 ({boto_version(DEBIAN_PYTHON)}). Peak RSS is each process's own "
                   "(/usr/bin/time).", "",
-                  "| size | peer | MB/s | × curl | CPU s | peak RSS MiB |", "|---|---|---|---|---|---|"]
+                  "The service's downloader fsyncs the file before renaming it into place, so "
+                  "`curl + fsync` is the like-for-like limit. Best of two rounds in alternating order.", "",
+                  "| size | peer | MB/s | × curl | × curl + fsync | CPU s | peak RSS MiB |",
+                  "|---|---|---|---|---|---|---|"]
         for size in sorted({r["size_mib"] for r in download}):
             rows = [r for r in download if r["size_mib"] == size]
             curl = next(r for r in rows if r["peer"] == "curl")
+            curl_sync = next(r for r in rows if r["peer"] == "curl + fsync")
             for r in rows:
                 lines.append(f"| {size} MiB | {r['peer']}{'' if r['ok'] else ' (FAILED)'} | {r['mb_s']:.0f} | "
-                             f"{r['mb_s'] / curl['mb_s']:.2f} | {r['cpu']:.2f} | {r['rss_mib']:.1f} |")
+                             f"{r['mb_s'] / curl['mb_s']:.2f} | {r['mb_s'] / curl_sync['mb_s']:.2f} | "
+                             f"{r['cpu']:.2f} | {r['rss_mib']:.1f} |")
         lines += ["", "![download time](download_time.svg) ![download memory](download_rss.svg)", ""]
     if metadata:
         o, s = metadata["ours"], metadata["seed"]
@@ -628,7 +643,8 @@ def write_results(download, metadata, e2e, started, path):
 
 def plots(download, e2e, out_dir):
     if download:
-        peers = ["dancer (1 stream)", "dancer (4 x 8 MiB ranges)", "curl", "aws s3 cp", "boto3 download_file"]
+        peers = ["dancer (1 stream)", "dancer (8 x 16 MiB ranges)", "curl", "curl + fsync", "aws s3 cp",
+                 "boto3 download_file"]
         svg_plot(os.path.join(out_dir, "download_time.svg"), "Download time vs object size", "MiB",
                  "seconds", {p: [(r["size_mib"], r["wall"]) for r in download if r["peer"] == p] for p in peers})
         svg_plot(os.path.join(out_dir, "download_rss.svg"), "Peak RSS vs object size", "MiB",
