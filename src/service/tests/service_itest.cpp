@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "analysis/synthetic_walker.h"
 #include "service/events.h"
 
 #include "store/job_store.h"
@@ -316,6 +317,92 @@ TEST_F(ServiceEndToEnd, SecretsNeverReachTheLogs) {
   EXPECT_FALSE(log.empty());
   EXPECT_EQ(log.find("wJalrXUtnFEMI"), std::string::npos);
   EXPECT_EQ(log.find("FwoGZXIvYXdzEXAMPLESESSIONTOKEN"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dancer::testing
+
+namespace dancer::testing {
+namespace {
+
+TEST_F(ServiceEndToEnd, RealGaitResultAndReportReachTheDatabaseAndS3) {
+  analysis::SyntheticWalkSpec spec;
+  spec.cadence_steps_per_min = 105;
+  spec.width = 640;
+  spec.height = 360;
+  auto video = media_ / "walk.mp4";
+  const auto truth = analysis::render_synthetic_walk(spec, video);
+  harness_->env()["RESULTS_PREFIX"] = "results/";
+  harness_->env()["SUBJECT_HEIGHT_M"] = "1.70";
+  harness_->upload_and_notify(video, "uploads/patient 7/walk.mp4");
+  run_until_empty();
+  auto job = job_for("uploads/patient 7/walk.mp4");
+  ASSERT_TRUE(job);
+  ASSERT_EQ(store::to_string(job->status), "completed") << job->error_message;
+  json analysis = json::parse(job->results_json)["analysis"];
+  EXPECT_EQ(analysis["analyzer"]["name"], "silhouette-gait");
+  EXPECT_EQ(analysis["person_detected"], true);
+  EXPECT_NEAR(analysis["cadence_steps_per_min"].get<double>(), truth.cadence_steps_per_min, 3.0);
+  EXPECT_EQ(analysis["walking_direction"], truth.walking_direction);
+  EXPECT_GE(analysis["step_count"].get<int>(), 3);
+  EXPECT_TRUE(analysis.contains("speed_m_per_s"));  // SUBJECT_HEIGHT_M turns body heights into metres
+
+  // The HTML report went to S3 under RESULTS_PREFIX, and the row says where.
+  const std::string prefix = "s3://" + harness_->bucket() + "/";
+  ASSERT_EQ(job->report_location.rfind(prefix + "results/", 0), 0u) << job->report_location;
+  const std::string report_key = job->report_location.substr(prefix.size());
+  auto report = harness_->s3().head_object(harness_->bucket(), report_key);
+  EXPECT_GT(report.size, 1000u);
+  EXPECT_NE(report.content_type.find("text/html"), std::string::npos);
+}
+
+TEST_F(ServiceEndToEnd, ObjectsOverMaxFileSizeAreRejectedBeforeDownload) {
+  auto video = make_test_media(media_.path(), "h264_mp4");
+  harness_->env()["MAX_FILE_SIZE"] = "1K";
+  harness_->upload_and_notify(video, "uploads/big.mp4");
+  run_until_empty();
+  auto job = job_for("uploads/big.mp4");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(store::to_string(job->status), "failed");
+  EXPECT_NE(job->error_message.find("MAX_FILE_SIZE"), std::string::npos) << job->error_message;
+  EXPECT_EQ(harness_->messages_left(), 0);
+}
+
+TEST_F(ServiceEndToEnd, HealthEndpointsServeProbesAndMetrics) {
+  const int port = [] {
+    auto r = run_command(
+        "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); "
+        "print(s.getsockname()[1])'");
+    return std::stoi(r.output);
+  }();
+  harness_->env()["HEALTH_PORT"] = std::to_string(port);
+  auto video = make_test_media(media_.path(), "h264_mp4");
+  harness_->upload_and_notify(video, "uploads/probe.mp4");
+  auto log = harness_->dir() / "health.log";
+  pid_t pid = harness_->spawn({"run"}, log);
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  auto get = [&](const std::string& path) {
+    return run_command("curl -s -o /dev/stdout -w '\\n%{http_code}' " + base + path).output;
+  };
+  bool processed = false;
+  for (int i = 0; i < 300 && !processed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    processed = get("/metrics").find("dancer_messages_processed_total 1") != std::string::npos;
+  }
+  EXPECT_TRUE(processed) << get("/metrics") << read_file(log);
+  const std::string healthz = get("/healthz");
+  const std::string readyz = get("/readyz");
+  const std::string metrics = get("/metrics");
+  kill(pid, SIGTERM);
+  EXPECT_EQ(ServiceHarness::wait_for(pid, 30), 0) << read_file(log);
+  EXPECT_EQ(healthz.substr(healthz.size() - 3), "200") << healthz;
+  EXPECT_EQ(readyz.substr(readyz.size() - 3), "200") << readyz;
+  EXPECT_NE(readyz.find("\"database\":true"), std::string::npos) << readyz;
+  EXPECT_NE(metrics.find("dancer_bytes_downloaded_total " +
+                         std::to_string(std::filesystem::file_size(video))),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("dancer_job_duration_seconds_count 1"), std::string::npos) << metrics;
 }
 
 }  // namespace
