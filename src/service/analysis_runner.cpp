@@ -64,9 +64,9 @@ class SandboxedRunner final : public AnalysisRunner {
       const auto& error = out["error"];
       const std::string code = error.value("code", "internal");
       const std::string message = error.value("message", "analysis failed");
-      throw AnalysisError(code == "invalid_input" ? AnalysisErrorCode::kInvalidInput
-                                                  : AnalysisErrorCode::kFailed,
-                          message);
+      throw AnalysisError(
+          code == "invalid_input" ? AnalysisErrorCode::kInvalidInput : AnalysisErrorCode::kFailed,
+          message);
     }
     if (child.exit_code != 0 || out.is_discarded() || !out.contains("analysis")) {
       std::string tail = child.stderr_text.substr(
@@ -87,8 +87,9 @@ class SandboxedRunner final : public AnalysisRunner {
   std::filesystem::path executable_;
 };
 
-// The placeholder decodes nothing, so it needs no sandbox: running it in process keeps the
-// cost of a job to the pipeline itself (what ANALYZER=placeholder exists to measure).
+// Runs an analyzer in this process. For analyzers that decode nothing themselves: the
+// placeholder (which keeps a job's cost to the pipeline, what ANALYZER=placeholder exists
+// to measure) and ANALYSIS_COMMAND (which isolates its own work in a child process).
 class InProcessRunner final : public AnalysisRunner {
  public:
   explicit InProcessRunner(std::unique_ptr<analysis::Analyzer> analyzer)
@@ -105,22 +106,6 @@ class InProcessRunner final : public AnalysisRunner {
   std::unique_ptr<analysis::Analyzer> analyzer_;
 };
 
-class ExternalRunner final : public AnalysisRunner {
- public:
-  explicit ExternalRunner(const AnalysisSettings& settings)
-      : analyzer_(analysis::make_external_analyzer(
-            {settings.command, std::chrono::seconds(settings.timeout_seconds),
-             settings.memory_limit_mb << 20})) {}
-
-  analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
-                               const std::atomic<bool>*) override {
-    return analyzer_->analyze(request);
-  }
-
- private:
-  std::unique_ptr<analysis::Analyzer> analyzer_;
-};
-
 }  // namespace
 
 std::filesystem::path current_executable() {
@@ -131,7 +116,11 @@ std::filesystem::path current_executable() {
 
 std::unique_ptr<AnalysisRunner> make_analysis_runner(const AnalysisSettings& settings,
                                                      std::filesystem::path executable) {
-  if (!settings.command.empty()) return std::make_unique<ExternalRunner>(settings);
+  if (!settings.command.empty()) {
+    return std::make_unique<InProcessRunner>(analysis::make_external_analyzer(
+        {settings.command, std::chrono::seconds(settings.timeout_seconds),
+         settings.memory_limit_mb << 20}));
+  }
   if (settings.analyzer == "placeholder") {
     return std::make_unique<InProcessRunner>(analysis::make_placeholder_analyzer());
   }
