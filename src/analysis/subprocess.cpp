@@ -105,6 +105,9 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     ::execv(argv[0], argv.data());
     _exit(127);
   }
+  // Both sides set the process group (the classic shell idiom), so it exists before the
+  // parent may need to kill it, whichever runs first after fork.
+  ::setpgid(pid, pid);
   out_write.reset();
   err_write.reset();
 
@@ -112,7 +115,10 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   bool out_open = true, err_open = true;
   std::array<char, 65536> buffer{};
-  auto kill_child = [&] { ::kill(-pid, SIGKILL); };
+  auto kill_child = [&] {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);  // in case it already left the group
+  };
   while (out_open || err_open) {
     if (options.cancel != nullptr && options.cancel->load()) {
       result.cancelled = true;

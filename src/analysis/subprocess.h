@@ -31,7 +31,9 @@ struct SubprocessResult {
   std::string stdout_text;
   std::string stderr_text;
 
-  bool succeeded() const { return exit_code == 0 && term_signal == 0 && !timed_out; }
+  bool succeeded() const {
+    return exit_code == 0 && term_signal == 0 && !timed_out && !cancelled && !output_overflow;
+  }
   std::string describe() const;  // "exit code 3", "killed by signal 11 (SIGSEGV)", ...
 };
 
