@@ -166,15 +166,17 @@ class PartFile {
     return static_cast<std::uint64_t>(status.st_size);
   }
 
-  // fsync before rename: after a crash dest is either absent or complete, never a
-  // renamed file whose data blocks were not yet written (ext4/xfs delayed allocation).
-  void commit_as(const fs::path& dest) {
-    if (::fsync(fd_) != 0) throw io_error("cannot fsync", path_, errno);
+  // With sync, fsync before rename: after a crash dest is either absent or complete, never
+  // a renamed file whose data blocks were not yet written (ext4/xfs delayed allocation).
+  // Without it, rename still makes dest appear only once all bytes were written.
+  void commit_as(const fs::path& dest, bool sync) {
+    if (sync && ::fsync(fd_) != 0) throw io_error("cannot fsync", path_, errno);
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) throw io_error("cannot close", path_, errno);
     if (::rename(path_.c_str(), dest.c_str()) != 0) throw io_error("cannot rename", dest, errno);
     committed_ = true;
+    if (!sync) return;
     // Persist the directory entry too; best effort (some filesystems refuse O_DIRECTORY fsync).
     const fs::path directory = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
     const int directory_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -580,7 +582,7 @@ ObjectInfo S3Client::Impl::download(const std::string& bucket, const std::string
     throw AwsError(ErrorCode::kIntegrity, "S3 download wrote " + std::to_string(written) +
                                               " bytes, object has " + std::to_string(info.size));
   }
-  file.commit_as(dest);
+  file.commit_as(dest, options.sync_to_disk);
   return info;
 }
 

@@ -31,7 +31,7 @@ struct S3Config {
   RetryPolicy retry;
   // Ranged parallel GETs for large objects (0 concurrency or part_size: single stream).
   std::uint64_t part_size = 16ull << 20;
-  int parallel_parts = 1;
+  int parallel_parts = 8;  // measured best at >= 256 MiB on loopback (bench/RESULTS.md)
   // put_object of a file larger than multipart_threshold uses a multipart upload of
   // multipart_part_size parts (read one at a time: memory stays at one part), as the
   // AWS CLI does (8 MiB / 8 MiB). S3 parts must be >= 5 MiB except the last.
@@ -53,6 +53,11 @@ struct DownloadOptions {
   std::optional<std::uint64_t> max_size;      // kTooLarge before any byte is written
   const std::atomic<bool>* cancel = nullptr;  // abort promptly when true
   std::function<void(std::uint64_t bytes_so_far)> on_progress;
+  // fsync the file (and its directory entry) before returning. Off by default: the
+  // service's downloads are scratch copies, processed at once and re-fetched after a
+  // crash, so durability buys nothing and fsync cost ~30% of loopback throughput
+  // (bench/RESULTS.md, download vs curl).
+  bool sync_to_disk = false;
 };
 
 // True when `bucket` can be addressed virtual-hosted (<bucket>.<endpoint host>): a valid
