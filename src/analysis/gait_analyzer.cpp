@@ -43,27 +43,29 @@ class SlidingMedianBackground {
   }
 
  private:
+  // Per-pixel median of the samples, as an odd-even transposition sort across whole
+  // images: m passes of element-wise min/max (SIMD in OpenCV) leave sorted_[k] holding
+  // each pixel's k-th smallest value. Same result as a per-pixel nth_element, several
+  // times cheaper for the small m used here.
   void recompute() {
-    const cv::Mat& first = samples_.front();
-    background_.create(first.size(), CV_8UC1);
     const std::size_t m = samples_.size();
-    std::vector<const std::uint8_t*> rows(m);
-    std::vector<std::uint8_t> values(m);
-    const auto mid = static_cast<std::ptrdiff_t>(m / 2);
-    for (int y = 0; y < first.rows; ++y) {
-      for (std::size_t k = 0; k < m; ++k) rows[k] = samples_[k].ptr<std::uint8_t>(y);
-      std::uint8_t* out = background_.ptr<std::uint8_t>(y);
-      for (int x = 0; x < first.cols; ++x) {
-        for (std::size_t k = 0; k < m; ++k) values[k] = rows[k][x];
-        std::nth_element(values.begin(), values.begin() + mid, values.end());
-        out[x] = values[static_cast<std::size_t>(mid)];
+    sorted_.resize(m);
+    for (std::size_t k = 0; k < m; ++k) samples_[k].copyTo(sorted_[k]);
+    for (std::size_t pass = 0; pass < m; ++pass) {
+      for (std::size_t k = pass % 2; k + 1 < m; k += 2) {
+        cv::min(sorted_[k], sorted_[k + 1], smaller_);
+        cv::max(sorted_[k], sorted_[k + 1], sorted_[k + 1]);
+        std::swap(sorted_[k], smaller_);
       }
     }
+    sorted_[m / 2].copyTo(background_);
     dirty_ = false;
   }
 
   std::size_t capacity_;
   std::deque<cv::Mat> samples_;
+  std::vector<cv::Mat> sorted_;
+  cv::Mat smaller_;
   cv::Mat background_;
   bool dirty_ = false;
 };
