@@ -565,8 +565,9 @@ def write_results(download, metadata, e2e, started, path):
                   f"limit of that server. aws s3 cp is Debian's awscli ({DEBIAN_AWS}); boto3 is Debian's "
                   f"python3-boto3 ({boto_version(DEBIAN_PYTHON)}). Peak RSS is each process's own "
                   "(/usr/bin/time).", "",
-                  "The service's downloader fsyncs the file before renaming it into place, so "
-                  "`curl + fsync` is the like-for-like limit. Best of two rounds in alternating order.", "",
+                  "The service's downloads are scratch copies and are not fsynced (an earlier "
+                  "version was: `curl + fsync` is kept as that reference). The service's default "
+                  "is 8 ranged parts of 16 MiB. Best of two rounds in alternating order.", "",
                   "| size | peer | MB/s | × curl | × curl + fsync | CPU s | peak RSS MiB |",
                   "|---|---|---|---|---|---|---|"]
         for size in sorted({r["size_mib"] for r in download}):
