@@ -14,18 +14,10 @@ extern "C" {
 #include <libavutil/frame.h>
 }
 
+#include "media/av_handles.h"
+
 namespace dancer::analysis {
 namespace {
-
-struct CodecFreer {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
 
 std::string escape_html(const std::string& s) {
   std::string out;
@@ -167,9 +159,9 @@ std::string encode_png(const cv::Mat& gray) {
     throw std::runtime_error("encode_png: needs 8-bit gray");
   const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
   if (!codec) throw std::runtime_error("no PNG encoder in this FFmpeg");
-  std::unique_ptr<AVCodecContext, CodecFreer> ctx(avcodec_alloc_context3(codec));
-  std::unique_ptr<AVFrame, FrameFreer> frame(av_frame_alloc());
-  std::unique_ptr<AVPacket, PacketFreer> packet(av_packet_alloc());
+  media::CodecContextPtr ctx(avcodec_alloc_context3(codec));
+  media::FramePtr frame(av_frame_alloc());
+  media::PacketPtr packet(av_packet_alloc());
   if (!ctx || !frame || !packet) throw std::runtime_error("out of memory");
   ctx->width = gray.cols;
   ctx->height = gray.rows;

@@ -14,37 +14,10 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include "media/av_handles.h"
+
 namespace dancer::media {
 namespace {
-
-// RAII owners of the FFmpeg handles this file uses (src/media/av_handles.h did not exist
-// when this was written).
-struct FormatCloser {
-  void operator()(AVFormatContext* ctx) const { avformat_close_input(&ctx); }
-};
-struct CodecCloser {
-  void operator()(AVCodecContext* ctx) const { avcodec_free_context(&ctx); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* pkt) const { av_packet_free(&pkt); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* frame) const { av_frame_free(&frame); }
-};
-struct SwsFreer {
-  void operator()(SwsContext* ctx) const { sws_freeContext(ctx); }
-};
-using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
-using CodecPtr = std::unique_ptr<AVCodecContext, CodecCloser>;
-using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
-using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
-using SwsPtr = std::unique_ptr<SwsContext, SwsFreer>;
-
-std::string av_error_text(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof buf);
-  return buf;
-}
 
 // Clockwise degrees a player rotates the picture by, as ffmpeg's own get_rotation() does:
 // av_display_rotation_get() returns the counter-clockwise angle of the matrix.
@@ -66,11 +39,11 @@ int even_at_least_2(double v) { return std::max(2, static_cast<int>(std::lround(
 struct VideoDecoder::Impl {
   DecoderOptions options;
   VideoStreamInfo info;
-  FormatPtr format;
-  CodecPtr codec;
+  FormatContextPtr format;
+  CodecContextPtr codec;
   PacketPtr packet{av_packet_alloc()};
   FramePtr frame{av_frame_alloc()};
-  SwsPtr sws;
+  SwsContextPtr sws;
   int sws_width = 0;
   int sws_height = 0;
   int sws_format = -1;

@@ -95,19 +95,7 @@ class ServiceFaults : public ::testing::Test {
 
   // A helper process (not the service), killed in TearDown if still running.
   pid_t spawn_helper(const std::vector<std::string>& argv, const std::filesystem::path& log) {
-    std::vector<std::string> args = argv;
-    std::vector<char*> raw;
-    for (auto& a : args) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed");
+    const pid_t pid = ServiceHarness::spawn_process(argv, log);
     running_.push_back(pid);
     return pid;
   }

@@ -101,6 +101,11 @@ pid_t ServiceHarness::spawn(const std::vector<std::string>& args,
   std::vector<std::string> argv = env_argv();
   argv.push_back(binary().string());
   argv.insert(argv.end(), args.begin(), args.end());
+  return spawn_process(argv, log_file);
+}
+
+pid_t ServiceHarness::spawn_process(std::vector<std::string> argv,
+                                    const std::filesystem::path& log_file) {
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
   raw.push_back(nullptr);
@@ -110,9 +115,9 @@ pid_t ServiceHarness::spawn(const std::vector<std::string>& args,
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ);
+  const int rc = posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("posix_spawn failed");
+  if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed");
   return pid;
 }
 

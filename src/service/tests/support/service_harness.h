@@ -49,6 +49,8 @@ class ServiceHarness {
   ServiceResult run(const std::vector<std::string>& args, int timeout_seconds = 120);
   // Starts it in the background with its output appended to log_file; returns the pid.
   pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& log_file);
+  // Starts argv (argv[0] a path) with stdout and stderr appended to log_file.
+  static pid_t spawn_process(std::vector<std::string> argv, const std::filesystem::path& log_file);
   static int wait_for(pid_t pid, int timeout_seconds);  // exit code, or -signal
 
   // Visible + in-flight messages left in the queue.
