@@ -16,15 +16,16 @@ enum class ErrorCode {
   kServiceUnavailable,  // 5xx, InternalError, ServiceUnavailable: transient
   kNotFound,            // NoSuchKey, NoSuchBucket, 404: permanent for the object
   kQueueDoesNotExist,   // AWS.SimpleQueueService.NonExistentQueue / QueueDoesNotExist: config error
-  kAccessDenied,        // 403, AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ExpiredToken
-  kPreconditionFailed,  // 412 (If-Match mismatch: the object changed under us)
-  kReceiptHandleInvalid,// ReceiptHandleIsInvalid / InvalidParameterValue on a handle: message gone
-  kInvalidRequest,      // other 4xx: our bug or bad input, permanent
-  kIntegrity,           // size / ETag of downloaded bytes differ from what S3 announced: transient
-  kLocalIo,             // writing the download failed (disk full, permissions)
-  kTooLarge,            // object exceeds the configured size cap: permanent
-  kCancelled,           // aborted by shutdown
-  kCredentials,         // no credentials could be resolved
+  kAccessDenied,  // 403, AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ExpiredToken
+  kPreconditionFailed,    // 412 (If-Match mismatch: the object changed under us)
+  kReceiptHandleInvalid,  // ReceiptHandleIsInvalid / InvalidParameterValue on a handle: message
+                          // gone
+  kInvalidRequest,        // other 4xx: our bug or bad input, permanent
+  kIntegrity,    // size / ETag of downloaded bytes differ from what S3 announced: transient
+  kLocalIo,      // writing the download failed (disk full, permissions)
+  kTooLarge,     // object exceeds the configured size cap: permanent
+  kCancelled,    // aborted by shutdown
+  kCredentials,  // no credentials could be resolved
   kUnknown,
 };
 
@@ -59,7 +60,6 @@ ErrorCode classify_aws_error(long http_status, std::string_view aws_code);
 // As above, but also reads the error message: SQS answers an expired or foreign receipt
 // handle with the generic "InvalidParameterValue", distinguishable only by its message
 // ("... for parameter ReceiptHandle is invalid ..."), which then maps to kReceiptHandleInvalid.
-ErrorCode classify_aws_error(long http_status, std::string_view aws_code,
-                             std::string_view message);
+ErrorCode classify_aws_error(long http_status, std::string_view aws_code, std::string_view message);
 
 }  // namespace dancer::aws

@@ -84,18 +84,28 @@ class Reader {
     std::uint64_t multiplier = 1;
     if (!text.empty()) {
       switch (std::toupper(static_cast<unsigned char>(text.back()))) {
-        case 'K': multiplier = 1ull << 10; break;
-        case 'M': multiplier = 1ull << 20; break;
-        case 'G': multiplier = 1ull << 30; break;
-        case 'T': multiplier = 1ull << 40; break;
-        default: break;
+        case 'K':
+          multiplier = 1ull << 10;
+          break;
+        case 'M':
+          multiplier = 1ull << 20;
+          break;
+        case 'G':
+          multiplier = 1ull << 30;
+          break;
+        case 'T':
+          multiplier = 1ull << 40;
+          break;
+        default:
+          break;
       }
       if (multiplier != 1) text.pop_back();
     }
     std::uint64_t parsed = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
     if (ec != std::errc() || end != text.data() + text.size() || parsed == 0) {
-      throw ConfigError(name, "expected a size in bytes (e.g. 2147483648 or 2G), got \"" + *value + "\"");
+      throw ConfigError(name,
+                        "expected a size in bytes (e.g. 2147483648 or 2G), got \"" + *value + "\"");
     }
     return parsed * multiplier;
   }
@@ -178,7 +188,8 @@ ServiceConfig load_config(const Environment& env) {
   if (c.s3.endpoint.empty()) c.s3.endpoint = common_endpoint;
   c.s3.force_path_style = r.boolean("S3_FORCE_PATH_STYLE", false);
   c.s3.part_size = r.byte_size("S3_PART_SIZE", c.s3.part_size);
-  c.s3.parallel_parts = static_cast<int>(r.integer("S3_PARALLEL_PARTS", c.s3.parallel_parts, 1, 64));
+  c.s3.parallel_parts =
+      static_cast<int>(r.integer("S3_PARALLEL_PARTS", c.s3.parallel_parts, 1, 64));
 
   c.queue.queue_url = r.url("SQS_QUEUE_URL");
   c.queue.queue_name = r.string("SQS_QUEUE_NAME", defaults::kQueueName);
@@ -228,8 +239,8 @@ ServiceConfig load_config(const Environment& env) {
   c.log_level = r.string("LOG_LEVEL", defaults::kLogLevel);
   {
     const std::string level = lower(c.log_level);
-    static const char* kLevels[] = {"trace", "debug", "info", "warning", "warn",
-                                    "error", "critical", "off"};
+    static const char* kLevels[] = {"trace", "debug", "info",     "warning",
+                                    "warn",  "error", "critical", "off"};
     if (std::none_of(std::begin(kLevels), std::end(kLevels),
                      [&](const char* l) { return level == l; })) {
       throw ConfigError("LOG_LEVEL", "expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got \"" +

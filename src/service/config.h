@@ -25,20 +25,21 @@ inline constexpr const char* kDownloadDir = "./temp_downloads";
 inline constexpr const char* kReportDir = "./reports";
 inline constexpr int kMaxWorkers = 2;
 inline constexpr bool kCleanupAfterProcessing = true;
-inline constexpr int kSqsWaitTimeSeconds = 20;          // SQS maximum long poll
+inline constexpr int kSqsWaitTimeSeconds = 20;  // SQS maximum long poll
 inline constexpr int kSqsVisibilityTimeoutSeconds = 300;
 inline constexpr const char* kDatabaseUrl = "sqlite:///./dancer_uploads.db";
 inline constexpr const char* kLogLevel = "INFO";
 inline constexpr const char* kLogFormat = "text";
 inline constexpr const char* kLogFile = "analysis_service.log";
 inline constexpr int kMaxReceiveCount = 5;
-inline constexpr int kShutdownTimeoutSeconds = 25;      // under Kubernetes' 30 s grace period
+inline constexpr int kShutdownTimeoutSeconds = 25;  // under Kubernetes' 30 s grace period
 inline constexpr int kHealthPort = 8080;
 inline constexpr std::uint64_t kMaxFileSizeBytes = 10ull << 30;  // 10 GiB
 inline constexpr int kAnalysisTimeoutSeconds = 1800;
 inline constexpr std::uint64_t kAnalysisMemoryLimitMb = 4096;
 inline constexpr int kStatsIntervalSeconds = 60;
-inline constexpr int kRetryBaseDelaySeconds = 10;       // first redelivery delay after a transient failure
+inline constexpr int kRetryBaseDelaySeconds =
+    10;  // first redelivery delay after a transient failure
 inline constexpr int kRetryMaxDelaySeconds = 900;
 }  // namespace defaults
 
@@ -56,19 +57,20 @@ class ConfigError : public std::runtime_error {
 using Environment = std::map<std::string, std::string>;
 
 struct QueueSettings {
-  std::string queue_url;   // SQS_QUEUE_URL; empty -> resolved from queue_name with GetQueueUrl
-  std::string queue_name = defaults::kQueueName;  // SQS_QUEUE_NAME
-  int wait_time_seconds = defaults::kSqsWaitTimeSeconds;               // SQS_WAIT_TIME (0..20)
-  int visibility_timeout_seconds = defaults::kSqsVisibilityTimeoutSeconds;  // SQS_VISIBILITY_TIMEOUT
-  int max_receive_count = defaults::kMaxReceiveCount;  // MAX_RECEIVE_COUNT
-  std::string dead_letter_queue_url;                   // DEAD_LETTER_QUEUE_URL
+  std::string queue_url;  // SQS_QUEUE_URL; empty -> resolved from queue_name with GetQueueUrl
+  std::string queue_name = defaults::kQueueName;          // SQS_QUEUE_NAME
+  int wait_time_seconds = defaults::kSqsWaitTimeSeconds;  // SQS_WAIT_TIME (0..20)
+  int visibility_timeout_seconds =
+      defaults::kSqsVisibilityTimeoutSeconds;                       // SQS_VISIBILITY_TIMEOUT
+  int max_receive_count = defaults::kMaxReceiveCount;               // MAX_RECEIVE_COUNT
+  std::string dead_letter_queue_url;                                // DEAD_LETTER_QUEUE_URL
   int retry_base_delay_seconds = defaults::kRetryBaseDelaySeconds;  // RETRY_BASE_DELAY
   int retry_max_delay_seconds = defaults::kRetryMaxDelaySeconds;    // RETRY_MAX_DELAY
 };
 
 struct StorageSettings {
-  std::string bucket = defaults::kBucket;  // S3_BUCKET
-  std::string prefix = defaults::kPrefix;  // S3_PREFIX
+  std::string bucket = defaults::kBucket;                           // S3_BUCKET
+  std::string prefix = defaults::kPrefix;                           // S3_PREFIX
   std::uint64_t max_file_size_bytes = defaults::kMaxFileSizeBytes;  // MAX_FILE_SIZE
   std::string results_prefix;  // RESULTS_PREFIX: upload reports under it when set
 };
@@ -86,23 +88,23 @@ struct AnalysisSettings {
 struct ServiceConfig {
   std::string region = defaults::kRegion;  // AWS_REGION (or AWS_DEFAULT_REGION)
   aws::SqsConfig sqs;                      // endpoint: AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL
-  aws::S3Config s3;                        // endpoint: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; S3_FORCE_PATH_STYLE
+  aws::S3Config s3;  // endpoint: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; S3_FORCE_PATH_STYLE
   QueueSettings queue;
   StorageSettings storage;
   AnalysisSettings analysis;
-  std::filesystem::path download_dir = defaults::kDownloadDir;    // DOWNLOAD_DIR
-  std::filesystem::path report_dir = defaults::kReportDir;        // REPORT_DIR: HTML reports kept here
+  std::filesystem::path download_dir = defaults::kDownloadDir;  // DOWNLOAD_DIR
+  std::filesystem::path report_dir = defaults::kReportDir;  // REPORT_DIR: HTML reports kept here
   // DOWNLOAD_DIR_MAX_BYTES: a download that would take DOWNLOAD_DIR over this waits (0: no cap).
   std::uint64_t download_dir_max_bytes = 0;
-  int max_workers = defaults::kMaxWorkers;                        // MAX_WORKERS
+  int max_workers = defaults::kMaxWorkers;                            // MAX_WORKERS
   bool cleanup_after_processing = defaults::kCleanupAfterProcessing;  // CLEANUP_AFTER_PROCESSING
-  std::string database_url = defaults::kDatabaseUrl;              // DATABASE_URL
-  std::string log_level = defaults::kLogLevel;                    // LOG_LEVEL
-  std::string log_format = defaults::kLogFormat;                  // LOG_FORMAT: text | json
-  std::string log_file = defaults::kLogFile;                      // LOG_FILE: empty disables
-  int shutdown_timeout_seconds = defaults::kShutdownTimeoutSeconds;  // SHUTDOWN_TIMEOUT
-  int health_port = defaults::kHealthPort;                        // HEALTH_PORT: 0 disables
-  int stats_interval_seconds = defaults::kStatsIntervalSeconds;   // STATS_INTERVAL
+  std::string database_url = defaults::kDatabaseUrl;                  // DATABASE_URL
+  std::string log_level = defaults::kLogLevel;                        // LOG_LEVEL
+  std::string log_format = defaults::kLogFormat;                      // LOG_FORMAT: text | json
+  std::string log_file = defaults::kLogFile;                          // LOG_FILE: empty disables
+  int shutdown_timeout_seconds = defaults::kShutdownTimeoutSeconds;   // SHUTDOWN_TIMEOUT
+  int health_port = defaults::kHealthPort;                            // HEALTH_PORT: 0 disables
+  int stats_interval_seconds = defaults::kStatsIntervalSeconds;       // STATS_INTERVAL
   Environment aws_environment;  // variables the credential chain reads (AWS_*)
 };
 

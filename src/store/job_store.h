@@ -34,7 +34,7 @@ struct Job {
   std::string metadata_json;  // empty when not yet known
   std::string results_json;
   std::string report_location;
-  std::string worker_id;  // who holds the lease while processing
+  std::string worker_id;                             // who holds the lease while processing
   std::string created_at, updated_at, completed_at;  // ISO 8601 UTC; completed_at may be empty
 };
 

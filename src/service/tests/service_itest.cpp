@@ -262,8 +262,8 @@ TEST_F(ServiceEndToEnd, SigtermReturnsUnfinishedMessagesAndTheNextRunCompletesTh
   ServiceResult second = run_until_empty();
   job = job_for("uploads/slow.mp4");
   ASSERT_TRUE(job);
-  EXPECT_EQ(store::to_string(job->status), "completed")
-      << job->error_message << "\n" << read_file(log) << second.stderr_text;
+  EXPECT_EQ(store::to_string(job->status), "completed") << job->error_message << "\n"
+                                                        << read_file(log) << second.stderr_text;
   EXPECT_EQ(harness_->messages_left(), 0);
 }
 
@@ -345,7 +345,8 @@ TEST_F(ServiceEndToEnd, RealGaitResultAndReportReachTheDatabaseAndS3) {
   EXPECT_NEAR(analysis["cadence_steps_per_min"].get<double>(), truth.cadence_steps_per_min, 3.0);
   EXPECT_EQ(analysis["walking_direction"], truth.walking_direction);
   EXPECT_GE(analysis["step_count"].get<int>(), 3);
-  EXPECT_TRUE(analysis.contains("speed_m_per_s"));  // SUBJECT_HEIGHT_M turns body heights into metres
+  EXPECT_TRUE(
+      analysis.contains("speed_m_per_s"));  // SUBJECT_HEIGHT_M turns body heights into metres
 
   // The HTML report went to S3 under RESULTS_PREFIX, and the row says where.
   const std::string prefix = "s3://" + harness_->bucket() + "/";
