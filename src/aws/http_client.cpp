@@ -212,6 +212,9 @@ HttpResponse HttpClient::Impl::perform(const HttpRequest& request, const BodySin
   set_option(curl, CURLOPT_NOSIGNAL, 1L);
   set_option(curl, CURLOPT_FOLLOWLOCATION, 0L);
   set_option(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (options.receive_buffer_bytes > 0) {
+    set_option(curl, CURLOPT_BUFFERSIZE, options.receive_buffer_bytes);
+  }
   set_option(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
   set_option(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   if (request.low_speed_bytes > 0 && request.low_speed_time.count() > 0) {

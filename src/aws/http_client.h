@@ -41,8 +41,14 @@ struct HttpResponse {
 // transfer (the call then throws AwsError(kLocalIo)).
 using BodySink = std::function<bool(const char* data, std::size_t size)>;
 
+// The curl command line tool's receive buffer (BUFFER_SIZE in tool_operate.c, see
+// `curl --libcurl`); libcurl's own default is 16 KiB. A larger buffer means fewer recv()
+// calls and write callbacks (each one a pwrite() of a download) per megabyte.
+inline constexpr long kDefaultReceiveBufferBytes = 100 * 1024;
+
 struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
+  long receive_buffer_bytes = kDefaultReceiveBufferBytes;  // CURLOPT_BUFFERSIZE
 };
 
 class HttpClient {

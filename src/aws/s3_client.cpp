@@ -248,7 +248,7 @@ struct S3Client::Impl {
       : config(std::move(s3_config)),
         credentials(std::move(provider)),
         endpoint(s3_endpoint(config)),
-        http(HttpClientOptions{config.connect_timeout}) {}
+        http(HttpClientOptions{config.connect_timeout, config.receive_buffer_bytes}) {}
 
   S3Address address(const std::string& bucket, const std::string& key) const {
     return make_address(config, endpoint, bucket, key);
@@ -555,7 +555,8 @@ ObjectInfo S3Client::Impl::download(const std::string& bucket, const std::string
     auto worker = [&] {
       try {
         // Each part runs on its own connection: one CURL handle per thread.
-        HttpClient part_http(HttpClientOptions{config.connect_timeout});
+        HttpClient part_http(
+            HttpClientOptions{config.connect_timeout, config.receive_buffer_bytes});
         part_http.set_cancel_flag(options.cancel);
         RangeFetch fetch{part_http, config,   signed_get,     info.etag, info.size,
                          file,      progress, options.cancel, &failed};

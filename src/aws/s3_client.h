@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "aws/credentials.h"
+#include "aws/http_client.h"
 #include "aws/retry.h"
 
 namespace dancer::aws {
@@ -24,6 +25,7 @@ struct S3Config {
   std::string endpoint;
   bool force_path_style = false;  // S3_FORCE_PATH_STYLE; emulators usually need it
   std::chrono::milliseconds connect_timeout{5000};
+  long receive_buffer_bytes = kDefaultReceiveBufferBytes;  // per connection
   // A transfer is aborted when fewer than low_speed_bytes arrive in low_speed_time.
   std::chrono::seconds low_speed_time{30};
   long low_speed_bytes = 1024;

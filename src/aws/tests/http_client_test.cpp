@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -172,6 +173,36 @@ TEST(HttpClient, StreamsA20MiBBodyToTheSink) {
   EXPECT_EQ(received, kSize);
   EXPECT_TRUE(matches);
   EXPECT_TRUE(response.body.empty());
+}
+
+// The sink sees at most receive_buffer_bytes per call: the option reaches libcurl
+// (CURLOPT_BUFFERSIZE). A 4 KiB buffer is below libcurl's 16 KiB default, so an ignored
+// option would show up as larger chunks.
+TEST(HttpClient, ReceiveBufferBoundsTheChunksGivenToTheSink) {
+  constexpr std::size_t kSize = 1u << 20;
+  const std::string payload(kSize, 'x');
+  LocalServer local;
+  local.server().Get("/big", [&](const httplib::Request&, httplib::Response& response) {
+    response.set_content(payload, "application/octet-stream");
+  });
+  local.start();
+
+  HttpClientOptions options;
+  options.receive_buffer_bytes = 4096;
+  HttpClient client(options);
+  std::size_t received = 0;
+  std::size_t largest_chunk = 0;
+  const HttpResponse response =
+      client.send(make_request("GET", local.url("/big")), [&](const char*, std::size_t size) {
+        received += size;
+        largest_chunk = std::max(largest_chunk, size);
+        return true;
+      });
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(received, kSize);
+  EXPECT_GT(largest_chunk, 0u);
+  EXPECT_LE(largest_chunk, 4096u);
+  EXPECT_EQ(HttpClientOptions{}.receive_buffer_bytes, kDefaultReceiveBufferBytes);
 }
 
 TEST(HttpClient, ErrorBodyIsCollectedNotStreamed) {
