@@ -19,6 +19,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -26,6 +27,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
+sys.path.insert(0, os.path.join(BENCH, "peers"))
+from sqs_json_protocol import use_sqs_json_protocol  # noqa: E402
+
+# This script's own SQS calls (queueing the benchmark's messages) go through Debian's
+# botocore too, which must speak the JSON protocol to fauxqs.
+use_sqs_json_protocol()
 FULL = os.environ.get("BENCH_FULL") == "1"
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"  # tiny sizes, to check the script itself
 MiB = 1 << 20
@@ -33,10 +40,10 @@ MiB = 1 << 20
 # another python3 or aws comes first on PATH.
 DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 DEBIAN_AWS = "/usr/bin/aws" if os.path.exists("/usr/bin/aws") else "aws"
-# The seed peer needs a botocore that speaks SQS's JSON protocol (botocore >= 1.31.57):
-# Debian 12's 1.29 speaks only the query protocol, which fauxqs does not implement. So the
-# seed runs on the python3 that runs this script (its boto3 is reported in RESULTS.md).
-SEED_PYTHON = sys.executable
+NGINX = "/usr/sbin/nginx"
+# The seed peer runs on Debian's python3-boto3 too; bench/peers/sqs_json_protocol.py lets its
+# botocore 1.29 speak SQS's JSON protocol, the only one fauxqs implements.
+SEED_PYTHON = DEBIAN_PYTHON
 KEY_ID, SECRET = "bench", "bench"
 
 
@@ -60,14 +67,22 @@ def measure(argv, env=None, cwd=None, stdin_text=None, timeout=1800):
     full_env.update(env or {})
     with open(out_path, "w") as out, open(err_path, "w") as err:
         start = time.monotonic()
-        try:
-            proc = subprocess.run(["/usr/bin/time", "-o", time_path, "-f", "%U %S %M"] + argv,
-                                  env=full_env, cwd=cwd, stdout=out, stderr=err, input=stdin_text,
-                                  text=True, timeout=timeout)
-            returncode = proc.returncode
-        except subprocess.TimeoutExpired:
-            returncode = -1
+        proc = subprocess.Popen(["/usr/bin/time", "-o", time_path, "-f", "%U %S %M"] + argv,
+                                env=full_env, cwd=cwd, stdout=out, stderr=err,
+                                stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                                text=True)
+        # A blocking wait: Popen.wait(timeout) polls with sleeps of up to 50 ms, which would
+        # round every wall time up by as much (40% of a 64 MiB download on loopback).
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        if stdin_text is not None:
+            proc.stdin.write(stdin_text)
+            proc.stdin.close()
+        returncode = proc.wait()
         wall = time.monotonic() - start
+        if not timer.is_alive():
+            returncode = -1  # killed at the timeout
+        timer.cancel()
     with open(out_path) as f:
         stdout = f.read()
     with open(err_path) as f:
@@ -190,16 +205,111 @@ def svg_plot(path, title, xlabel, ylabel, series, logx=True):
 
 # ----------------------------------------------------------------- download ----
 
+DOWNLOAD_ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+DEFAULT_DOWNLOAD = "dancer (8 x 16 MiB ranges)"  # S3Config's defaults
+
+
+def dancer_peers(build, endpoint, key, dest):
+    driver = os.path.join(build, "bench/bench_s3_download")
+    return {
+        "dancer (1 stream)": [driver, endpoint, "bench", key, dest, str(16 * MiB), "1"],
+        "dancer (4 x 8 MiB ranges)": [driver, endpoint, "bench", key, dest, str(8 * MiB), "4"],
+        DEFAULT_DOWNLOAD: [driver, endpoint, "bench", key, dest, str(16 * MiB), "8"],
+    }
+
+
+def curl_peers(url, dest):
+    return {
+        "curl": ["curl", "-sS", "-f", "-o", dest, url],
+        # What the server can send when nothing is written: the ceiling every client shares.
+        "curl -o /dev/null": ["curl", "-sS", "-f", "-o", "/dev/null", url],
+    }
+
+
+def run_rounds(peers, env, dest, size_bytes, server=None):
+    """DOWNLOAD_ROUNDS rounds, each starting one peer later (a rotation), so that a noisy
+    moment of the shared machine hits every peer in turn. Returns per peer the list of
+    (Measured, ok, server CPU seconds)."""
+    names = list(peers)
+    runs = {name: [] for name in names}
+    for r in range(DOWNLOAD_ROUNDS):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            if os.path.exists(dest):
+                os.remove(dest)
+            server_cpu = server.cpu_seconds() if server else 0.0
+            m = measure(peers[name], env)
+            server_cpu = (server.cpu_seconds() - server_cpu) if server else 0.0
+            to_null = "/dev/null" in peers[name]
+            ok = m.returncode == 0 and (to_null or os.path.getsize(dest) == size_bytes)
+            runs[name].append((m, ok, server_cpu))
+            if os.path.exists(dest):
+                os.remove(dest)
+    return runs
+
+
+def summarize(server_name, size_mib, runs):
+    rows = []
+    for name, results in runs.items():
+        speeds = sorted(size_mib * MiB / 1e6 / m.wall for m, _, _ in results)
+        walls = sorted(m.wall for m, _, _ in results)
+        rows.append({
+            "server": server_name, "size_mib": size_mib, "peer": name,
+            "ok": all(ok for _, ok, _ in results), "runs": len(results),
+            "mb_s": statistics.median(speeds), "mb_s_min": speeds[0], "mb_s_max": speeds[-1],
+            "wall": statistics.median(walls),
+            "cpu": statistics.median(m.cpu for m, _, _ in results),
+            "rss_mib": max(m.rss_mib for m, _, _ in results),  # the worst round
+            "server_cores": statistics.median(cpu / m.wall for m, _, cpu in results),
+        })
+    curl = next(r for r in rows if r["peer"] == "curl")
+    for r in rows:
+        r["x_curl"] = r["mb_s"] / curl["mb_s"]
+        print(f"  {server_name} {size_mib} MiB {r['peer']}: median {r['mb_s']:.0f} MB/s "
+              f"({r['mb_s_min']:.0f}-{r['mb_s_max']:.0f}), x curl {r['x_curl']:.2f}, "
+              f"rss {r['rss_mib']:.1f} MiB, ok={r['ok']}", flush=True)
+    return rows
+
+
+NGINX_CONF = """daemon off;
+worker_processes 1;
+pid {out}/nginx.pid;
+error_log {out}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {out}/nginx-tmp;
+  proxy_temp_path {out}/nginx-tmp;
+  fastcgi_temp_path {out}/nginx-tmp;
+  uwsgi_temp_path {out}/nginx-tmp;
+  scgi_temp_path {out}/nginx-tmp;
+  sendfile on;
+  server {{ listen 127.0.0.1:{port}; root {root}; }}
+}}
+"""
+
+
 def bench_download(build):
+    """Two servers hold the same objects. s3rver is an S3 implementation (SigV4, ETags,
+    ranges) in single-threaded Node.js: it is the ceiling there, and every client lands
+    near it. nginx serves the same bytes as static files with sendfile(2), far cheaper per
+    byte, so there the client's own cost decides; the service's S3 client talks to it as to
+    S3 (path-style GET with Range, ETag checks; nginx ignores the signature)."""
     sizes_mib = [8, 16] if SMOKE else [64, 256, 1024] + ([4096] if FULL else [])
     data_dir = os.path.join(OUT, "s3rver-data")
-    shutil.rmtree(data_dir, ignore_errors=True)
-    os.makedirs(data_dir)
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    static_root = os.path.join(OUT, "static")
+    for d in (data_dir, static_root, os.path.join(OUT, "nginx-tmp")):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+    os.makedirs(os.path.join(static_root, "bench"))
+    port, static_port = free_port(), free_port()
+    endpoint, static_endpoint = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{static_port}"
     server = Server(["node", os.path.join(BENCH, "tools/node_modules/s3rver/bin/s3rver.js"),
                      "-d", data_dir, "-a", "127.0.0.1", "-p", str(port), "-s",
                      "--configure-bucket", "bench"], {}, os.path.join(OUT, "s3rver.log"))
+    conf = os.path.join(OUT, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(out=OUT, port=static_port, root=static_root))
+    static_server = Server([NGINX, "-c", conf, "-p", OUT], {}, os.path.join(OUT, "nginx.log"))
     env = aws_env(endpoint)
     # s3rver's default credentials; it checks SigV4 signatures like S3 does.
     env.update({"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"})
@@ -208,62 +318,39 @@ def bench_download(build):
     os.makedirs(dl_dir, exist_ok=True)
     try:
         wait_http(endpoint)
+        wait_http(static_endpoint)
         import boto3  # noqa: F401  (fail early if missing)
         for size in sizes_mib:
             key = f"obj-{size}m"
-            src = os.path.join(OUT, "src.bin")
+            src = os.path.join(static_root, "bench", key)
             with open(src, "wb") as f:  # incompressible bytes, written once per size
                 block = os.urandom(MiB)
                 for i in range(size):
                     f.write(block[i % 997:] + block[:i % 997])
             put = measure([DEBIAN_AWS, "--endpoint-url", endpoint, "s3", "cp", "--only-show-errors", src, f"s3://bench/{key}"], env)
-            os.remove(src)
             if put.returncode != 0:
                 raise SystemExit("bench: upload to s3rver failed: " + put.stderr[-500:])
             dest = os.path.join(dl_dir, "dl.bin")
-            url = f"{endpoint}/bench/{key}"
-            peers = {
-                "dancer (1 stream)": [os.path.join(build, "bench/bench_s3_download"), endpoint,
-                                      "bench", key, dest, str(16 * MiB), "1"],
-                "dancer (4 x 8 MiB ranges)": [os.path.join(build, "bench/bench_s3_download"),
-                                              endpoint, "bench", key, dest, str(8 * MiB), "4"],
-                "dancer (8 x 16 MiB ranges)": [os.path.join(build, "bench/bench_s3_download"),
-                                               endpoint, "bench", key, dest, str(16 * MiB), "8"],
-                # s3rver serves anonymous GETs of its buckets, so curl needs no signature.
-                "curl": ["curl", "-sS", "-f", "-o", dest, url],
-                # Like for like: the service fsyncs a download before renaming it into place
-                # (a crash must not leave a short file that looks complete); `sync FILE` is
-                # coreutils' fsync of that one file.
-                "curl + fsync": ["sh", "-c", 'curl -sS -f -o "$1" "$2" && sync "$1"', "sh", dest, url],
+            peers = dancer_peers(build, endpoint, key, dest)
+            peers.update(curl_peers(f"{endpoint}/bench/{key}", dest))  # s3rver serves anonymous GETs
+            peers.update({
                 "aws s3 cp": [DEBIAN_AWS, "--endpoint-url", endpoint, "s3", "cp", "--only-show-errors", f"s3://bench/{key}", dest],
                 "boto3 download_file": [DEBIAN_PYTHON, "-c",
                                         "import boto3,sys;boto3.client('s3',endpoint_url=sys.argv[3])"
                                         ".download_file('bench',sys.argv[1],sys.argv[2])",
                                         key, dest, endpoint],
-            }
-            # Two rounds, the second in reverse order, best of the two per peer: a shared
-            # machine's noise hits whichever peer runs at a bad moment, not one peer always.
-            best = {}
-            for order in (list(peers), list(reversed(list(peers)))):
-                for name in order:
-                    if os.path.exists(dest):
-                        os.remove(dest)
-                    m = measure(peers[name], env)
-                    ok = m.returncode == 0 and os.path.getsize(dest) == size * MiB
-                    if name not in best or m.wall < best[name][0].wall or not best[name][1]:
-                        best[name] = (m, ok)
-                    if os.path.exists(dest):
-                        os.remove(dest)
-            for name in peers:
-                m, ok = best[name]
-                rows.append({"size_mib": size, "peer": name, "ok": ok, "wall": m.wall,
-                             "mb_s": size * MiB / 1e6 / m.wall, "cpu": m.cpu, "rss_mib": m.rss_mib})
-                print(f"  download {size} MiB {name}: {size * MiB / 1e6 / m.wall:.0f} MB/s "
-                      f"rss {m.rss_mib:.1f} MiB ok={ok}", flush=True)
+            })
+            rows += summarize("s3rver", size, run_rounds(peers, env, dest, size * MiB, server))
             subprocess.run(["rm", "-rf", os.path.join(data_dir, "bench", key + "._S3rver_object")])
+            peers = dancer_peers(build, static_endpoint, key, dest)
+            peers.update(curl_peers(f"{static_endpoint}/bench/{key}", dest))
+            rows += summarize("nginx", size, run_rounds(peers, env, dest, size * MiB))
+            os.remove(src)
     finally:
         server.stop()
+        static_server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(static_root, ignore_errors=True)
     return rows
 
 
@@ -560,25 +647,41 @@ def write_results(download, metadata, e2e, started, path):
               "Default budget: objects up to 1 GiB and queues up to 3,000 messages; the issue's 4 GiB "
               "and 10,000-message cases run with `BENCH_FULL=1` (they do not fit 20 minutes on 2 cores)."), ""]
     if download:
-        lines += ["## 1. Download from S3 over loopback (s3rver, disk-backed)", "",
-                  "Server: s3rver 3.7.1 (Node.js, files on disk). curl is the practical single-stream "
-                  f"limit of that server. aws s3 cp is Debian's awscli ({DEBIAN_AWS}); boto3 is Debian's "
-                  f"python3-boto3 ({boto_version(DEBIAN_PYTHON)}). Peak RSS is each process's own "
-                  "(/usr/bin/time).", "",
-                  "The service's downloads are scratch copies and are not fsynced (an earlier "
-                  "version was: `curl + fsync` is kept as that reference). The service's default "
-                  "is 8 ranged parts of 16 MiB. Best of two rounds in alternating order.", "",
-                  "| size | peer | MB/s | × curl | × curl + fsync | CPU s | peak RSS MiB |",
-                  "|---|---|---|---|---|---|---|"]
-        for size in sorted({r["size_mib"] for r in download}):
-            rows = [r for r in download if r["size_mib"] == size]
-            curl = next(r for r in rows if r["peer"] == "curl")
-            curl_sync = next(r for r in rows if r["peer"] == "curl + fsync")
-            for r in rows:
-                lines.append(f"| {size} MiB | {r['peer']}{'' if r['ok'] else ' (FAILED)'} | {r['mb_s']:.0f} | "
-                             f"{r['mb_s'] / curl['mb_s']:.2f} | {r['mb_s'] / curl_sync['mb_s']:.2f} | "
-                             f"{r['cpu']:.2f} | {r['rss_mib']:.1f} |")
-        lines += ["", "![download time](download_time.svg) ![download memory](download_rss.svg)", ""]
+        sizes = sorted({r["size_mib"] for r in download})
+
+        def ratio_line(server, peer):
+            return " / ".join(f"{r['x_curl']:.2f}×" for size in sizes for r in download
+                              if r["server"] == server and r["peer"] == peer and r["size_mib"] == size)
+
+        size_list = " / ".join(f"{s} MiB" for s in sizes)
+        lines += ["## 1. Download over loopback: the service's S3 client against curl and the AWS tools", "",
+                  f"Two servers hold the same objects ({size_list}). **s3rver** 3.7.1 is an S3 "
+                  "implementation (SigV4, ETags, ranges, files on disk) in single-threaded Node.js; "
+                  "**nginx** (Debian's, `sendfile on`) serves the same bytes as static files and costs "
+                  "far less per byte, so there the client's own cost decides. The service's client "
+                  "talks to both as to S3 (HEAD, then path-style GETs with Range and ETag checks; "
+                  "nginx ignores the signature). aws s3 cp is Debian's awscli "
+                  f"({DEBIAN_AWS}); boto3 is Debian's python3-boto3 ({boto_version(DEBIAN_PYTHON)}). "
+                  f"`curl -o /dev/null` writes nothing: it shows what the server can send.", "",
+                  f"Each peer ran {DOWNLOAD_ROUNDS} times, rounds rotating the order; MB/s is the median "
+                  "with the range of the rounds, × curl the ratio of medians, CPU the median user+sys, "
+                  "peak RSS the worst round (/usr/bin/time), server cores the s3rver process's CPU "
+                  "seconds per wall second during the download. The service's default is 8 ranged parts "
+                  "of 16 MiB; its downloads are scratch copies and are not fsynced.", "",
+                  f"**Default against curl**: s3rver {ratio_line('s3rver', DEFAULT_DOWNLOAD)}; "
+                  f"nginx {ratio_line('nginx', DEFAULT_DOWNLOAD)} ({size_list}).", ""]
+        for server in ("s3rver", "nginx"):
+            lines += [f"### {server}", "",
+                      "| size | peer | MB/s median (range) | × curl | CPU s | peak RSS MiB |" +
+                      (" server cores |" if server == "s3rver" else ""),
+                      "|---|---|---|---|---|---|" + ("---|" if server == "s3rver" else "")]
+            for r in (r for r in download if r["server"] == server):
+                lines.append(f"| {r['size_mib']} MiB | {r['peer']}{'' if r['ok'] else ' (FAILED)'} | "
+                             f"{r['mb_s']:.0f} ({r['mb_s_min']:.0f}–{r['mb_s_max']:.0f}) | "
+                             f"{r['x_curl']:.2f} | {r['cpu']:.2f} | {r['rss_mib']:.1f} |" +
+                             (f" {r['server_cores']:.2f} |" if server == "s3rver" else ""))
+            lines.append("")
+        lines += ["![download time](download_time.svg) ![download memory](download_rss.svg)", ""]
     if metadata:
         o, s = metadata["ours"], metadata["seed"]
         lines += ["## 2. Metadata: in-process libavformat vs one ffprobe process per file", "",
@@ -630,7 +733,7 @@ def write_results(download, metadata, e2e, started, path):
     if (download or (e2e and e2e["queue_growth"])):
         lines += ["## 4. Growth", ""]
         if download:
-            lines += ["Time and peak RSS against object size (dancer, 1 stream, and curl): "
+            lines += ["Time and peak RSS against object size (s3rver; the service, curl and the AWS tools): "
                       "[time](download_time.svg), [memory](download_rss.svg).", ""]
         if e2e and e2e["queue_growth"]:
             lines += ["| queue length | wall s | s per 1,000 msg | peak RSS MiB |", "|---|---|---|---|"]
@@ -644,12 +747,13 @@ def write_results(download, metadata, e2e, started, path):
 
 def plots(download, e2e, out_dir):
     if download:
-        peers = ["dancer (1 stream)", "dancer (8 x 16 MiB ranges)", "curl", "curl + fsync", "aws s3 cp",
-                 "boto3 download_file"]
-        svg_plot(os.path.join(out_dir, "download_time.svg"), "Download time vs object size", "MiB",
-                 "seconds", {p: [(r["size_mib"], r["wall"]) for r in download if r["peer"] == p] for p in peers})
-        svg_plot(os.path.join(out_dir, "download_rss.svg"), "Peak RSS vs object size", "MiB",
-                 "peak RSS (MiB)", {p: [(r["size_mib"], r["rss_mib"]) for r in download if r["peer"] == p]
+        peers = ["dancer (1 stream)", DEFAULT_DOWNLOAD, "curl", "aws s3 cp", "boto3 download_file"]
+        s3rver = [r for r in download if r["server"] == "s3rver"]
+        svg_plot(os.path.join(out_dir, "download_time.svg"), "Download time vs object size (s3rver)",
+                 "MiB", "seconds (median)",
+                 {p: [(r["size_mib"], r["wall"]) for r in s3rver if r["peer"] == p] for p in peers})
+        svg_plot(os.path.join(out_dir, "download_rss.svg"), "Peak RSS vs object size (s3rver)", "MiB",
+                 "peak RSS (MiB)", {p: [(r["size_mib"], r["rss_mib"]) for r in s3rver if r["peer"] == p]
                                     for p in peers})
     if e2e and e2e["queue_growth"]:
         g = e2e["queue_growth"]

@@ -21,4 +21,5 @@ cmake -S . -B "$BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release -DDANCER_WERROR=OFF >/de
 cmake --build "$BENCH_BUILD" -j"${JOBS:-2}" --target dancer-analysis bench_s3_download \
   bench_metadata_probe
 
-exec python3 bench/bench.py "$@"
+# Debian's python3: the peers' boto3 and awscli are Debian's packages (the seed's stack).
+exec /usr/bin/python3 bench/bench.py "$@"

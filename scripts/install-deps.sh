@@ -25,9 +25,10 @@ if [[ "${1:-}" == "--with-test-extras" ]]; then
   RUNTIME_PACKAGES+=(chromium)
 fi
 # bench/run.sh: the download peers (awscli, boto3), /usr/bin/time for peak RSS, perf for
-# profiles. Not needed to build, run or test the service.
+# profiles, nginx as the static server of the download benchmark (started on its own port
+# by bench.py). Not needed to build, run or test the service.
 if [[ "${1:-}" == "--with-bench" ]]; then
-  RUNTIME_PACKAGES+=(awscli python3-boto3 time linux-perf)
+  RUNTIME_PACKAGES+=(awscli python3-boto3 time linux-perf nginx-light)
 fi
 
 missing=()

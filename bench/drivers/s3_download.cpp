@@ -1,7 +1,7 @@
 // s3_download: downloads one object with the service's S3Client (the code path a job
 // uses) and prints {"bytes": N, "seconds": S} on stdout. bench/bench.py runs it under
 // wait4() to read its CPU time and peak RSS beside curl, aws s3 cp and boto3.
-//   s3_download ENDPOINT BUCKET KEY DEST [PART_SIZE_BYTES] [PARALLEL_PARTS]
+//   s3_download ENDPOINT BUCKET KEY DEST [PART_SIZE_BYTES] [PARALLEL_PARTS] [RECV_BUFFER_BYTES]
 // Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 #include <chrono>
 #include <cstdio>
@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   config.force_path_style = true;
   if (argc > 5) config.part_size = std::strtoull(argv[5], nullptr, 10);
   if (argc > 6) config.parallel_parts = std::atoi(argv[6]);
+  if (argc > 7) config.receive_buffer_bytes = std::atol(argv[7]);
   const char* key_id = std::getenv("AWS_ACCESS_KEY_ID");
   const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
   dancer::aws::Credentials credentials;

@@ -13,6 +13,7 @@ job is running, as `dancer-analysis run --until-empty` does.
 This is a benchmark peer, not production code: it keeps the seed's design (one boto3
 client shared by the threads, one SQLite connection per write, JSON built per job) and its
 placeholder work (bench/README: the same trivial figures as src/analysis/placeholder_analyzer).
+It runs on Debian's python3-boto3, the seed's stack, with SQS spoken in the JSON protocol.
 """
 import argparse
 import datetime
@@ -25,8 +26,14 @@ import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-from botocore.config import Config
+from sqs_json_protocol import use_sqs_json_protocol
+
+# Before any client exists: Debian's botocore 1.29 would otherwise send SQS requests in the
+# query protocol, which the local emulator does not serve (see sqs_json_protocol.py).
+use_sqs_json_protocol()
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
 
 CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS processing_jobs (
