@@ -206,6 +206,12 @@ def svg_plot(path, title, xlabel, ylabel, series, logx=True):
 # ----------------------------------------------------------------- download ----
 
 DOWNLOAD_ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+
+
+def rounds_for(size_mib):
+    """At least DOWNLOAD_ROUNDS; more for small objects, whose runs last a tenth of a second
+    and are the most exposed to the shared machine's noise (15 at 64 MiB, 12 at 256 MiB)."""
+    return max(DOWNLOAD_ROUNDS, min(15, 3 * 1024 // size_mib))
 DEFAULT_DOWNLOAD = "dancer (8 x 16 MiB ranges)"  # S3Config's defaults
 
 
@@ -227,12 +233,12 @@ def curl_peers(url, dest):
 
 
 def run_rounds(peers, env, dest, size_bytes, server=None):
-    """DOWNLOAD_ROUNDS rounds, each starting one peer later (a rotation), so that a noisy
+    """rounds_for(size) rounds, each starting one peer later (a rotation), so that a noisy
     moment of the shared machine hits every peer in turn. Returns per peer the list of
     (Measured, ok, server CPU seconds)."""
     names = list(peers)
     runs = {name: [] for name in names}
-    for r in range(DOWNLOAD_ROUNDS):
+    for r in range(rounds_for(size_bytes // MiB)):
         for name in names[r % len(names):] + names[:r % len(names)]:
             if os.path.exists(dest):
                 os.remove(dest)
@@ -663,7 +669,8 @@ def write_results(download, metadata, e2e, started, path):
                   "nginx ignores the signature). aws s3 cp is Debian's awscli "
                   f"({DEBIAN_AWS}); boto3 is Debian's python3-boto3 ({boto_version(DEBIAN_PYTHON)}). "
                   f"`curl -o /dev/null` writes nothing: it shows what the server can send.", "",
-                  f"Each peer ran {DOWNLOAD_ROUNDS} times, rounds rotating the order; MB/s is the median "
+                  "Each peer ran " + " / ".join(str(rounds_for(s)) for s in sizes) +
+                  f" times ({size_list}), rounds rotating the order; MB/s is the median "
                   "with the range of the rounds, × curl the ratio of medians, CPU the median user+sys, "
                   "peak RSS the worst round (/usr/bin/time), server cores the s3rver process's CPU "
                   "seconds per wall second during the download. The service's default is 8 ranged parts "
