@@ -104,9 +104,12 @@ def free_port():
     return port
 
 
-def wait_http(url, seconds=20):
+def wait_http(url, seconds=20, server=None):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if server is not None and server.proc.poll() is not None:
+            with open(server.log.name) as f:
+                raise SystemExit(f"bench: server for {url} exited: {f.read()[-500:]}")
         try:
             host, port = url.split("//")[1].split(":")
             conn = http.client.HTTPConnection(host, int(port), timeout=1)
@@ -323,8 +326,8 @@ def bench_download(build):
     dl_dir = os.path.join(OUT, "downloads")
     os.makedirs(dl_dir, exist_ok=True)
     try:
-        wait_http(endpoint)
-        wait_http(static_endpoint)
+        wait_http(endpoint, server=server)
+        wait_http(static_endpoint, server=static_server)
         import boto3  # noqa: F401  (fail early if missing)
         for size in sizes_mib:
             key = f"obj-{size}m"
@@ -777,7 +780,7 @@ def main():
     parser.add_argument("--only", default="download,metadata,e2e,growth")
     parser.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"))
     args = parser.parse_args()
-    OUT = args.out
+    OUT = os.path.abspath(args.out)  # nginx resolves relative paths against its prefix
     os.makedirs(OUT, exist_ok=True)
     only = args.only.split(",")
     build = os.path.join(ROOT, os.environ.get("BENCH_BUILD", "build-bench"))
