@@ -27,8 +27,6 @@ import botocore.loaders
 def _json_model(query_model):
     model = json.loads(json.dumps(query_model))
     metadata = model["metadata"]
-    if metadata.get("protocol") == "json":
-        return model  # this botocore already speaks JSON to SQS
     metadata["protocol"] = "json"
     metadata["jsonVersion"] = "1.0"
     metadata["targetPrefix"] = "AmazonSQS"
@@ -53,7 +51,7 @@ def use_sqs_json_protocol():
     api_version = loader.determine_latest_version("sqs", "service-2")
     query_model = loader.load_service_model("sqs", "service-2", api_version)
     if query_model["metadata"].get("protocol") == "json":
-        return None
+        return None  # this botocore already speaks JSON to SQS (>= 1.31.57)
     data_dir = tempfile.mkdtemp(prefix="sqs-json-model-")
     model_dir = os.path.join(data_dir, "sqs", api_version)
     os.makedirs(model_dir)

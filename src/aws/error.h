@@ -9,23 +9,23 @@
 
 namespace dancer::aws {
 
+// Each code says what to do next; classify_aws_error maps AWS error codes and statuses here.
 enum class ErrorCode {
-  kNetwork,             // connection refused/reset, DNS, TLS: transient
-  kTimeout,             // request or connect timeout: transient
-  kThrottled,           // 429, SlowDown, Throttling*, RequestLimitExceeded: transient
-  kServiceUnavailable,  // 5xx, InternalError, ServiceUnavailable: transient
-  kNotFound,            // NoSuchKey, NoSuchBucket, 404: permanent for the object
-  kQueueDoesNotExist,   // AWS.SimpleQueueService.NonExistentQueue / QueueDoesNotExist: config error
-  kAccessDenied,  // 403, AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ExpiredToken
+  kNetwork,               // connection refused/reset, DNS, TLS: transient
+  kTimeout,               // request or connect timeout: transient
+  kThrottled,             // 429, SlowDown, Throttling*, RequestLimitExceeded: transient
+  kServiceUnavailable,    // 5xx, InternalError, ServiceUnavailable: transient
+  kNotFound,              // NoSuchKey, NoSuchBucket, 404: permanent for the object
+  kQueueDoesNotExist,     // NonExistentQueue / QueueDoesNotExist: configuration error
+  kAccessDenied,          // 403, AccessDenied, SignatureDoesNotMatch, ExpiredToken...
   kPreconditionFailed,    // 412 (If-Match mismatch: the object changed under us)
-  kReceiptHandleInvalid,  // ReceiptHandleIsInvalid / InvalidParameterValue on a handle: message
-                          // gone
+  kReceiptHandleInvalid,  // ReceiptHandleIsInvalid, or InvalidParameterValue on a handle
   kInvalidRequest,        // other 4xx: our bug or bad input, permanent
-  kIntegrity,    // size / ETag of downloaded bytes differ from what S3 announced: transient
-  kLocalIo,      // writing the download failed (disk full, permissions)
-  kTooLarge,     // object exceeds the configured size cap: permanent
-  kCancelled,    // aborted by shutdown
-  kCredentials,  // no credentials could be resolved
+  kIntegrity,             // downloaded size / ETag differ from what S3 announced: transient
+  kLocalIo,               // writing the download failed (disk full, permissions)
+  kTooLarge,              // object exceeds the configured size cap: permanent
+  kCancelled,             // aborted by shutdown
+  kCredentials,           // no credentials could be resolved
   kUnknown,
 };
 
