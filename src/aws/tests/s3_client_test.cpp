@@ -21,6 +21,7 @@
 
 #include "aws/error.h"
 #include "aws/sigv4.h"
+#include "support/expect_aws_error.h"
 #include "support/local_http_server.h"
 #include "support/test_support.h"
 
@@ -28,6 +29,7 @@ namespace dancer::aws {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::expect_aws_error;
 using testing::LocalHttpServer;
 using testing::RecordedRequest;
 using testing::RequestLog;
@@ -416,16 +418,6 @@ void expect_valid_s3_signature(const RecordedRequest& request) {
     if (header.name == "Authorization") expected = header.value;
   }
   EXPECT_EQ(authorization, expected) << request.method << " " << request.target;
-}
-
-AwsError expect_aws_error(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const AwsError& error) {
-    return error;
-  }
-  ADD_FAILURE() << "expected an AwsError";
-  return AwsError(ErrorCode::kUnknown, "none");
 }
 
 class S3ClientTest : public ::testing::Test {

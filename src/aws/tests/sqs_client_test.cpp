@@ -12,12 +12,14 @@
 #include <thread>
 
 #include "aws/error.h"
+#include "support/expect_aws_error.h"
 #include "support/local_http_server.h"
 
 namespace dancer::aws {
 namespace {
 
 using nlohmann::json;
+using testing::expect_aws_error;
 using testing::LocalHttpServer;
 using testing::RecordedRequest;
 using testing::RequestLog;
@@ -65,16 +67,6 @@ class FakeSqs {
   };
   LocalHttpServer http_;
 };
-
-AwsError expect_aws_error(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const AwsError& error) {
-    return error;
-  }
-  ADD_FAILURE() << "expected an AwsError";
-  return AwsError(ErrorCode::kUnknown, "none");
-}
 
 class SqsClientTest : public ::testing::Test {
  protected:

@@ -1,8 +1,6 @@
 #include "support/fault_proxy.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,11 +8,10 @@
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
-#include <vector>
 
 #include <httplib.h>
 
-extern char** environ;
+#include "support/service_harness.h"
 
 namespace dancer::testing {
 
@@ -23,19 +20,9 @@ FaultProxy::FaultProxy(const std::string& upstream) {
       std::string(DANCER_SOURCE_DIR) + "/src/service/tests/support/fault_proxy.py";
   const std::filesystem::path port_file = dir_ / "port";
   const std::filesystem::path log_file = dir_ / "proxy.log";
-  std::vector<std::string> argv = {"/usr/bin/python3", script,        "--upstream",
-                                   upstream,           "--port-file", port_file.string()};
-  std::vector<char*> raw;
-  for (auto& a : argv) raw.push_back(a.data());
-  raw.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  const int rc = posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start fault_proxy.py");
+  pid_ = ServiceHarness::spawn_process(
+      {"/usr/bin/python3", script, "--upstream", upstream, "--port-file", port_file.string()},
+      log_file);
   // The proxy writes its port atomically once it listens; python may start slowly on a
   // loaded machine, hence the generous bound.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
