@@ -142,4 +142,12 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+std::filesystem::path test_data(const std::string& relative) {
+  return std::filesystem::path(DANCER_SOURCE_DIR) / "tests/data" / relative;
+}
+
+std::filesystem::path shared_test_data(const std::string& relative) {
+  return std::filesystem::path(DANCER_SHARED_TESTDATA) / relative;
+}
+
 }  // namespace dancer::testing

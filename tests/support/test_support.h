@@ -45,4 +45,12 @@ std::filesystem::path make_test_media(const std::filesystem::path& dir, const st
 
 std::string read_file(const std::filesystem::path& path);
 
+// A file or folder of the test data the repository carries (tests/data: SigV4 vectors,
+// event samples), found from the source tree so a fresh clone needs nothing else.
+std::filesystem::path test_data(const std::string& relative);
+
+// A file or folder of the test data that cannot be redistributed (the walking videos),
+// expected in ../shared/testdata beside the checkout.
+std::filesystem::path shared_test_data(const std::string& relative);
+
 }  // namespace dancer::testing

@@ -20,8 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using dancer::testing::read_file;
 
-const fs::path kSuiteDir = fs::path(DANCER_SHARED_TESTDATA) / "sigv4/aws-signing-test-suite/v4";
-const fs::path kS3Dir = fs::path(DANCER_SHARED_TESTDATA) / "sigv4/s3-docs-examples";
+const fs::path kSuiteDir = dancer::testing::test_data("sigv4/aws-signing-test-suite/v4");
+const fs::path kS3Dir = dancer::testing::test_data("sigv4/s3-docs-examples");
 
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;

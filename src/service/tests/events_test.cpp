@@ -8,7 +8,7 @@ namespace dancer::service {
 namespace {
 
 std::string sample(const std::string& name) {
-  return testing::read_file(std::string(DANCER_SHARED_TESTDATA) + "/events/" + name);
+  return testing::read_file(testing::test_data("events/" + name));
 }
 
 TEST(EventsTest, DirectS3Notification) {

@@ -132,7 +132,7 @@ TEST_F(ServiceEndToEnd, BadInputFailsTheJobWithAClearReasonAndLosesNothing) {
   harness_->upload_and_notify(truncated, "uploads/truncated.mp4");
   harness_->upload_and_notify(text, "uploads/text.mp4");
   harness_->send_raw("this is not JSON");
-  harness_->send_raw(read_file(std::string(DANCER_SHARED_TESTDATA) + "/events/s3-test-event.json"));
+  harness_->send_raw(read_file(test_data("events/s3-test-event.json")));
   run_until_empty();
 
   auto audio_job = job_for("uploads/audio.m4a");
