@@ -6,6 +6,7 @@
 #include "aws/credentials_providers.h"
 #include "aws/error.h"
 #include "aws/uri.h"
+#include "common/strings.h"
 
 namespace dancer::aws {
 
@@ -104,11 +105,11 @@ ImdsCredentialsProvider::ImdsCredentialsProvider(const Environment& env,
     : RefreshingCredentialsProvider(options.clock),
       http_(HttpClientOptions{options.imds_connect_timeout}),
       options_(std::move(options)) {
-  disabled_ = credentials_detail::to_lower(
-                  env_value(env, "AWS_EC2_METADATA_DISABLED").value_or("")) == "true";
+  disabled_ =
+      common::ascii_lower(env_value(env, "AWS_EC2_METADATA_DISABLED").value_or("")) == "true";
   if (const auto endpoint = env_value(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
     endpoint_ = strip_trailing_slashes(*endpoint);
-  } else if (credentials_detail::to_lower(
+  } else if (common::ascii_lower(
                  env_value(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").value_or("")) == "ipv6") {
     endpoint_ = "http://[fd00:ec2::254]";
   } else {

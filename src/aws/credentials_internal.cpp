@@ -14,6 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/strings.h"
+#include "common/url.h"
+
 namespace dancer::aws::credentials_detail {
 
 namespace {
@@ -79,13 +82,6 @@ std::string trim(std::string_view text) {
   while (begin < end && is_blank(text[begin])) ++begin;
   while (end > begin && is_blank(text[end - 1])) --end;
   return std::string(text.substr(begin, end - begin));
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 std::optional<std::string> env_value(const Environment& env, const std::string& name) {
@@ -230,7 +226,7 @@ ProfileMap parse_profile_file(std::string_view text, bool is_config_file) {
     }
     const std::size_t equals = content.find('=');
     if (equals == std::string::npos || !current_profile) continue;
-    const std::string key = to_lower(trim(std::string_view(content).substr(0, equals)));
+    const std::string key = common::ascii_lower(trim(std::string_view(content).substr(0, equals)));
     if (key.empty()) continue;
     std::string value = strip_inline_comment(trim(std::string_view(content).substr(equals + 1)));
     in_sub_properties = value.empty();
@@ -248,42 +244,24 @@ std::string expand_home(const std::string& path, const Environment& env) {
 }
 
 std::optional<ParsedUrl> parse_url(const std::string& url) {
-  const std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos || scheme_end == 0) return std::nullopt;
-  ParsedUrl parsed;
-  parsed.scheme = to_lower(url.substr(0, scheme_end));
-  const std::size_t authority_begin = scheme_end + 3;
-  std::size_t authority_end = url.find_first_of("/?#", authority_begin);
-  if (authority_end == std::string::npos) authority_end = url.size();
-  const std::string authority = url.substr(authority_begin, authority_end - authority_begin);
-  parsed.path_and_query = url.substr(authority_end);
-  if (authority.empty() || authority.find('@') != std::string::npos) return std::nullopt;
-
-  std::string port;
-  if (authority[0] == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string::npos) return std::nullopt;
-    parsed.host = authority.substr(1, close - 1);
-    const std::string rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return std::nullopt;
-      port = rest.substr(1);
-    }
-  } else {
-    const std::size_t colon = authority.find(':');
-    parsed.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port = authority.substr(colon + 1);
-  }
-  if (parsed.host.empty()) return std::nullopt;
-  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  common::ParsedUrl parsed;
+  try {
+    parsed = common::parse_url(url);
+  } catch (const common::UrlError&) {
     return std::nullopt;
   }
-  parsed.host = to_lower(parsed.host);
-  return parsed;
+  // "http://127.0.0.1@evil.example": user info would let a URL pass a host check it fails.
+  if (parsed.user || parsed.password) return std::nullopt;
+  ParsedUrl out;
+  out.scheme = parsed.scheme;
+  out.host = common::ascii_lower(common::unbracketed_host(parsed.host));
+  out.path_and_query = parsed.path;
+  if (parsed.query) out.path_and_query.append("?").append(*parsed.query);
+  return out;
 }
 
 bool is_loopback_host(const std::string& host) {
-  if (to_lower(host) == "localhost") return true;
+  if (common::ascii_lower(host) == "localhost") return true;
   in_addr v4{};
   if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
     return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8

@@ -17,7 +17,6 @@ namespace dancer::aws::credentials_detail {
 AwsError credentials_error(const std::string& message);
 
 std::string trim(std::string_view text);
-std::string to_lower(std::string_view text);
 
 // The variable's value, or nullopt when unset or empty (SDKs treat "" as unset).
 std::optional<std::string> env_value(const Environment& env, const std::string& name);
@@ -52,8 +51,9 @@ struct ParsedUrl {
   std::string host;    // without brackets for IPv6
   std::string path_and_query;
 };
-// Parses scheme://host[:port][/path]; nullopt when malformed or when it has user info
-// ("http://127.0.0.1@evil.example" must not pass a host check).
+// Parses scheme://host[:port][/path] (common::parse_url, i.e. libcurl's rules); nullopt
+// when malformed or when it has user info ("http://127.0.0.1@evil.example" must not pass a
+// host check).
 std::optional<ParsedUrl> parse_url(const std::string& url);
 
 bool is_loopback_host(const std::string& host);

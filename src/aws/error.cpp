@@ -5,6 +5,8 @@
 #include <cctype>
 #include <utility>
 
+#include "common/strings.h"
+
 namespace dancer::aws {
 namespace {
 
@@ -90,11 +92,8 @@ ErrorCode classify_status(long http_status) {
 }
 
 bool mentions_receipt_handle(std::string_view message) {
-  std::string lowered;
-  lowered.reserve(message.size());
-  for (char c : message) {
-    if (c != ' ') lowered.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
+  std::string lowered = common::ascii_lower(message);
+  std::erase(lowered, ' ');
   return lowered.find("receipthandle") != std::string::npos;
 }
 

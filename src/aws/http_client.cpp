@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "aws/error.h"
+#include "common/strings.h"
 
 namespace dancer::aws {
 namespace {
@@ -35,13 +36,6 @@ void global_init_once() {
       throw AwsError(ErrorCode::kNetwork, "curl_global_init failed");
     }
   });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 std::string_view trim(std::string_view s) {
@@ -79,7 +73,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   }
   const std::size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
-    transfer->response->headers[lower(trim(line.substr(0, colon)))] =
+    transfer->response->headers[common::ascii_lower(trim(line.substr(0, colon)))] =
         std::string(trim(line.substr(colon + 1)));
   }
   return bytes;
@@ -138,8 +132,9 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 bool has_header(const HttpRequest& request, std::string_view lower_name) {
-  return std::any_of(request.headers.begin(), request.headers.end(),
-                     [&](const auto& header) { return lower(header.first) == lower_name; });
+  return std::any_of(request.headers.begin(), request.headers.end(), [&](const auto& header) {
+    return common::ascii_lower(header.first) == lower_name;
+  });
 }
 
 template <typename T>

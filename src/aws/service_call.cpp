@@ -8,16 +8,11 @@
 #include <vector>
 
 #include "aws/sigv4.h"
+#include "common/strings.h"
+#include "common/url.h"
 
 namespace dancer::aws::detail {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 [[noreturn]] void bad_endpoint(std::string_view url, std::string_view why) {
   throw AwsError(ErrorCode::kInvalidRequest,
@@ -27,42 +22,30 @@ std::string lower(std::string_view text) {
 }  // namespace
 
 Endpoint parse_endpoint(std::string_view url) {
+  common::ParsedUrl parsed;
+  try {
+    parsed = common::parse_url(url);
+  } catch (const common::UrlError& e) {
+    bad_endpoint(url, e.what());
+  }
   Endpoint endpoint;
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) bad_endpoint(url, "missing scheme");
-  endpoint.scheme = lower(url.substr(0, scheme_end));
+  endpoint.scheme = parsed.scheme;
   if (endpoint.scheme != "http" && endpoint.scheme != "https") {
     bad_endpoint(url, "scheme must be http or https");
   }
-  std::string_view rest = url.substr(scheme_end + 3);
-  const auto path_start = rest.find('/');
-  std::string_view authority = rest.substr(0, path_start);
-  std::string_view path =
-      path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
-  if (authority.empty()) bad_endpoint(url, "missing host");
-  if (authority.find('@') != std::string_view::npos || rest.find_first_of("?#") != rest.npos) {
+  if (parsed.user || parsed.password || parsed.query || parsed.fragment) {
     bad_endpoint(url, "user info, query and fragment are not supported");
   }
-  std::string_view host = authority;
-  std::string_view port;
-  // "[::1]:4566": the port follows the closing bracket of an IPv6 literal.
-  const auto bracket = authority.rfind(']');
-  const auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-    if (port.empty() || !std::all_of(port.begin(), port.end(),
-                                     [](unsigned char c) { return std::isdigit(c) != 0; })) {
-      bad_endpoint(url, "bad port");
-    }
-  }
-  if (host.empty()) bad_endpoint(url, "missing host");
-  endpoint.host = lower(host);
+  // IPv6 literals keep their brackets, as the Host header and the URL need them.
+  endpoint.host = common::ascii_lower(parsed.host);
   endpoint.authority = endpoint.host;
   // curl sends "Host: host" without the scheme's default port; sign exactly that.
-  const bool default_port =
-      (endpoint.scheme == "http" && port == "80") || (endpoint.scheme == "https" && port == "443");
-  if (!port.empty() && !default_port) endpoint.authority.append(":").append(port);
+  const bool default_port = (endpoint.scheme == "http" && parsed.port == 80) ||
+                            (endpoint.scheme == "https" && parsed.port == 443);
+  if (parsed.port && !default_port) {
+    endpoint.authority.append(":").append(std::to_string(*parsed.port));
+  }
+  std::string_view path = parsed.path;
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   endpoint.base_path = std::string(path);
   return endpoint;

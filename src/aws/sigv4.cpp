@@ -10,20 +10,10 @@
 #include <utility>
 
 #include "aws/uri.h"
+#include "common/strings.h"
 
 namespace dancer::aws::sigv4 {
 namespace {
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0x0F]);
-  }
-  return out;
-}
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -33,13 +23,6 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &digest_size);
   if (result == nullptr) throw std::runtime_error("HMAC-SHA256 failed");
   return std::string(reinterpret_cast<const char*>(digest), digest_size);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -76,7 +59,7 @@ bool is_unsigned_header(std::string_view lower_name) {
 
 bool has_header(const std::vector<Header>& headers, std::string_view lower_name) {
   return std::any_of(headers.begin(), headers.end(),
-                     [&](const Header& h) { return lower(h.name) == lower_name; });
+                     [&](const Header& h) { return common::ascii_lower(h.name) == lower_name; });
 }
 
 std::string payload_hash_or_empty(const Request& request) {
@@ -92,7 +75,7 @@ std::string sha256_hex(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), digest, &digest_size, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");
   }
-  return to_hex(digest, digest_size);
+  return common::hex_encode(digest, digest_size);
 }
 
 std::string amz_date(std::chrono::system_clock::time_point time) {
@@ -168,7 +151,7 @@ CanonicalHeaders canonical_headers(const std::vector<Header>& headers) {
   // Stable sort keeps repeated names in order of appearance, as the spec requires.
   std::vector<std::pair<std::string, std::string>> entries;
   for (const Header& header : headers) {
-    std::string name = lower(trim_all(header.name));
+    std::string name = common::ascii_lower(trim_all(header.name));
     if (is_unsigned_header(name)) continue;
     entries.emplace_back(std::move(name), trim_all(header.value));
   }
@@ -235,7 +218,7 @@ std::string derive_signing_key(std::string_view secret_access_key, std::string_v
 
 std::string signature_hex(std::string_view signing_key, std::string_view string_to_sign_text) {
   const std::string mac = hmac_sha256(signing_key, string_to_sign_text);
-  return to_hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+  return common::hex_encode(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
 }
 
 std::string authorization_header(std::string_view access_key_id, std::string_view scope,

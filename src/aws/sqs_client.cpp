@@ -11,6 +11,7 @@
 #include "aws/http_client.h"
 #include "aws/service_call.h"
 #include "aws/sigv4.h"
+#include "common/strings.h"
 
 namespace dancer::aws {
 namespace {
@@ -66,13 +67,7 @@ std::string md5_hex(const std::string& data) {
   if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_md5(), nullptr) != 1) {
     throw AwsError(ErrorCode::kUnknown, "MD5 digest failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0x0F]);
-  }
-  return hex;
+  return common::hex_encode(digest.data(), length);
 }
 
 int parse_count(const std::string& text) {

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/strings.h"
 #include "media/metadata.h"
 
 namespace dancer::media {
@@ -55,22 +56,8 @@ magic_t thread_magic() {
   return cookie.get();
 }
 
-std::string hex(const unsigned char* bytes, unsigned length) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned i = 0; i < length; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 0x0F];
-  }
-  return out;
-}
-
 std::string lower_case_extension(const std::filesystem::path& path) {
-  std::string extension = path.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return extension;
+  return common::ascii_lower(path.extension().string());
 }
 
 }  // namespace
@@ -127,7 +114,7 @@ nlohmann::json basic_file_facts(const std::filesystem::path& path) {
 
   nlohmann::json facts = nlohmann::json::object();
   facts["size"] = size;
-  facts["sha256"] = hex(sha256, sha256_length);
+  facts["sha256"] = common::hex_encode(sha256, sha256_length);
   facts["detected_type"] = detected_type;
   facts["extension"] = lower_case_extension(path);
   return facts;

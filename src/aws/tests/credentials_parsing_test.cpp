@@ -222,6 +222,12 @@ TEST(UrlParsing, SplitsHostAndRejectsUserInfo) {
   EXPECT_FALSE(parse_url("http://127.0.0.1@attacker.example/").has_value());
   EXPECT_FALSE(parse_url("http://127.0.0.1:80x/").has_value());
   EXPECT_FALSE(parse_url("127.0.0.1/creds").has_value());
+  EXPECT_FALSE(parse_url("http://user:pw@169.254.170.2/").has_value());
+  EXPECT_FALSE(parse_url("http://[::1/").has_value());
+  parsed = parse_url("http://[::1]:8080/creds?role=a");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->host, "::1");
+  EXPECT_EQ(parsed->path_and_query, "/creds?role=a");
 }
 
 TEST(UrlParsing, LoopbackHosts) {

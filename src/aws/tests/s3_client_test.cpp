@@ -21,6 +21,7 @@
 
 #include "aws/error.h"
 #include "aws/sigv4.h"
+#include "common/strings.h"
 #include "support/expect_aws_error.h"
 #include "support/local_http_server.h"
 #include "support/test_support.h"
@@ -77,6 +78,25 @@ TEST(S3ObjectUrl, CustomEndpoints) {
             "http://127.0.0.1:4566/prefix/media/a.mp4");
   EXPECT_EQ(s3_object_url(config_for("https://s3.example.com:443", true), "media", ""),
             "https://s3.example.com/media");
+}
+
+TEST(S3ObjectUrl, Ipv6EndpointsKeepTheirBracketsAndUsePathStyle) {
+  EXPECT_EQ(s3_object_url(config_for("http://[::1]:4566", false), "media", "a.mp4"),
+            "http://[::1]:4566/media/a.mp4");
+  EXPECT_EQ(s3_object_url(config_for("https://[FD00::5]:443/p/", false), "media", "a.mp4"),
+            "https://[fd00::5]/p/media/a.mp4");
+}
+
+TEST(S3ObjectUrl, MalformedEndpointsAreInvalidRequests) {
+  for (const char* bad : {"ftp://h", "http://h:80x", "http://[::1", "http://u:p@h", "http://h/?x=1",
+                          "127.0.0.1:4566"}) {
+    try {
+      s3_object_url(config_for(bad, true), "b", "k");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const AwsError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidRequest) << bad;
+    }
+  }
 }
 
 TEST(S3ObjectUrl, KeysAreEncodedOnceKeepingSlashes) {
@@ -350,8 +370,7 @@ class FakeS3 {
     object.etag = sigv4::sha256_hex(object.data).substr(0, 32);
     object.content_type = request.get_header_value("Content-Type");
     for (const auto& [header_name, value] : request.headers) {
-      std::string lower = header_name;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const std::string lower = common::ascii_lower(header_name);
       if (lower.rfind("x-amz-meta-", 0) == 0) object.metadata[lower.substr(11)] = value;
     }
     response.set_header("ETag", "\"" + object.etag + "\"");

@@ -14,6 +14,7 @@
 
 #include "aws/sigv4.h"
 #include "aws/uri.h"
+#include "common/strings.h"
 #include "support/test_support.h"
 
 namespace dancer::aws::sigv4 {
@@ -116,10 +117,7 @@ std::map<std::string, std::string> lower_keys(
     const std::vector<std::pair<std::string, std::string>>& headers) {
   std::map<std::string, std::string> out;
   for (const auto& [name, value] : headers) {
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    out[lower] = value;
+    out[common::ascii_lower(name)] = value;
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aws/uri.h"
+#include "common/strings.h"
 #include "support/test_support.h"
 
 namespace dancer::aws::sigv4 {
@@ -275,13 +276,8 @@ TEST(SigV4Stages, SigningKeyMatchesAwsDocumentationExample) {
   const std::string key = derive_signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830",
                                              "us-east-1", "iam");
   ASSERT_EQ(key.size(), 32u);
-  std::string hex;
-  for (unsigned char c : key) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    hex += kHex[c >> 4];
-    hex += kHex[c & 0xF];
-  }
-  EXPECT_EQ(hex, "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
+  EXPECT_EQ(common::hex_encode(key),
+            "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
 }
 
 TEST(SigV4Stages, DatesAreUtcIso8601Basic) {

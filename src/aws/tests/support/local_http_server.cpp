@@ -5,6 +5,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "common/strings.h"
+
 namespace dancer::testing {
 
 LocalHttpServer::~LocalHttpServer() {
@@ -35,10 +37,7 @@ void RequestLog::add(const httplib::Request& request) {
   recorded.path = request.path;
   recorded.body = request.body;
   for (const auto& [name, value] : request.headers) {
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    recorded.headers[lower] = value;
+    recorded.headers[common::ascii_lower(name)] = value;
   }
   std::lock_guard lock(mutex_);
   requests_.push_back(std::move(recorded));

@@ -1,0 +1,19 @@
+// String helpers used by every layer, written once.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace dancer::common {
+
+// ASCII-only lower case: protocol tokens (header names, schemes, hosts, file extensions)
+// are compared this way; std::tolower alone would depend on the C locale.
+std::string ascii_lower(std::string_view text);
+
+// Lower-case hexadecimal of raw bytes ("\x01\xab" -> "01ab"), as digests are written in
+// SigV4, Content-MD5 checks and logs.
+std::string hex_encode(std::string_view bytes);
+std::string hex_encode(const unsigned char* bytes, std::size_t size);
+
+}  // namespace dancer::common
