@@ -1,5 +1,9 @@
 #include "store/database_url.h"
 
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <memory>
 #include <string_view>
 
 #include "store/job_store.h"
@@ -11,6 +15,65 @@ constexpr std::string_view kSqlitePrefix = "sqlite:///";
 
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
+}
+
+struct ConninfoDeleter {
+  void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
+};
+struct PqFree {
+  void operator()(char* text) const { PQfreemem(text); }
+};
+
+// libpq's reasons quote the URI or the offending token, which may be the password: keep
+// only the reason itself ('invalid percent-encoded token: "..."' -> the part before ':').
+std::string reason_without_quotes(const char* message) {
+  std::string reason = message == nullptr ? "" : message;
+  const auto quoted = reason.find(": \"");
+  if (quoted != std::string::npos) reason.resize(quoted);
+  while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+  return reason.empty() ? "malformed" : reason;
+}
+
+bool is_port(std::string_view text) {
+  if (text.empty() || text.size() > 5) return false;
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  const int port = std::stoi(std::string(text));
+  return port >= 1 && port <= 65535;
+}
+
+// Parses a PostgreSQL URI with libpq's own parser (PQconninfoParse), the one the connection
+// will use: a generic URL parser disagrees with libpq on "postgresql:///db?host=/socket"
+// (no host) and on multi-host lists ("h1:5432,h2:5433"). Catches at start-up what libpq
+// would only report on connecting: unbalanced IPv6 brackets, bad %-escapes, unknown
+// parameters, ports that are not numbers.
+void check_postgres_uri(const std::string& database_url) {
+  char* raw_error = nullptr;
+  std::unique_ptr<PQconninfoOption, ConninfoDeleter> options(
+      PQconninfoParse(database_url.c_str(), &raw_error));
+  std::unique_ptr<char, PqFree> error(raw_error);
+  if (!options) {
+    throw StoreError(StoreErrorCode::kInvalidUrl,
+                     "DATABASE_URL " + redact_database_url(database_url) +
+                         " is not a valid PostgreSQL URI: " + reason_without_quotes(error.get()));
+  }
+  for (const PQconninfoOption* option = options.get(); option->keyword != nullptr; ++option) {
+    if (option->val == nullptr || std::string_view(option->keyword) != "port") continue;
+    // One port, or one per host of a multi-host list.
+    std::string_view ports = option->val;
+    while (true) {
+      const auto comma = ports.find(',');
+      const std::string_view port = ports.substr(0, comma);
+      if (!is_port(port)) {
+        throw StoreError(StoreErrorCode::kInvalidUrl,
+                         "DATABASE_URL " + redact_database_url(database_url) + ": port '" +
+                             std::string(port) + "' is not a number from 1 to 65535");
+      }
+      if (comma == std::string_view::npos) break;
+      ports.remove_prefix(comma + 1);
+    }
+  }
 }
 
 }  // namespace
@@ -36,6 +99,7 @@ DatabaseUrl parse_database_url(const std::string& database_url) {
       throw StoreError(StoreErrorCode::kInvalidUrl,
                        "DATABASE_URL " + redact_database_url(database_url) + " names no host");
     }
+    check_postgres_uri(database_url);
     return {DatabaseUrl::Kind::kPostgres, database_url};
   }
   if (starts_with(database_url, "sqlite:")) {

@@ -43,6 +43,32 @@ TEST(DatabaseUrl, PostgresUrlsArePassedToLibpqUnchanged) {
   }
 }
 
+TEST(DatabaseUrl, PostgresIpv6HostsEncodedPasswordsAndLibpqForms) {
+  for (const std::string text :
+       {"postgresql://dancer:pw@[::1]:5432/jobs", "postgresql://[::1]:5432/jobs",
+        "postgresql://dancer@[fd00::5]/jobs", "postgresql://dancer:s3cr%40t%2F@db:5432/jobs",
+        "postgresql://dancer@db/jobs",
+        // libpq forms a generic URL parser gets wrong: multi-host lists, a socket directory.
+        "postgresql://h1:5432,h2:5433/jobs?target_session_attrs=read-write",
+        "postgresql:///jobs?host=/var/run/postgresql"}) {
+    const auto url = parse_database_url(text);
+    EXPECT_EQ(url.kind, DatabaseUrl::Kind::kPostgres) << text;
+    EXPECT_EQ(url.target, text);
+  }
+}
+
+TEST(DatabaseUrl, PostgresUriErrorsAreCaughtBeforeConnectingWithoutThePassword) {
+  for (const std::string text :
+       {"postgresql://u:hunter2@[::1/jobs", "postgresql://u:hunter2%zz@db/jobs",
+        "postgresql://u:hunter2@db:54x/jobs", "postgresql://u:hunter2@db:99999/jobs",
+        "postgresql://u:hunter2@h1:5432,h2:x/jobs", "postgresql://u:hunter2@db/jobs?bogus=1"}) {
+    std::string message;
+    EXPECT_EQ(parse_error(text, &message), StoreErrorCode::kInvalidUrl) << text;
+    EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+    EXPECT_NE(message.find("***"), std::string::npos) << message;
+  }
+}
+
 TEST(DatabaseUrl, RejectsUnsupportedOrMalformedUrls) {
   for (const std::string text :
        {"", "jobs.db", "mysql://u:pw@h/db", "sqlite://jobs.db", "sqlite:///", "sqlite:jobs.db",
@@ -74,6 +100,14 @@ TEST(RedactDatabaseUrl, HidesUserinfoPassword) {
   EXPECT_EQ(redact_database_url("postgresql://dancer:s3cr%40t@db:5432/jobs"),
             "postgresql://dancer:***@db:5432/jobs");
   EXPECT_EQ(redact_database_url("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
+}
+
+TEST(RedactDatabaseUrl, Ipv6HostsAndUsersWithoutPasswords) {
+  EXPECT_EQ(redact_database_url("postgresql://dancer:s3cr%3At@[::1]:5432/jobs"),
+            "postgresql://dancer:***@[::1]:5432/jobs");
+  EXPECT_EQ(redact_database_url("postgresql://dancer@[::1]:5432/jobs"),
+            "postgresql://dancer@[::1]:5432/jobs");
+  EXPECT_EQ(redact_database_url("postgresql://[::1]:5432/jobs"), "postgresql://[::1]:5432/jobs");
 }
 
 TEST(RedactDatabaseUrl, HidesPasswordQueryParameter) {
