@@ -3,8 +3,13 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <netdb.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace dancer::service {
@@ -14,6 +19,35 @@ namespace {
 constexpr const char* kJson = "application/json";
 // The Content-Type Prometheus expects for the text exposition format.
 constexpr const char* kPrometheusText = "text/plain; version=0.0.4; charset=utf-8";
+
+// httplib's bind_to_port reports only success or failure. To tell a taken port from other
+// failures, bind the same address once more with the same options and keep errno.
+int bind_errno(const std::string& address, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(address.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) {
+    return EADDRNOTAVAIL;
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(found, &freeaddrinfo);
+  int error = EADDRNOTAVAIL;
+  for (const addrinfo* info = found; info != nullptr; info = info->ai_next) {
+    const int sock = ::socket(info->ai_family, info->ai_socktype | SOCK_CLOEXEC, info->ai_protocol);
+    if (sock < 0) {
+      error = errno;
+      continue;
+    }
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    const bool bound = ::bind(sock, info->ai_addr, info->ai_addrlen) == 0;
+    error = bound ? 0 : errno;
+    ::close(sock);
+    if (bound) break;
+  }
+  return error;
+}
 
 }  // namespace
 
@@ -45,13 +79,27 @@ std::pair<bool, nlohmann::json> HealthServer::cached_readiness() {
 }
 
 void HealthServer::start() {
+  std::string message;
+  if (const auto error = try_start(&message)) throw HealthServerError(*error, message);
+}
+
+std::optional<HealthServerStartError> HealthServer::try_start(std::string* message) {
   if (server_) throw std::logic_error("HealthServer::start called twice");
+  const auto fail = [message](HealthServerStartError kind, const std::string& text) {
+    if (message != nullptr) *message = text;
+    return std::optional<HealthServerStartError>(kind);
+  };
   auto server = std::make_unique<httplib::Server>();
   const int threads = options_.worker_threads > 0 ? options_.worker_threads : 1;
   server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // Prometheus keeps scrape connections alive; release an idle one's worker thread soon so
-  // that a kubelet probe never waits behind it.
-  server->set_keep_alive_timeout(1);
+  // httplib reads a request with one timeout per read call: a client that sends a request
+  // line and then nothing is dropped after read_timeout instead of holding its worker for
+  // httplib's default 5 s.
+  server->set_read_timeout(options_.read_timeout);
+  server->set_write_timeout(options_.write_timeout);
+  server->set_keep_alive_timeout(options_.keep_alive_timeout.count());
+  server->set_keep_alive_max_count(
+      static_cast<std::size_t>(std::max(1, options_.keep_alive_max_count)));
   // httplib's default sets SO_REUSEPORT, which lets a second process bind the same port
   // and silently share the probes; SO_REUSEADDR alone still allows a quick restart over
   // TIME_WAIT connections but makes a port held by a live listener fail with EADDRINUSE.
@@ -95,8 +143,15 @@ void HealthServer::start() {
     port = -1;
   }
   if (port <= 0) {
-    throw std::runtime_error("health server: cannot listen on " + bind_address_ + ":" +
-                             std::to_string(requested_port_) + " (address in use?)");
+    const int error = requested_port_ == 0 ? 0 : bind_errno(bind_address_, requested_port_);
+    const std::string where = bind_address_ + ":" + std::to_string(requested_port_);
+    if (error == EADDRINUSE) {
+      return fail(HealthServerStartError::kAddressInUse,
+                  "health server: cannot listen on " + where + ": address already in use");
+    }
+    return fail(HealthServerStartError::kOther,
+                "health server: cannot listen on " + where + ": " +
+                    (error == 0 ? std::string("bind failed") : std::strerror(error)));
   }
   bound_port_ = port;
   server_ = std::move(server);
@@ -116,8 +171,9 @@ void HealthServer::start() {
   if (exited->load()) {
     thread_.join();
     server_.reset();
-    throw std::runtime_error("health server: accept loop ended at start-up");
+    return fail(HealthServerStartError::kOther, "health server: accept loop ended at start-up");
   }
+  return std::nullopt;
 }
 
 void HealthServer::stop() {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -34,7 +35,34 @@ struct HealthServerOptions {
   std::function<std::chrono::steady_clock::time_point()> now = [] {
     return std::chrono::steady_clock::now();
   };
-  int worker_threads = 4;  // probes and scrapes are rare; don't spend a thread per core
+  // Each open connection holds a worker while httplib reads its request (httplib 0.11 has
+  // no per-request deadline, only a per-read one), so a few slow or half-open clients must
+  // not leave /healthz without a thread: the kubelet would restart a healthy pod. Idle
+  // workers cost a stack mapping each, little memory.
+  int worker_threads = 32;
+  // A client that stops sending mid-request is dropped after this long without a byte.
+  std::chrono::milliseconds read_timeout{2000};
+  std::chrono::milliseconds write_timeout{2000};
+  // Prometheus keeps scrape connections alive; an idle one releases its worker this soon,
+  // and a connection is closed after this many requests so none holds a worker for long.
+  std::chrono::seconds keep_alive_timeout{1};
+  int keep_alive_max_count = 20;
+};
+
+// Why start() / try_start() could not serve.
+enum class HealthServerStartError {
+  kAddressInUse,  // another process listens on the port (EADDRINUSE)
+  kOther,         // bad address, no permission, accept loop ended, ...
+};
+
+class HealthServerError : public std::runtime_error {
+ public:
+  HealthServerError(HealthServerStartError kind, const std::string& message)
+      : std::runtime_error(message), kind_(kind) {}
+  HealthServerStartError kind() const { return kind_; }
+
+ private:
+  HealthServerStartError kind_;
 };
 
 class HealthServer {
@@ -46,8 +74,12 @@ class HealthServer {
   HealthServer& operator=(const HealthServer&) = delete;
 
   // Binds and serves in a background thread; returns once the server accepts connections.
-  // Throws std::runtime_error if the address cannot be bound (e.g. the port is taken).
+  // Throws HealthServerError (kind() kAddressInUse when the port is taken).
   void start();
+  // As start(), but reports failure instead of throwing, so the caller decides what a taken
+  // port means (e.g. a warning for the default port, fatal for one the operator chose).
+  // Returns nullopt once serving; otherwise the reason, with its message in *message.
+  std::optional<HealthServerStartError> try_start(std::string* message = nullptr);
   // Stops accepting, finishes in-flight requests and joins the thread. Idempotent.
   void stop();
   // The bound port (the ephemeral one chosen by the kernel when constructed with 0).

@@ -9,7 +9,6 @@
 #include "analysis/analyzer.h"
 #include "aws/error.h"
 #include "media/metadata.h"
-#include "service/download_area.h"
 #include "support/test_support.h"
 
 namespace dancer::service {
@@ -95,38 +94,6 @@ TEST(LocalFileNameTest, NeverContainsPathComponentsOfTheKey) {
                 .substr(local_file_name(1, "uploads/a b/c.MP4").size() - 4),
             ".MP4");
   EXPECT_NE(local_file_name(1, "uploads/a.mp4"), local_file_name(1, "uploads/b.mp4"));
-}
-
-TEST(DownloadAreaTest, SweepsWhatACrashedProcessLeftButNotLiveOnes) {
-  testing::TempDir root;
-  // A "crashed" process: creates its area in a child that exits without cleaning up.
-  pid_t child = fork();
-  if (child == 0) {
-    auto* area = new DownloadArea(root.path(), "crashed");
-    std::ofstream(area->work_dir() / "job-1-abc.mp4.part") << "partial";
-    _exit(0);  // no destructor: what SIGKILL would leave
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_TRUE(std::filesystem::exists(root / "work-crashed" / "job-1-abc.mp4.part"));
-  std::ofstream(root / "stray.part") << "x";
-
-  DownloadArea live(root.path(), "live");
-  EXPECT_EQ(live.swept_at_start(), 2);
-  EXPECT_FALSE(std::filesystem::exists(root / "work-crashed"));
-  EXPECT_FALSE(std::filesystem::exists(root / "stray.part"));
-  std::ofstream(live.work_dir() / "job-2.mp4") << "12345";
-  EXPECT_EQ(live.usage_bytes(), 5u);
-
-  // A second process's sweep leaves the live area alone.
-  EXPECT_EQ(DownloadArea::sweep_stale(root.path()), 0);
-  EXPECT_TRUE(std::filesystem::exists(live.work_dir() / "job-2.mp4"));
-}
-
-TEST(DownloadAreaTest, RemovesItsOwnDirectoryOnExit) {
-  testing::TempDir root;
-  { DownloadArea area(root.path(), "x"); }
-  EXPECT_TRUE(std::filesystem::is_empty(root.path()));
 }
 
 }  // namespace
