@@ -37,6 +37,8 @@ function(dancer_module name)
     target_link_libraries(${exe} PRIVATE ${target} ${ARG_TEST_DEPS} dancer_test_support
                                          GTest::gtest GTest::gmock GTest::gtest_main
                                          dancer_build_flags)
+    # Test data: dancer::testing::test_data() (tests/data, in the repository) and
+    # shared_test_data() (../shared/testdata: the videos, which may not be redistributed).
     target_compile_definitions(${exe} PRIVATE
       DANCER_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       DANCER_SHARED_TESTDATA="${PROJECT_SOURCE_DIR}/../shared/testdata"

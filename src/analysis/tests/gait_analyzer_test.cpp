@@ -142,7 +142,7 @@ TEST(GaitAnalyzer, RejectsAFileThatIsNotAVideo) {
 // initial contacts at frames 68, 88, 105, 122, 139, 156, 174; about 102 steps/min.
 TEST(GaitAnalyzer, RealSideViewWalkMatchesHandLabels) {
   const std::filesystem::path video =
-      std::filesystem::path(DANCER_SHARED_TESTDATA) / "videos/side_gaitcdio_4markerskevin1.mp4";
+      dancer::testing::shared_test_data("videos/side_gaitcdio_4markerskevin1.mp4");
   ASSERT_TRUE(std::filesystem::exists(video)) << video;
   const auto a = analyze(video).analysis;
   EXPECT_TRUE(a["person_detected"].get<bool>());

@@ -117,7 +117,7 @@ INSTANTIATE_TEST_SUITE_P(AllKinds, GeneratedMedia,
 
 std::vector<std::filesystem::path> shared_videos() {
   std::vector<std::filesystem::path> videos;
-  const std::filesystem::path dir = std::filesystem::path(DANCER_SHARED_TESTDATA) / "videos";
+  const std::filesystem::path dir = dancer::testing::shared_test_data("videos");
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     if (entry.path().extension() == ".mp4") videos.push_back(entry.path());
@@ -128,7 +128,8 @@ std::vector<std::filesystem::path> shared_videos() {
 
 TEST(ProbeFile, RealWalkingVideosMatchFfprobe) {
   const auto videos = shared_videos();
-  ASSERT_EQ(videos.size(), 4u) << "expected the 4 walking videos in " << DANCER_SHARED_TESTDATA;
+  ASSERT_EQ(videos.size(), 4u) << "expected the 4 walking videos in "
+                               << dancer::testing::shared_test_data("videos");
   for (const auto& video : videos) {
     SCOPED_TRACE(video.string());
     expect_matches_ffprobe(video);
