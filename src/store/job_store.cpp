@@ -3,6 +3,8 @@
 #include <utf8.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <thread>
 
 #include "store/database_url.h"
@@ -79,6 +81,23 @@ bool is_storable_text(std::string_view text) {
   // above U+10FFFF, stray continuation bytes and truncated sequences. NUL is valid UTF-8, but
   // PostgreSQL's text types cannot hold it (libpq passes parameters as C strings).
   return text.find('\0') == std::string_view::npos && utf8::is_valid(text.begin(), text.end());
+}
+
+std::string to_storable_text(std::string_view text) {
+  constexpr std::uint32_t kReplacement = 0xfffd;
+  std::string valid;
+  valid.reserve(text.size());
+  utf8::replace_invalid(text.begin(), text.end(), std::back_inserter(valid), kReplacement);
+  std::string out;
+  out.reserve(valid.size());
+  for (const char c : valid) {
+    if (c == '\0') {
+      utf8::append(kReplacement, std::back_inserter(out));
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 void validate_object(const ObjectVersion& object) {

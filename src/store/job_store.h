@@ -98,11 +98,12 @@ class JobStore {
   virtual void complete_job(std::int64_t job_id, const std::string& worker_id,
                             const std::string& metadata_json, const std::string& results_json,
                             const std::string& report_location) = 0;
-  // status=failed with the reason, lease released. Durable on return.
+  // status=failed with the reason (through to_storable_text), lease released. Durable on return.
   virtual void fail_job(std::int64_t job_id, const std::string& worker_id,
                         const std::string& error_message) = 0;
   // Transient failure: retry_count+1, error_message kept, status stays processing,
   // lease released so the next delivery can claim it. Returns the new retry_count.
+  // error_message goes through to_storable_text.
   virtual int record_retry(std::int64_t job_id, const std::string& worker_id,
                            const std::string& error_message) = 0;
 
@@ -164,6 +165,11 @@ inline constexpr std::size_t kMaxObjectFieldBytes = 1024;
 // invalid UTF-8 and cuts text at NUL; SQLite stores both, but readers such as Python's
 // sqlite3 then fail to decode the row.
 bool is_storable_text(std::string_view text);
+
+// `text` with every invalid UTF-8 sequence and every NUL byte replaced by U+FFFD. fail_job and
+// record_retry store error messages through it: a failure reason may quote a tool's output,
+// and a reason that cannot be stored would leave the job unfinished.
+std::string to_storable_text(std::string_view text);
 
 // Throws StoreError(kInvalidObject) naming the first field of `object` that is not storable
 // text or is longer than kMaxObjectFieldBytes. The message escapes the offending bytes.

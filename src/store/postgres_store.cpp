@@ -342,15 +342,16 @@ class PostgresJobStore final : public JobStore {
 
   void fail_job(std::int64_t job_id, const std::string& worker_id,
                 const std::string& error_message) override {
-    lease_holder_update(kFail, {std::to_string(job_id), worker_id, error_message}, job_id,
-                        worker_id);
+    lease_holder_update(kFail, {std::to_string(job_id), worker_id, to_storable_text(error_message)},
+                        job_id, worker_id);
   }
 
   int record_retry(std::int64_t job_id, const std::string& worker_id,
                    const std::string& error_message) override {
     auto connection = borrow();
     auto result = connection->execute(
-        kRecordRetry, {std::to_string(job_id), worker_id, error_message}, PGRES_TUPLES_OK);
+        kRecordRetry, {std::to_string(job_id), worker_id, to_storable_text(error_message)},
+        PGRES_TUPLES_OK);
     if (PQntuples(result.get()) != 1) throw lease_lost(kRecordRetry, job_id, worker_id);
     return std::stoi(text(result.get(), 0, 0));
   }

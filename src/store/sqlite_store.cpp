@@ -370,7 +370,7 @@ class SqliteJobStore final : public JobStore {
     auto connection = borrow();
     std::lock_guard writer(write_mutex_);
     Query query(*connection, kFail);
-    query.bind(1, job_id).bind(2, worker_id).bind(3, error_message);
+    query.bind(1, job_id).bind(2, worker_id).bind(3, to_storable_text(error_message));
     run_lease_holder_update(query, job_id, worker_id, "fail_job");
   }
 
@@ -379,7 +379,7 @@ class SqliteJobStore final : public JobStore {
     auto connection = borrow();
     std::lock_guard writer(write_mutex_);
     Query query(*connection, kRecordRetry);
-    query.bind(1, job_id).bind(2, worker_id).bind(3, error_message);
+    query.bind(1, job_id).bind(2, worker_id).bind(3, to_storable_text(error_message));
     if (!query.step()) throw lease_lost(job_id, worker_id, "record_retry");
     return static_cast<int>(query.integer(0));
   }

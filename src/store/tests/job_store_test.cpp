@@ -80,6 +80,23 @@ TEST(StorableText, NulIsValidUtf8ButNotStorable) {
   EXPECT_TRUE(is_storable_text("K"));
 }
 
+TEST(StorableText, ToStorableTextReplacesWhatCannotBeStored) {
+  EXPECT_EQ(to_storable_text("plain"), "plain");
+  EXPECT_EQ(to_storable_text("\xc3\xbc"), "\xc3\xbc");
+  EXPECT_EQ(to_storable_text(std::string("a\0b", 3)),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(to_storable_text("a\xff"
+                             "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  for (const std::string bad : {"\xed\xa0\x80", "\xc0\x80", "\xf4\x90\x80\x80", "abc\xe2\x82"}) {
+    const std::string fixed = to_storable_text(bad);
+    EXPECT_TRUE(is_storable_text(fixed)) << ::testing::PrintToString(fixed);
+    EXPECT_NE(fixed.find("\xef\xbf\xbd"), std::string::npos);
+  }
+}
+
 StoreErrorCode validation_error(const ObjectVersion& object) {
   try {
     validate_object(object);

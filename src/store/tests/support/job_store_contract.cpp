@@ -257,6 +257,20 @@ TEST_P(JobStoreContract, FailStoresTheReason) {
   EXPECT_TRUE(is_iso_utc(failed->completed_at)) << failed->completed_at;
 }
 
+TEST_P(JobStoreContract, FailureReasonsThatAreNotTextAreStoredWithReplacementCharacters) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  // E.g. an external analyzer's stderr quoted in the reason.
+  EXPECT_EQ(store->record_retry(job.id, "worker-1", std::string("tool said \xff\0!", 13)), 1);
+  EXPECT_EQ(store->find_job(job.id)->error_message, "tool said \xef\xbf\xbd\xef\xbf\xbd!");
+  store->claim_job(object("a.mp4"), "worker-1", kLongLease);
+  store->fail_job(job.id, "worker-1", "bad \xc0\x80 bytes");
+  const auto failed = store->find_job(job.id);
+  EXPECT_EQ(failed->status, JobStatus::kFailed);
+  EXPECT_TRUE(store::is_storable_text(failed->error_message)) << failed->error_message;
+  EXPECT_EQ(failed->error_message.substr(0, 4), "bad ");
+}
+
 TEST_P(JobStoreContract, EachObjectVersionIsItsOwnJob) {
   auto store = open();
   const auto original = store->claim_job(object("a.mp4", "e1", ""), "w", kLongLease);
