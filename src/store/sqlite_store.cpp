@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -127,12 +128,30 @@ class Connection {
     // WAL lets readers run while one writer commits. synchronous=FULL fsyncs the WAL at each
     // commit, so complete_job/fail_job survive power loss once they return (NORMAL would
     // only guarantee that against process crashes).
-    exec("PRAGMA journal_mode = WAL");
+    switch_to_wal(busy_timeout);
     exec("PRAGMA synchronous = FULL");
     exec("PRAGMA foreign_keys = ON");
   }
 
   sqlite3* db() const { return db_.get(); }
+
+  // Leaving rollback-journal mode needs an exclusive lock. While another connection holds
+  // the write lock SQLite fails this at once with SQLITE_BUSY, without calling the busy
+  // handler (waiting there could deadlock), so the busy timeout is honoured here.
+  void switch_to_wal(std::chrono::milliseconds busy_timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+    for (;;) {
+      try {
+        exec("PRAGMA journal_mode = WAL");
+        return;
+      } catch (const StoreError& e) {
+        if (e.code() != StoreErrorCode::kBusy || std::chrono::steady_clock::now() >= deadline) {
+          throw;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   void set_busy_timeout(std::chrono::milliseconds timeout) {
     sqlite3_busy_timeout(db_.get(), busy_milliseconds(timeout));
   }

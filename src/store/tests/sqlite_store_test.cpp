@@ -219,6 +219,42 @@ TEST(SqliteStore, OpeningWhileMigrationsAreLockedOutIsATransientBusyError) {
   }
 }
 
+// SQLite fails the switch to WAL at once while another connection holds the write lock
+// (no busy handler call); the store waits for it like for any other lock.
+TEST(SqliteStore, SwitchingALockedRollbackJournalDatabaseToWalWaitsForTheLock) {
+  TempDir dir;
+  const auto path = dir / "jobs.db";
+  ASSERT_EQ(RawConnection(path).exec("CREATE TABLE backend_table (x)"), SQLITE_OK);  // DELETE mode
+  LockHolder backend(path);
+  ASSERT_TRUE(backend.locked());
+  StoreOptions options;
+  options.busy_timeout = std::chrono::milliseconds(5000);
+  std::thread releaser = backend.release_after(std::chrono::milliseconds(500));
+  auto store = open_job_store("sqlite:///" + path.string(), options);
+  releaser.join();
+  EXPECT_EQ(store->schema_version(), latest_schema_version());
+  EXPECT_EQ(RawConnection(path).text("PRAGMA journal_mode"), "wal");
+}
+
+TEST(SqliteStore, SwitchingALockedRollbackJournalDatabaseToWalIsATransientBusyError) {
+  TempDir dir;
+  const auto path = dir / "jobs.db";
+  ASSERT_EQ(RawConnection(path).exec("CREATE TABLE backend_table (x)"), SQLITE_OK);  // DELETE mode
+  LockHolder backend(path);
+  ASSERT_TRUE(backend.locked());
+  StoreOptions options;
+  options.busy_timeout = std::chrono::milliseconds(200);
+  try {
+    open_job_store("sqlite:///" + path.string(), options);
+    FAIL() << "opened while another connection held the write lock";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.code(), StoreErrorCode::kBusy) << e.what();
+  }
+  backend.release();
+  auto store = open_job_store("sqlite:///" + path.string(), options);
+  EXPECT_EQ(RawConnection(path).text("PRAGMA journal_mode"), "wal");
+}
+
 TEST(SqliteStore, OpenWaitingReturnsOnceTheLockIsReleased) {
   TempDir dir;
   const auto path = locked_fresh_database(dir);
