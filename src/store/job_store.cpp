@@ -107,6 +107,13 @@ void validate_object(const ObjectVersion& object) {
   check_field("version_id", object.version_id);
 }
 
+bool is_storable_object(const ObjectVersion& object) {
+  for (const std::string* field : {&object.bucket, &object.key, &object.etag, &object.version_id}) {
+    if (field->size() > kMaxObjectFieldBytes || !is_storable_text(*field)) return false;
+  }
+  return true;
+}
+
 std::unique_ptr<JobStore> open_job_store(const std::string& database_url,
                                          const StoreOptions& options) {
   const DatabaseUrl url = parse_database_url(database_url);

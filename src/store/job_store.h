@@ -108,6 +108,7 @@ class JobStore {
                            const std::string& error_message) = 0;
 
   virtual std::optional<Job> find_job(std::int64_t job_id) = 0;
+  // nullopt for an object claim_job would refuse (it cannot have a row).
   virtual std::optional<Job> find_job(const ObjectVersion& object) = 0;
   virtual std::vector<Job> list_jobs(int limit) = 0;
   virtual int schema_version() = 0;
@@ -174,6 +175,8 @@ std::string to_storable_text(std::string_view text);
 // Throws StoreError(kInvalidObject) naming the first field of `object` that is not storable
 // text or is longer than kMaxObjectFieldBytes. The message escapes the offending bytes.
 void validate_object(const ObjectVersion& object);
+// validate_object as a predicate: false when claim_job would refuse `object`.
+bool is_storable_object(const ObjectVersion& object);
 
 // DATABASE_URL with any password replaced by "***", for logs.
 std::string redact_database_url(const std::string& database_url);

@@ -364,6 +364,8 @@ class PostgresJobStore final : public JobStore {
   }
 
   std::optional<Job> find_job(const ObjectVersion& object) override {
+    // Invalid UTF-8 would be an error, and a NUL would cut the key to another object's.
+    if (!is_storable_object(object)) return std::nullopt;
     auto connection = borrow();
     auto result = connection->execute(kSelectByObject, object_key_params(object), PGRES_TUPLES_OK);
     if (PQntuples(result.get()) == 0) return std::nullopt;

@@ -412,6 +412,7 @@ class SqliteJobStore final : public JobStore {
   }
 
   std::optional<Job> find_job(const ObjectVersion& object) override {
+    if (!is_storable_object(object)) return std::nullopt;
     auto connection = borrow();
     Query query(*connection, kSelectByObject);
     bind_object_key(query, object);

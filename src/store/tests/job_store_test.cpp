@@ -125,6 +125,10 @@ TEST(ValidateObject, ChecksEveryFieldAndTheLengthLimit) {
   ObjectVersion longest = good;
   longest.key = std::string(kMaxObjectFieldBytes, 'k');
   EXPECT_NO_THROW(validate_object(longest));
+  EXPECT_TRUE(is_storable_object(longest));
+  longest.key += 'k';
+  EXPECT_FALSE(is_storable_object(longest));
+  EXPECT_FALSE(is_storable_object({"uploads", std::string("K\0junk", 6), "", "", 1}));
 }
 
 TEST(ValidateObject, TheMessageNamesTheFieldAndEscapesTheBytes) {

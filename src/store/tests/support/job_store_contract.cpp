@@ -371,6 +371,9 @@ TEST_P(JobStoreContract, ObjectsThatAreNotTextAreRejectedAndNothingIsStored) {
 
   // Nothing stored, K's row untouched, and K's own work still goes through.
   EXPECT_EQ(store->list_jobs(100).size(), 1u);
+  for (const auto& version : forged) {
+    EXPECT_FALSE(store->find_job(version).has_value()) << ::testing::PrintToString(version.key);
+  }
   const auto after = store->find_job(genuine.id);
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->status, JobStatus::kProcessing);
