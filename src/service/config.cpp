@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 extern char** environ;
@@ -45,6 +47,10 @@ class Reader {
     std::string text = trim(*value);
     long long parsed = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec == std::errc::result_out_of_range && end == text.data() + text.size()) {
+      throw ConfigError(name, "must be between " + std::to_string(min) + " and " +
+                                  std::to_string(max) + ", got " + text);
+    }
     if (ec != std::errc() || end != text.data() + text.size()) {
       throw ConfigError(name, "expected an integer, got \"" + *value + "\"");
     }
@@ -70,13 +76,17 @@ class Reader {
     try {
       std::size_t used = 0;
       double parsed = std::stod(trim(*value), &used);
-      if (used == trim(*value).size() && parsed > 0) return parsed;
+      // std::stod accepts "inf" and "nan": neither is a height.
+      if (used == trim(*value).size() && std::isfinite(parsed) && parsed > 0) return parsed;
     } catch (const std::exception&) {
     }
     throw ConfigError(name, "expected a positive number, got \"" + *value + "\"");
   }
 
-  std::uint64_t byte_size(const std::string& name, std::uint64_t fallback) const {
+  // Plain bytes or a binary suffix (500M, 10G, 64K), within [min, max]. A value whose
+  // multiplication by the suffix would wrap (16777216T is 2^64) is rejected, not wrapped.
+  std::uint64_t byte_size(const std::string& name, std::uint64_t fallback, std::uint64_t min = 1,
+                          std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) const {
     auto value = raw(name);
     if (!value) return fallback;
     // Accepts plain bytes or a binary suffix: 500M, 10G, 64K.
@@ -103,11 +113,21 @@ class Reader {
     }
     std::uint64_t parsed = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (ec != std::errc() || end != text.data() + text.size() || parsed == 0) {
+    std::uint64_t bytes = 0;
+    const bool complete = end == text.data() + text.size() && !text.empty();
+    if (complete && (ec == std::errc::result_out_of_range ||
+                     (ec == std::errc() && __builtin_mul_overflow(parsed, multiplier, &bytes)))) {
+      throw ConfigError(name, "\"" + *value + "\" does not fit in 64 bits");
+    }
+    if (ec != std::errc() || !complete) {
       throw ConfigError(name,
                         "expected a size in bytes (e.g. 2147483648 or 2G), got \"" + *value + "\"");
     }
-    return parsed * multiplier;
+    if (bytes < min || bytes > max) {
+      throw ConfigError(name, "must be between " + std::to_string(min) + " and " +
+                                  std::to_string(max) + " bytes, got \"" + *value + "\"");
+    }
+    return bytes;
   }
 
   std::string url(const std::string& name) const {
@@ -207,7 +227,9 @@ ServiceConfig load_config(const Environment& env) {
       static_cast<int>(r.integer("RETRY_MAX_DELAY", defaults::kRetryMaxDelaySeconds, 0, 43200));
 
   c.storage.bucket = r.string("S3_BUCKET", defaults::kBucket);
-  c.storage.prefix = r.string("S3_PREFIX", defaults::kPrefix);
+  // Unset: the default prefix. Set but empty: no prefix, every key of the bucket.
+  auto prefix = env.find("S3_PREFIX");
+  c.storage.prefix = prefix == env.end() ? defaults::kPrefix : prefix->second;
   c.storage.max_file_size_bytes = r.byte_size("MAX_FILE_SIZE", defaults::kMaxFileSizeBytes);
   c.storage.results_prefix = r.string("RESULTS_PREFIX", "");
 
@@ -225,9 +247,25 @@ ServiceConfig load_config(const Environment& env) {
 
   c.download_dir = r.string("DOWNLOAD_DIR", defaults::kDownloadDir);
   c.report_dir = r.string("REPORT_DIR", defaults::kReportDir);
-  if (r.raw("DOWNLOAD_DIR_MAX_BYTES")) {
-    c.download_dir_max_bytes = r.byte_size("DOWNLOAD_DIR_MAX_BYTES", 0);
-  }
+  c.download_dir_max_bytes = r.byte_size("DOWNLOAD_DIR_MAX_BYTES", 0, 0);  // 0: no cap
+  c.download_dir_min_free_bytes =
+      r.byte_size("DOWNLOAD_DIR_MIN_FREE", defaults::kDownloadDirMinFreeBytes, 0);
+
+  c.probe.max_streams =
+      static_cast<int>(r.integer("PROBE_MAX_STREAMS", defaults::kProbeMaxStreams, 1, 1024));
+  // FFmpeg itself refuses frames of (w+128)*(h+128) >= INT_MAX/8 (av_image_check_size2).
+  c.probe.max_frame_pixels = static_cast<std::uint64_t>(
+      r.integer("PROBE_MAX_FRAME_PIXELS", static_cast<long long>(defaults::kProbeMaxFramePixels), 1,
+                16384LL * 16384));
+  c.probe.max_index_entries = static_cast<std::uint64_t>(
+      r.integer("PROBE_MAX_INDEX_ENTRIES", static_cast<long long>(defaults::kProbeMaxIndexEntries),
+                1, 1'000'000'000));
+  c.probe.timeout_seconds =
+      static_cast<int>(r.integer("PROBE_TIMEOUT", defaults::kProbeTimeoutSeconds, 1, 3600));
+  c.probe.memory_limit_mb = static_cast<std::uint64_t>(r.integer(
+      "PROBE_MEMORY_LIMIT_MB", static_cast<long long>(defaults::kProbeMemoryLimitMb), 64, 1 << 20));
+  c.metadata_max_bytes =
+      r.byte_size("METADATA_MAX_BYTES", defaults::kMetadataMaxBytes, 4096, 64ull << 20);
   c.max_workers = static_cast<int>(r.integer("MAX_WORKERS", defaults::kMaxWorkers, 1, 256));
   c.cleanup_after_processing =
       r.boolean("CLEANUP_AFTER_PROCESSING", defaults::kCleanupAfterProcessing);
@@ -236,6 +274,8 @@ ServiceConfig load_config(const Environment& env) {
       c.database_url.rfind("postgres://", 0) != 0) {
     throw ConfigError("DATABASE_URL", "expected sqlite:///path.db or postgresql://...");
   }
+  c.database_busy_timeout = std::chrono::seconds(
+      r.integer("DATABASE_BUSY_TIMEOUT", defaults::kDatabaseBusyTimeoutSeconds, 0, 3600));
   c.log_level = r.string("LOG_LEVEL", defaults::kLogLevel);
   {
     const std::string level = lower(c.log_level);
@@ -257,6 +297,7 @@ ServiceConfig load_config(const Environment& env) {
   c.shutdown_timeout_seconds =
       static_cast<int>(r.integer("SHUTDOWN_TIMEOUT", defaults::kShutdownTimeoutSeconds, 0, 3600));
   c.health_port = static_cast<int>(r.integer("HEALTH_PORT", defaults::kHealthPort, 0, 65535));
+  c.health_port_explicit = r.raw("HEALTH_PORT").has_value();
   c.stats_interval_seconds =
       static_cast<int>(r.integer("STATS_INTERVAL", defaults::kStatsIntervalSeconds, 1, 86400));
 

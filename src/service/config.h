@@ -41,6 +41,18 @@ inline constexpr int kStatsIntervalSeconds = 60;
 inline constexpr int kRetryBaseDelaySeconds =
     10;  // first redelivery delay after a transient failure
 inline constexpr int kRetryMaxDelaySeconds = 900;
+// Longer than the web backend's longest write transaction seen (9 s), short enough that a
+// wedged lock shows up as a retried job within a minute.
+inline constexpr int kDatabaseBusyTimeoutSeconds = 30;
+inline constexpr std::uint64_t kDownloadDirMinFreeBytes = 64ull << 20;  // 64 MiB
+inline constexpr int kProbeMaxStreams = 32;
+inline constexpr std::uint64_t kProbeMaxFramePixels = 8192ull * 4320;  // 8K UHD: 35389440
+// Per stream: 10 h at 120 fps is 4.32 M samples; an AVIndexEntry is 24 bytes, so 5 M entries
+// are 120 MB, within PROBE_MEMORY_LIMIT_MB.
+inline constexpr std::uint64_t kProbeMaxIndexEntries = 5'000'000;
+inline constexpr int kProbeTimeoutSeconds = 30;
+inline constexpr std::uint64_t kProbeMemoryLimitMb = 1024;
+inline constexpr std::uint64_t kMetadataMaxBytes = 256ull << 10;  // 256 KiB
 }  // namespace defaults
 
 // A variable that is present but malformed, or a required one that is missing.
@@ -69,8 +81,10 @@ struct QueueSettings {
 };
 
 struct StorageSettings {
-  std::string bucket = defaults::kBucket;                           // S3_BUCKET
-  std::string prefix = defaults::kPrefix;                           // S3_PREFIX
+  std::string bucket = defaults::kBucket;  // S3_BUCKET
+  // S3_PREFIX: only keys starting with it are processed. Unset: "uploads/". Set to the empty
+  // string: no prefix, the whole bucket.
+  std::string prefix = defaults::kPrefix;
   std::uint64_t max_file_size_bytes = defaults::kMaxFileSizeBytes;  // MAX_FILE_SIZE
   std::string results_prefix;  // RESULTS_PREFIX: upload reports under it when set
 };
@@ -85,6 +99,15 @@ struct AnalysisSettings {
   std::string analyzer = "gait";
 };
 
+// Caps on what probing an untrusted upload may cost (libavformat on hostile input).
+struct ProbeSettings {
+  int max_streams = defaults::kProbeMaxStreams;                       // PROBE_MAX_STREAMS
+  std::uint64_t max_frame_pixels = defaults::kProbeMaxFramePixels;    // PROBE_MAX_FRAME_PIXELS
+  std::uint64_t max_index_entries = defaults::kProbeMaxIndexEntries;  // PROBE_MAX_INDEX_ENTRIES
+  int timeout_seconds = defaults::kProbeTimeoutSeconds;               // PROBE_TIMEOUT
+  std::uint64_t memory_limit_mb = defaults::kProbeMemoryLimitMb;      // PROBE_MEMORY_LIMIT_MB
+};
+
 struct ServiceConfig {
   std::string region = defaults::kRegion;  // AWS_REGION (or AWS_DEFAULT_REGION)
   aws::SqsConfig sqs;                      // endpoint: AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL
@@ -96,15 +119,24 @@ struct ServiceConfig {
   std::filesystem::path report_dir = defaults::kReportDir;  // REPORT_DIR: HTML reports kept here
   // DOWNLOAD_DIR_MAX_BYTES: a download that would take DOWNLOAD_DIR over this waits (0: no cap).
   std::uint64_t download_dir_max_bytes = 0;
+  // DOWNLOAD_DIR_MIN_FREE: free space to leave on DOWNLOAD_DIR's file system beyond the object
+  // being downloaded (0: none).
+  std::uint64_t download_dir_min_free_bytes = defaults::kDownloadDirMinFreeBytes;
+  ProbeSettings probe;
+  // METADATA_MAX_BYTES: cap on the stored metadata_json (see docs/database.md, "Bounds").
+  std::uint64_t metadata_max_bytes = defaults::kMetadataMaxBytes;
   int max_workers = defaults::kMaxWorkers;                            // MAX_WORKERS
   bool cleanup_after_processing = defaults::kCleanupAfterProcessing;  // CLEANUP_AFTER_PROCESSING
   std::string database_url = defaults::kDatabaseUrl;                  // DATABASE_URL
-  std::string log_level = defaults::kLogLevel;                        // LOG_LEVEL
-  std::string log_format = defaults::kLogFormat;                      // LOG_FORMAT: text | json
-  std::string log_file = defaults::kLogFile;                          // LOG_FILE: empty disables
-  int shutdown_timeout_seconds = defaults::kShutdownTimeoutSeconds;   // SHUTDOWN_TIMEOUT
-  int health_port = defaults::kHealthPort;                            // HEALTH_PORT: 0 disables
-  int stats_interval_seconds = defaults::kStatsIntervalSeconds;       // STATS_INTERVAL
+  // DATABASE_BUSY_TIMEOUT (0..3600 s): store::StoreOptions::busy_timeout.
+  std::chrono::seconds database_busy_timeout{defaults::kDatabaseBusyTimeoutSeconds};
+  std::string log_level = defaults::kLogLevel;                       // LOG_LEVEL
+  std::string log_format = defaults::kLogFormat;                     // LOG_FORMAT: text | json
+  std::string log_file = defaults::kLogFile;                         // LOG_FILE: empty disables
+  int shutdown_timeout_seconds = defaults::kShutdownTimeoutSeconds;  // SHUTDOWN_TIMEOUT
+  int health_port = defaults::kHealthPort;                           // HEALTH_PORT: 0 disables
+  bool health_port_explicit = false;  // HEALTH_PORT was set (not the default)
+  int stats_interval_seconds = defaults::kStatsIntervalSeconds;  // STATS_INTERVAL
   Environment aws_environment;  // variables the credential chain reads (AWS_*)
 };
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -114,7 +116,10 @@ StoreErrorCode classify(PGconn* connection, const PGresult* result) {
   const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   if (state == nullptr) return StoreErrorCode::kUnavailable;  // no result: connection trouble
   const std::string_view sqlstate(state);
-  if (sqlstate == "40001" || sqlstate == "40P01") return StoreErrorCode::kBusy;
+  // 55P03 lock_not_available: lock_timeout (StoreOptions::busy_timeout) passed.
+  if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03") {
+    return StoreErrorCode::kBusy;
+  }
   // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now;
   // 53: insufficient resources (too many connections, disk full).
   if (sqlstate.starts_with("08") || sqlstate.starts_with("57P") || sqlstate.starts_with("53")) {
@@ -146,9 +151,19 @@ Param json_param(const std::string& json) {
   return json;
 }
 
+// PQsetNoticeProcessor callback: `arg` is the store's StoreOptions::notice_sink (which outlives
+// every connection of the store). libpq formats the message as "NOTICE:  text\n".
+void forward_notice(void* arg, const char* message) {
+  const auto& sink = *static_cast<const std::function<void(std::string_view)>*>(arg);
+  if (!sink || message == nullptr) return;
+  std::string_view text(message);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  sink(text);
+}
+
 class PgConnection {
  public:
-  PgConnection(const std::string& uri) {
+  PgConnection(const std::string& uri, const StoreOptions& options) {
     // Keywords are processed in order and later ones win, so the URI (expanded from dbname)
     // overrides these defaults.
     const std::array<const char*, 4> keywords{"connect_timeout", "application_name", "dbname",
@@ -161,6 +176,14 @@ class PgConnection {
                                                          redact_database_url(uri) + ": " +
                                                          describe(connection_.get(), nullptr));
     }
+    // libpq's default processor writes notices to stderr, bypassing the service's log.
+    PQsetNoticeProcessor(connection_.get(), forward_notice,
+                         const_cast<std::function<void(std::string_view)>*>(&options.notice_sink));
+    // lock_timeout bounds every lock wait of this session (row locks held by the web
+    // backend's transactions, the migration advisory lock); PostgreSQL reads 0 as "forever".
+    const auto lock_ms = std::clamp<std::int64_t>(options.busy_timeout.count(), 1, INT32_MAX);
+    const std::string set_timeout = "SET lock_timeout = " + std::to_string(lock_ms);
+    execute_script(set_timeout.c_str(), "set lock_timeout");
   }
 
   PGconn* get() const { return connection_.get(); }
@@ -249,8 +272,8 @@ std::vector<Param> object_key_params(const ObjectVersion& object) {
 class PostgresJobStore final : public JobStore {
  public:
   PostgresJobStore(std::string uri, const StoreOptions& options)
-      : uri_(std::move(uri)), max_connections_(std::max(1, options.pool_size)) {
-    auto connection = std::make_unique<PgConnection>(uri_);
+      : uri_(std::move(uri)), options_(options), max_connections_(std::max(1, options.pool_size)) {
+    auto connection = std::make_unique<PgConnection>(uri_, options_);
     migrate(*connection);
     connection->prepare_statements();
     idle_.push_back(std::move(connection));
@@ -259,6 +282,9 @@ class PostgresJobStore final : public JobStore {
 
   ClaimResult claim_job(const ObjectVersion& object, const std::string& worker_id,
                         std::chrono::seconds lease) override {
+    // PostgreSQL would reject invalid UTF-8 on every attempt and cut a key at a NUL byte
+    // (libpq parameters are C strings), matching another object's row.
+    validate_object(object);
     auto connection = borrow();
     // Each statement is atomic on its own; a job changing state between them (released by
     // record_retry, deleted by an operator) just sends us round again.
@@ -316,15 +342,16 @@ class PostgresJobStore final : public JobStore {
 
   void fail_job(std::int64_t job_id, const std::string& worker_id,
                 const std::string& error_message) override {
-    lease_holder_update(kFail, {std::to_string(job_id), worker_id, error_message}, job_id,
-                        worker_id);
+    lease_holder_update(kFail, {std::to_string(job_id), worker_id, to_storable_text(error_message)},
+                        job_id, worker_id);
   }
 
   int record_retry(std::int64_t job_id, const std::string& worker_id,
                    const std::string& error_message) override {
     auto connection = borrow();
     auto result = connection->execute(
-        kRecordRetry, {std::to_string(job_id), worker_id, error_message}, PGRES_TUPLES_OK);
+        kRecordRetry, {std::to_string(job_id), worker_id, to_storable_text(error_message)},
+        PGRES_TUPLES_OK);
     if (PQntuples(result.get()) != 1) throw lease_lost(kRecordRetry, job_id, worker_id);
     return std::stoi(text(result.get(), 0, 0));
   }
@@ -337,6 +364,8 @@ class PostgresJobStore final : public JobStore {
   }
 
   std::optional<Job> find_job(const ObjectVersion& object) override {
+    // Invalid UTF-8 would be an error, and a NUL would cut the key to another object's.
+    if (!is_storable_object(object)) return std::nullopt;
     auto connection = borrow();
     auto result = connection->execute(kSelectByObject, object_key_params(object), PGRES_TUPLES_OK);
     if (PQntuples(result.get()) == 0) return std::nullopt;
@@ -396,7 +425,7 @@ class PostgresJobStore final : public JobStore {
     ++created_;
     lock.unlock();
     try {
-      auto connection = std::make_unique<PgConnection>(uri_);
+      auto connection = std::make_unique<PgConnection>(uri_, options_);
       connection->prepare_statements();
       return Borrowed(*this, std::move(connection));
     } catch (...) {
@@ -484,6 +513,7 @@ class PostgresJobStore final : public JobStore {
   }
 
   const std::string uri_;
+  const StoreOptions options_;  // connections point at options_.notice_sink
   const int max_connections_;
   std::mutex mutex_;
   std::condition_variable available_;

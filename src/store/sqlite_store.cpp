@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -70,6 +72,8 @@ constexpr const char* kRecordRetry =
     "lease_expires_at = NULL, updated_at = " DANCER_SQLITE_NOW DANCER_HELD_BY_CALLER
     " RETURNING retry_count";
 constexpr const char* kSchemaVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+constexpr const char* kMigrationsTableExists =
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'";
 constexpr const char* kRecordMigration =
     "INSERT INTO schema_migrations (version, description) VALUES (?1, ?2)";
 constexpr const char* kPing = "SELECT 1";
@@ -103,9 +107,13 @@ struct StmtFinalizer {
 using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
 using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
+int busy_milliseconds(std::chrono::milliseconds timeout) {
+  return static_cast<int>(std::clamp<std::int64_t>(timeout.count(), 0, INT32_MAX));
+}
+
 class Connection {
  public:
-  Connection(const std::string& path, const StoreOptions& options) {
+  Connection(const std::string& path, std::chrono::milliseconds busy_timeout) {
     sqlite3* raw = nullptr;
     // NOMUTEX: the pool hands a connection to one thread at a time.
     const int rc =
@@ -114,16 +122,39 @@ class Connection {
     db_.reset(raw);  // sqlite3_open_v2 allocates a handle even on failure
     if (rc != SQLITE_OK) throw_sqlite(raw, rc, "cannot open '" + path + "'");
     sqlite3_extended_result_codes(db_.get(), 1);
-    sqlite3_busy_timeout(db_.get(), static_cast<int>(options.busy_timeout.count()));
+    // Before any statement: even reading the schema waits for locks. sqlite3_busy_timeout
+    // retries a statement that meets SQLITE_BUSY until the total time exceeds the timeout.
+    set_busy_timeout(busy_timeout);
     // WAL lets readers run while one writer commits. synchronous=FULL fsyncs the WAL at each
     // commit, so complete_job/fail_job survive power loss once they return (NORMAL would
     // only guarantee that against process crashes).
-    exec("PRAGMA journal_mode = WAL");
+    switch_to_wal(busy_timeout);
     exec("PRAGMA synchronous = FULL");
     exec("PRAGMA foreign_keys = ON");
   }
 
   sqlite3* db() const { return db_.get(); }
+
+  // Leaving rollback-journal mode needs an exclusive lock. While another connection holds
+  // the write lock SQLite fails this at once with SQLITE_BUSY, without calling the busy
+  // handler (waiting there could deadlock), so the busy timeout is honoured here.
+  void switch_to_wal(std::chrono::milliseconds busy_timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+    for (;;) {
+      try {
+        exec("PRAGMA journal_mode = WAL");
+        return;
+      } catch (const StoreError& e) {
+        if (e.code() != StoreErrorCode::kBusy || std::chrono::steady_clock::now() >= deadline) {
+          throw;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  void set_busy_timeout(std::chrono::milliseconds timeout) {
+    sqlite3_busy_timeout(db_.get(), busy_milliseconds(timeout));
+  }
 
   void exec(const char* sql) {
     char* error = nullptr;
@@ -260,19 +291,25 @@ std::string lease_modifier(std::chrono::seconds lease) {
 
 class SqliteJobStore final : public JobStore {
  public:
-  SqliteJobStore(std::string path, const StoreOptions& options)
+  SqliteJobStore(std::string path, const StoreOptions& options,
+                 std::optional<std::chrono::milliseconds> open_busy_timeout)
       : path_(std::move(path)),
         options_(options),
         // Each connection to ":memory:" is a different database: share exactly one.
         max_connections_(path_ == ":memory:" ? 1 : std::max(1, options.pool_size)) {
-    auto connection = std::make_unique<Connection>(path_, options_);
+    auto connection =
+        std::make_unique<Connection>(path_, open_busy_timeout.value_or(options_.busy_timeout));
+    // Migrating takes the write lock (BEGIN IMMEDIATE), so another program's open write
+    // transaction makes this wait, and fail with kBusy after the timeout.
     migrate(*connection);
+    connection->set_busy_timeout(options_.busy_timeout);
     idle_.push_back(std::move(connection));
     created_ = 1;
   }
 
   ClaimResult claim_job(const ObjectVersion& object, const std::string& worker_id,
                         std::chrono::seconds lease) override {
+    validate_object(object);
     auto connection = borrow();
     std::lock_guard writer(write_mutex_);
     WriteTransaction transaction(*connection);
@@ -352,7 +389,7 @@ class SqliteJobStore final : public JobStore {
     auto connection = borrow();
     std::lock_guard writer(write_mutex_);
     Query query(*connection, kFail);
-    query.bind(1, job_id).bind(2, worker_id).bind(3, error_message);
+    query.bind(1, job_id).bind(2, worker_id).bind(3, to_storable_text(error_message));
     run_lease_holder_update(query, job_id, worker_id, "fail_job");
   }
 
@@ -361,7 +398,7 @@ class SqliteJobStore final : public JobStore {
     auto connection = borrow();
     std::lock_guard writer(write_mutex_);
     Query query(*connection, kRecordRetry);
-    query.bind(1, job_id).bind(2, worker_id).bind(3, error_message);
+    query.bind(1, job_id).bind(2, worker_id).bind(3, to_storable_text(error_message));
     if (!query.step()) throw lease_lost(job_id, worker_id, "record_retry");
     return static_cast<int>(query.integer(0));
   }
@@ -375,6 +412,7 @@ class SqliteJobStore final : public JobStore {
   }
 
   std::optional<Job> find_job(const ObjectVersion& object) override {
+    if (!is_storable_object(object)) return std::nullopt;
     auto connection = borrow();
     Query query(*connection, kSelectByObject);
     bind_object_key(query, object);
@@ -435,7 +473,7 @@ class SqliteJobStore final : public JobStore {
     ++created_;
     lock.unlock();
     try {
-      return Borrowed(*this, std::make_unique<Connection>(path_, options_));
+      return Borrowed(*this, std::make_unique<Connection>(path_, options_.busy_timeout));
     } catch (...) {
       lock.lock();
       --created_;
@@ -476,7 +514,34 @@ class SqliteJobStore final : public JobStore {
     if (query.changes() != 1) throw lease_lost(job_id, worker_id, operation);
   }
 
+  // The applied schema version read without the write lock (WAL readers do not wait for a
+  // writer), or nullopt when the database has no schema_migrations table yet.
+  static std::optional<int> read_schema_version(Connection& connection) {
+    {
+      Query exists(connection, kMigrationsTableExists);
+      if (!exists.step()) return std::nullopt;
+    }
+    Query query(connection, kSchemaVersion);
+    query.step();
+    return static_cast<int>(query.integer(0));
+  }
+
+  static void reject_newer_schema(int current) {
+    if (current > latest_schema_version()) {
+      throw StoreError(StoreErrorCode::kSchema,
+                       "sqlite: database schema version " + std::to_string(current) +
+                           " is newer than this build's " +
+                           std::to_string(latest_schema_version()) + ": upgrade the service");
+    }
+  }
+
   static void migrate(Connection& connection) {
+    // An up-to-date database opens without the write lock, so a long write transaction of
+    // the web backend does not hold up the service's start.
+    if (const auto applied = read_schema_version(connection)) {
+      reject_newer_schema(*applied);
+      if (*applied == latest_schema_version()) return;
+    }
     WriteTransaction transaction(connection);
     connection.exec(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -489,12 +554,7 @@ class SqliteJobStore final : public JobStore {
       query.step();
       current = static_cast<int>(query.integer(0));
     }
-    if (current > latest_schema_version()) {
-      throw StoreError(StoreErrorCode::kSchema,
-                       "sqlite: database schema version " + std::to_string(current) +
-                           " is newer than this build's " +
-                           std::to_string(latest_schema_version()) + ": upgrade the service");
-    }
+    reject_newer_schema(current);
     for (const Migration& migration : sqlite_migrations()) {
       if (migration.version <= current) continue;
       try {
@@ -527,9 +587,10 @@ class SqliteJobStore final : public JobStore {
 
 }  // namespace
 
-std::unique_ptr<JobStore> open_sqlite_job_store(const std::string& path,
-                                                const StoreOptions& options) {
-  return std::make_unique<SqliteJobStore>(path, options);
+std::unique_ptr<JobStore> open_sqlite_job_store(
+    const std::string& path, const StoreOptions& options,
+    std::optional<std::chrono::milliseconds> open_busy_timeout) {
+  return std::make_unique<SqliteJobStore>(path, options, open_busy_timeout);
 }
 
 }  // namespace dancer::store

@@ -91,6 +91,138 @@ TEST(ConfigTest, MalformedValuesNameTheVariable) {
   }
 }
 
+TEST(ConfigTest, NewSettingsHaveTheirDocumentedDefaults) {
+  ServiceConfig c = load_config({});
+  EXPECT_EQ(c.database_busy_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.download_dir_min_free_bytes, 64ull << 20);
+  EXPECT_EQ(c.probe.max_streams, 32);
+  EXPECT_EQ(c.probe.max_frame_pixels, 35389440u);
+  EXPECT_EQ(c.probe.max_index_entries, 5'000'000u);
+  EXPECT_EQ(c.probe.timeout_seconds, 30);
+  EXPECT_EQ(c.probe.memory_limit_mb, 1024u);
+  EXPECT_EQ(c.metadata_max_bytes, 262144u);
+  EXPECT_FALSE(c.health_port_explicit);
+  EXPECT_EQ(c.download_dir_max_bytes, 0u);
+}
+
+TEST(ConfigTest, ReadsTheNewSettings) {
+  ServiceConfig c = load_config({{"DATABASE_BUSY_TIMEOUT", "0"},
+                                 {"DOWNLOAD_DIR_MIN_FREE", "1G"},
+                                 {"PROBE_MAX_STREAMS", "4"},
+                                 {"PROBE_MAX_FRAME_PIXELS", "2073600"},
+                                 {"PROBE_MAX_INDEX_ENTRIES", "100000"},
+                                 {"PROBE_TIMEOUT", "5"},
+                                 {"PROBE_MEMORY_LIMIT_MB", "256"},
+                                 {"METADATA_MAX_BYTES", "64K"},
+                                 {"HEALTH_PORT", "8080"},
+                                 {"DOWNLOAD_DIR_MAX_BYTES", "0"}});
+  EXPECT_EQ(c.database_busy_timeout, std::chrono::seconds(0));
+  EXPECT_EQ(c.download_dir_min_free_bytes, 1ull << 30);
+  EXPECT_EQ(c.probe.max_streams, 4);
+  EXPECT_EQ(c.probe.max_frame_pixels, 2073600u);
+  EXPECT_EQ(c.probe.max_index_entries, 100000u);
+  EXPECT_EQ(c.probe.timeout_seconds, 5);
+  EXPECT_EQ(c.probe.memory_limit_mb, 256u);
+  EXPECT_EQ(c.metadata_max_bytes, 65536u);
+  EXPECT_EQ(c.health_port, 8080);
+  EXPECT_TRUE(c.health_port_explicit);  // even when equal to the default
+  EXPECT_EQ(c.download_dir_max_bytes, 0u);
+  EXPECT_EQ(load_config({{"DATABASE_BUSY_TIMEOUT", "3600"}}).database_busy_timeout,
+            std::chrono::seconds(3600));
+  EXPECT_EQ(load_config({{"DOWNLOAD_DIR_MIN_FREE", "0"}}).download_dir_min_free_bytes, 0u);
+}
+
+TEST(ConfigTest, AnEmptyHealthPortIsTheImplicitDefault) {
+  ServiceConfig c = load_config({{"HEALTH_PORT", ""}});
+  EXPECT_EQ(c.health_port, 8080);
+  EXPECT_FALSE(c.health_port_explicit);
+  EXPECT_TRUE(load_config({{"HEALTH_PORT", "0"}}).health_port_explicit);
+}
+
+TEST(ConfigTest, AnExplicitlyEmptyPrefixMeansTheWholeBucket) {
+  EXPECT_EQ(load_config({}).storage.prefix, "uploads/");
+  EXPECT_EQ(load_config({{"S3_PREFIX", ""}}).storage.prefix, "");
+  EXPECT_EQ(load_config({{"S3_PREFIX", "in/"}}).storage.prefix, "in/");
+  // The same through a .env file.
+  EXPECT_EQ(load_config(parse_dotenv("S3_PREFIX=\n")).storage.prefix, "");
+  EXPECT_EQ(load_config(parse_dotenv("S3_PREFIX=''\n")).storage.prefix, "");
+}
+
+// ConfigError naming `name`, or a test failure.
+void expect_rejected(const std::string& name, const std::string& value) {
+  try {
+    load_config({{name, value}});
+    ADD_FAILURE() << name << "=" << value << " was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.variable(), name) << e.what();
+    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+  }
+}
+
+TEST(ConfigTest, SizesThatOverflowAreRejectedNotWrapped) {
+  // 16777216T = 2^24 * 2^40 = 2^64: wrapped to 0 before.
+  for (const char* name : {"MAX_FILE_SIZE", "S3_PART_SIZE", "DOWNLOAD_DIR_MAX_BYTES",
+                           "DOWNLOAD_DIR_MIN_FREE", "METADATA_MAX_BYTES"}) {
+    expect_rejected(name, "16777216T");
+    expect_rejected(name, "18446744073709551616");  // 2^64
+    expect_rejected(name, "99999999999999999999999K");
+    expect_rejected(name, "-1");
+    expect_rejected(name, "1.5G");
+    expect_rejected(name, "G");
+    expect_rejected(name, "12Q");
+  }
+  // The largest representable values still parse.
+  EXPECT_EQ(load_config({{"MAX_FILE_SIZE", "16777215T"}}).storage.max_file_size_bytes,
+            16777215ull << 40);
+  EXPECT_EQ(load_config({{"MAX_FILE_SIZE", "18446744073709551615"}}).storage.max_file_size_bytes,
+            18446744073709551615ull);
+}
+
+TEST(ConfigTest, ZeroIsRejectedWhereItMakesNoSense) {
+  expect_rejected("MAX_FILE_SIZE", "0");
+  expect_rejected("MAX_FILE_SIZE", "0G");
+  expect_rejected("S3_PART_SIZE", "0");
+  expect_rejected("METADATA_MAX_BYTES", "0");
+  expect_rejected("METADATA_MAX_BYTES", "4095");
+  expect_rejected("METADATA_MAX_BYTES", "65M");
+  expect_rejected("PROBE_MAX_STREAMS", "0");
+  expect_rejected("PROBE_MAX_FRAME_PIXELS", "0");
+  expect_rejected("PROBE_MAX_INDEX_ENTRIES", "0");
+  expect_rejected("PROBE_TIMEOUT", "0");
+  expect_rejected("PROBE_MEMORY_LIMIT_MB", "0");
+}
+
+TEST(ConfigTest, IntegersOutOfRangeOrMalformedAreRejected) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"DATABASE_BUSY_TIMEOUT", "-1"},
+      {"DATABASE_BUSY_TIMEOUT", "3601"},
+      {"DATABASE_BUSY_TIMEOUT", "30s"},
+      {"DATABASE_BUSY_TIMEOUT", "99999999999999999999"},
+      {"PROBE_MAX_STREAMS", "1025"},
+      {"PROBE_MAX_STREAMS", "many"},
+      {"PROBE_MAX_FRAME_PIXELS", "268435457"},
+      {"PROBE_MAX_FRAME_PIXELS", "8K"},
+      {"PROBE_MAX_INDEX_ENTRIES", "1000000001"},
+      {"PROBE_MAX_INDEX_ENTRIES", "1e6"},
+      {"PROBE_TIMEOUT", "3601"},
+      {"PROBE_TIMEOUT", "-5"},
+      {"PROBE_MEMORY_LIMIT_MB", "63"},
+      {"PROBE_MEMORY_LIMIT_MB", "1G"},
+      {"HEALTH_PORT", "65536"},
+      {"HEALTH_PORT", "99999999999999999999999"},
+      {"MAX_WORKERS", "9223372036854775808"},  // 2^63: out of long long's range
+      {"SUBJECT_HEIGHT_M", "inf"},
+      {"SUBJECT_HEIGHT_M", "nan"},
+  };
+  for (const auto& [name, value] : bad) expect_rejected(name, value);
+  try {
+    load_config({{"PROBE_TIMEOUT", "99999999999999999999"}});
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("between 1 and 3600"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ConfigTest, DotenvParsing) {
   Environment env = parse_dotenv(
       "# comment\n\nexport S3_BUCKET=videos\nS3_PREFIX = 'in coming/'\nLOG_LEVEL=\"DEBUG\"\n"

@@ -1,8 +1,13 @@
 // The JobStore contract against PostgreSQL, plus server faults. Needs the throw-away server
 // from scripts/lib/postgres.sh: DANCER_TEST_POSTGRES_URL and DANCER_TEST_POSTGRES_RESTART.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <chrono>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "store/job_store.h"
 #include "support/job_store_contract.h"
@@ -109,6 +114,123 @@ TEST_F(PostgresFaults, StoresJsonAsQueryableJsonb) {
                 "SELECT (results_json->>'steps')::int FROM processing_jobs WHERE id = " +
                 std::to_string(job.id)),
             17);
+}
+
+// Tests on a database of their own that leave the server alone (run in parallel).
+class PostgresStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = integration_env("DANCER_TEST_POSTGRES_URL");
+    if (!server) return;
+    database_ = make_postgres_test_database(*server);
+  }
+  std::unique_ptr<TestDatabase> database_;
+};
+
+// A second session, as the web backend would hold one.
+class BackendSession {
+ public:
+  explicit BackendSession(const std::string& url) : connection_(PQconnectdb(url.c_str())) {
+    EXPECT_EQ(PQstatus(connection_), CONNECTION_OK) << PQerrorMessage(connection_);
+  }
+  ~BackendSession() { PQfinish(connection_); }
+  BackendSession(const BackendSession&) = delete;
+  BackendSession& operator=(const BackendSession&) = delete;
+  bool run(const std::string& sql) {
+    PGresult* result = PQexec(connection_, sql.c_str());
+    const auto status = PQresultStatus(result);
+    PQclear(result);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+  }
+
+ private:
+  PGconn* connection_;
+};
+
+TEST_F(PostgresStore, NoticesGoToTheSinkNotToStderr) {
+  if (!database_) return;
+  std::mutex mutex;
+  std::vector<std::string> notices;
+  store::StoreOptions options;
+  options.notice_sink = [&](std::string_view message) {
+    std::lock_guard lock(mutex);
+    notices.emplace_back(message);
+  };
+  auto store = store::open_job_store(database_->url(), options);
+  // What a trigger the web backend installs might do.
+  database_->execute(
+      "CREATE FUNCTION backend_audit() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE NOTICE 'hello from the backend: %', NEW.object_key; RETURN NEW; END $$");
+  database_->execute(
+      "CREATE TRIGGER backend_audit BEFORE INSERT ON processing_jobs "
+      "FOR EACH ROW EXECUTE FUNCTION backend_audit()");
+
+  ::testing::internal::CaptureStderr();
+  const auto claim = store->claim_job(object("a.mp4"), "w", seconds(60));
+  const std::string stderr_text = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(claim.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(stderr_text, "");
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0], "NOTICE:  hello from the backend: a.mp4");
+}
+
+TEST_F(PostgresStore, WithoutASinkNoticesAreDropped) {
+  if (!database_) return;
+  auto store = store::open_job_store(database_->url());
+  database_->execute(
+      "CREATE FUNCTION backend_audit() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE NOTICE 'hello from the backend'; RETURN NEW; END $$");
+  database_->execute(
+      "CREATE TRIGGER backend_audit BEFORE INSERT ON processing_jobs "
+      "FOR EACH ROW EXECUTE FUNCTION backend_audit()");
+  ::testing::internal::CaptureStderr();
+  const auto claim = store->claim_job(object("a.mp4"), "w", seconds(60));
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(claim.outcome, ClaimOutcome::kClaimed);
+}
+
+TEST_F(PostgresStore, ARowLockHeldBeyondTheBusyTimeoutIsATransientBusyError) {
+  if (!database_) return;
+  store::StoreOptions options;
+  options.busy_timeout = std::chrono::milliseconds(200);
+  auto store = store::open_job_store(database_->url(), options);
+  const auto job = store->claim_job(object("a.mp4"), "w", seconds(60)).job;
+  {
+    BackendSession backend(database_->url());
+    ASSERT_TRUE(backend.run("BEGIN"));
+    ASSERT_TRUE(backend.run("SELECT id FROM processing_jobs WHERE id = " + std::to_string(job.id) +
+                            " FOR UPDATE"));
+    try {
+      store->complete_job(job.id, "w", "{}", "{}", "");
+      FAIL() << "updated a row another session holds locked";
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.code(), StoreErrorCode::kBusy) << e.what();
+      EXPECT_TRUE(e.transient());
+    }
+    ASSERT_TRUE(backend.run("ROLLBACK"));
+  }
+  store->complete_job(job.id, "w", "{}", "{}", "");
+  EXPECT_EQ(store->find_job(job.id)->status, store::JobStatus::kCompleted);
+}
+
+TEST_F(PostgresStore, ARowLockReleasedWithinTheBusyTimeoutIsWaitedOut) {
+  if (!database_) return;
+  store::StoreOptions options;
+  options.busy_timeout = std::chrono::milliseconds(5000);
+  auto store = store::open_job_store(database_->url(), options);
+  const auto job = store->claim_job(object("a.mp4"), "w", seconds(60)).job;
+  BackendSession backend(database_->url());
+  ASSERT_TRUE(backend.run("BEGIN"));
+  ASSERT_TRUE(backend.run("SELECT id FROM processing_jobs WHERE id = " + std::to_string(job.id) +
+                          " FOR UPDATE"));
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_TRUE(backend.run("COMMIT"));
+  });
+  store->complete_job(job.id, "w", "{}", "{}", "");
+  releaser.join();
+  EXPECT_EQ(store->find_job(job.id)->status, store::JobStatus::kCompleted);
 }
 
 }  // namespace

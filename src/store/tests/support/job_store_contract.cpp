@@ -257,6 +257,20 @@ TEST_P(JobStoreContract, FailStoresTheReason) {
   EXPECT_TRUE(is_iso_utc(failed->completed_at)) << failed->completed_at;
 }
 
+TEST_P(JobStoreContract, FailureReasonsThatAreNotTextAreStoredWithReplacementCharacters) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  // E.g. an external analyzer's stderr quoted in the reason.
+  EXPECT_EQ(store->record_retry(job.id, "worker-1", std::string("tool said \xff\0!", 13)), 1);
+  EXPECT_EQ(store->find_job(job.id)->error_message, "tool said \xef\xbf\xbd\xef\xbf\xbd!");
+  store->claim_job(object("a.mp4"), "worker-1", kLongLease);
+  store->fail_job(job.id, "worker-1", "bad \xc0\x80 bytes");
+  const auto failed = store->find_job(job.id);
+  EXPECT_EQ(failed->status, JobStatus::kFailed);
+  EXPECT_TRUE(store::is_storable_text(failed->error_message)) << failed->error_message;
+  EXPECT_EQ(failed->error_message.substr(0, 4), "bad ");
+}
+
 TEST_P(JobStoreContract, EachObjectVersionIsItsOwnJob) {
   auto store = open();
   const auto original = store->claim_job(object("a.mp4", "e1", ""), "w", kLongLease);
@@ -303,7 +317,8 @@ TEST_P(JobStoreContract, HostileStringsAreStoredAndReadBackIntact) {
       "Robert'); DELETE FROM schema_migrations;--",
       "ünïcødé 日本語 🕺💃 \u200b zero-width",
       std::string("control \x01\x02\x1f\t\r\n bytes \x7f and \\ backslash % _ ?1 $1"),
-      std::string(5000, 'x') + "long",
+      // Keys are at most 1024 bytes (kMaxObjectFieldBytes); "/key" is appended below.
+      std::string(1016, 'x') + "long",
   };
   for (std::size_t i = 0; i < hostile.size(); ++i) {
     ObjectVersion version{hostile[i], hostile[i] + "/key", hostile[i], hostile[i],
@@ -325,6 +340,54 @@ TEST_P(JobStoreContract, HostileStringsAreStoredAndReadBackIntact) {
   }
   EXPECT_EQ(store->list_jobs(100).size(), hostile.size());
   EXPECT_EQ(store->schema_version(), store::latest_schema_version());
+}
+
+TEST_P(JobStoreContract, ObjectsThatAreNotTextAreRejectedAndNothingIsStored) {
+  auto store = open();
+  // The genuine object K, mid-processing.
+  const auto genuine = store->claim_job(object("K"), "worker-1", kLongLease).job;
+  const auto before = store->find_job(genuine.id);
+
+  std::vector<ObjectVersion> forged = {
+      object("\xff"),                     // "%FF" in an event key, URL-decoded
+      object("uploads/\xffwalk.mp4"),     // ... inside a key
+      object(std::string("K\0junk", 6)),  // a NUL would cut the key to "K" in PostgreSQL
+      object(std::string(1025, 'k')),     // over S3's 1024-byte key limit
+      object("\xed\xa0\x80"),             // a UTF-16 surrogate encoded as UTF-8
+      object("K", std::string("etag\0x", 6)),
+      object("K", "etag-1", "\xc0\x80"),
+  };
+  forged.push_back(object("K"));
+  forged.back().bucket = std::string("uploads\0other", 13);
+  for (const auto& version : forged) {
+    try {
+      store->claim_job(version, "worker-2", kLongLease);
+      ADD_FAILURE() << "claimed " << ::testing::PrintToString(version.key);
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.code(), StoreErrorCode::kInvalidObject) << e.what();
+      EXPECT_FALSE(e.transient());
+    }
+  }
+
+  // Nothing stored, K's row untouched, and K's own work still goes through.
+  EXPECT_EQ(store->list_jobs(100).size(), 1u);
+  for (const auto& version : forged) {
+    EXPECT_FALSE(store->find_job(version).has_value()) << ::testing::PrintToString(version.key);
+  }
+  const auto after = store->find_job(genuine.id);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->status, JobStatus::kProcessing);
+  EXPECT_EQ(after->worker_id, "worker-1");
+  EXPECT_EQ(after->retry_count, 0);
+  EXPECT_EQ(after->updated_at, before->updated_at);
+  store->complete_job(genuine.id, "worker-1", "{}", "{}", "");
+  EXPECT_EQ(store->claim_job(object("K"), "worker-2", kLongLease).outcome,
+            ClaimOutcome::kAlreadyCompleted);
+
+  // The longest key S3 allows is fine.
+  const auto longest = store->claim_job(object(std::string(1024, 'k')), "worker-1", kLongLease);
+  EXPECT_EQ(longest.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(longest.job.object.key, std::string(1024, 'k'));
 }
 
 TEST_P(JobStoreContract, ADatabaseFromANewerBuildIsRejected) {
