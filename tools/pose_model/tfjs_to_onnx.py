@@ -42,7 +42,10 @@ def load_weights(model_json, base_dir):
     """Returns {name: np.ndarray} from the weightsManifest of a TF.js graph model."""
     weights = {}
     for group in model_json.get("weightsManifest", []):
-        data = b"".join(open(os.path.join(base_dir, p), "rb").read() for p in group["paths"])
+        data = b""
+        for p in group["paths"]:
+            with open(os.path.join(base_dir, p), "rb") as f:
+                data += f.read()
         offset = 0
         for spec in group["weights"]:
             shape = [int(d) for d in spec["shape"]]
@@ -314,13 +317,22 @@ class Converter:
         size = self.get_const(node["input"][1], node, "size").astype(np.int64).reshape(-1)
         if attr_b(node, "align_corners"):
             ctm = "align_corners"
+        elif attr_b(node, "half_pixel_centers") and mode == "linear":
+            ctm = "half_pixel"
         elif attr_b(node, "half_pixel_centers"):
-            ctm = "half_pixel" if mode == "linear" else "tf_half_pixel_for_nn"
+            # TF's nearest reads floor((o + 0.5) * in / out). OpenCV 4.6 rejects ONNX's
+            # tf_half_pixel_for_nn and computes floor(o * in / out) in every mode; the two agree
+            # only when out is a whole multiple of in, so anything else is refused.
+            if size[0] % in_shape[1] or size[1] % in_shape[2]:
+                raise ConversionError(
+                    f"node {node['name']} ({node['op']}): half-pixel nearest resize from "
+                    f"{in_shape[1]}x{in_shape[2]} to {size[0]}x{size[1]} is not a whole-number upscale"
+                )
+            ctm = "asymmetric"
         else:
             ctm = "asymmetric"
         attrs = {"mode": mode, "coordinate_transformation_mode": ctm}
         if mode == "nearest":
-            # TF: floor((o + 0.5) * scale) with half-pixel centres, floor(o * scale) otherwise.
             attrs["nearest_mode"] = "floor"
         roi = self.add_init(node["name"] + "/roi", np.array([], np.float32))
         scales = self.add_init(node["name"] + "/scales", np.array([], np.float32))
