@@ -21,7 +21,6 @@ as MediaPipe's pose_detection graph does.
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -147,6 +146,16 @@ def compare_detector(frames, cv_outs, oracle_dir):
     return box, score
 
 
+def peak_rss_mb():
+    """VmHWM: this process image's peak RSS. ru_maxrss would not do: Linux carries it across
+    fork and exec, so a child started from this (large) process would report the parent's."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def bench_one(onnx_path, input_path, threads, repeat):
     """Runs in a child process: median forward time and this process's peak RSS."""
     cv2.setNumThreads(threads)
@@ -167,7 +176,7 @@ def bench_one(onnx_path, input_path, threads, repeat):
     print(json.dumps({
         "model": os.path.basename(onnx_path), "backend": "opencv", "threads": threads, "runs": repeat,
         "median_ms": times[len(times) // 2], "min_ms": times[0],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }))
 
 

@@ -31,6 +31,13 @@ function npy(shape, data) {
   return buf;
 }
 
+function peakRssMb() {
+  // VmHWM is this process image's peak RSS; resourceUsage().maxRSS is carried over from the
+  // parent across fork and exec on Linux, so it would report the caller's peak.
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 function fileHandler(modelPath) {
   // tf.loadGraphModel only fetches over HTTP in Node without tfjs-node; this reads the files.
   return {
@@ -114,7 +121,7 @@ async function main() {
       runs: times.length,
       median_ms: times[Math.floor(times.length / 2)],
       min_ms: times[0],
-      peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+      peak_rss_mb: peakRssMb(),
     };
     console.error(JSON.stringify(report));
   }
