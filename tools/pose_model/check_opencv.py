@@ -55,21 +55,23 @@ def crop_tensor(rgb, cx, cy, size, rotation_deg=0.0):
     """The square crop (centre, side, rotation) resampled to 256x256, [0,1], NHWC float32.
 
     Output pixel centre (u + 0.5) maps to cx + R * (u + 0.5 - 128) * size / 256; OpenCV puts
-    pixel centres at integer coordinates, hence the -0.5. Outside the frame is black, like
-    MediaPipe's ImageToTensorCalculator with BORDER_ZERO."""
+    pixel centres at integer coordinates, hence the -0.5. Outside the frame repeats the edge
+    pixels: MediaPipe's pose_landmark_by_roi leaves ImageToTensorCalculator's border_mode
+    unset, and its default is BORDER_REPLICATE (image_to_tensor_calculator.proto)."""
     k = size / CROP
     a = np.deg2rad(rotation_deg)
     c, s = np.cos(a) * k, np.sin(a) * k
     o = 0.5 - CROP / 2
     m = np.array([[c, -s, cx - 0.5 + c * o - s * o], [s, c, cy - 0.5 + s * o + c * o]], np.float64)
     img = cv2.warpAffine(
-        rgb, m, (CROP, CROP), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        rgb, m, (CROP, CROP), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
     )
     return (img.astype(np.float32) / 255.0)[None]
 
 
 def letterbox_tensor(rgb, side=DETECTOR_INPUT):
-    """The whole frame padded to a centred square and resized, [-1,1], NHWC float32."""
+    """The whole frame padded to a centred square and resized, [-1,1], NHWC float32. Black
+    bars: pose_detection sets border_mode BORDER_ZERO."""
     h, w = rgb.shape[:2]
     n = max(h, w)
     sq = np.zeros((n, n, 3), np.uint8)
