@@ -212,9 +212,12 @@ class Converter:
         """A per-channel parameter broadcastable over NCHW: [C] -> [C,1,1]."""
         return arr.reshape(-1, 1, 1)
 
-    def broadcast_operand(self, tf_name, node):
-        """A constant operand of a binary op, laid out to broadcast against NCHW data."""
+    def broadcast_operand(self, tf_name, node, data_rank):
+        """A constant operand of a binary op, laid out to broadcast against the other operand
+        (NCHW when that one is 4-D; TF's own layout otherwise)."""
         arr = self.const[tf_name].astype(np.float32)
+        if data_rank != 4:
+            return self.add_init(tf_name, arr)
         if arr.ndim == 0 or arr.size == 1:
             return self.add_init(tf_name, arr.reshape([]))
         if arr.ndim == 1 or (arr.ndim <= 4 and all(d == 1 for d in arr.shape[:-1])):
@@ -385,8 +388,9 @@ class Converter:
             return None, list(self.const[node["name"]].shape)
         shape_a = self.shape[a] if a not in self.const else None
         shape_b = self.shape[b] if b not in self.const else None
-        ia = self.broadcast_operand(a, node) if a in self.const else self.value(a, node)
-        ib = self.broadcast_operand(b, node) if b in self.const else self.value(b, node)
+        rank = len(shape_a or shape_b)
+        ia = self.broadcast_operand(a, node, rank) if a in self.const else self.value(a, node)
+        ib = self.broadcast_operand(b, node, rank) if b in self.const else self.value(b, node)
         if shape_a is not None and shape_b is not None and shape_a != shape_b:
             raise ConversionError(f"node {node['name']} ({node['op']}): broadcasting {shape_a} with {shape_b} is not supported")
         return self.emit(onnx_op, [ia, ib], node["name"]), shape_a or shape_b

@@ -350,6 +350,14 @@ class ConverterOpTests(unittest.TestCase):
         m = (x + c) * x
         self.assertClose(run(g, "cat", x), np.concatenate([1 / (1 + np.exp(-m)), x], -1))
 
+    def test_constant_operand_after_flatten_keeps_tf_layout(self):
+        x = RNG.standard_normal((1, 2, 2, 3)).astype(np.float32)
+        c = RNG.standard_normal(12).astype(np.float32)
+        g = Graph(x.shape)
+        g.node("r", "Reshape", ["x", g.const("shape", np.array([1, 12], np.int32))])
+        g.node("m", "Mul", ["r", g.const("c", c)])
+        self.assertClose(run(g, "m", x), x.reshape(1, 12) * c)
+
     def test_depth_to_space(self):
         x = RNG.standard_normal((1, 3, 2, 8)).astype(np.float32)
         g = Graph(x.shape)
