@@ -38,17 +38,26 @@ CROP = 256
 DETECTOR_INPUT = 224
 
 
-def decode_frame(video, t, work):
-    """One RGB frame at time t (ffmpeg seeks to the frame shown at t, rotation applied)."""
-    out = os.path.join(work, f"{os.path.basename(video)}_{t:.3f}.png")
-    if not os.path.exists(out):
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-ss", str(t), "-i", video, "-frames:v", "1", out], check=True
-        )
-    bgr = cv2.imread(out, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise RuntimeError(f"no frame at {t} s in {video}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+def decode_frames(video, times, work):
+    """RGB frames of one video at the given times (s): the first frame at or after each time,
+    the frame `ffmpeg -ss T` starts at. One decoding pass per video: seeking each frame
+    separately decodes from the previous keyframe every time, several times slower."""
+    times = sorted(set(times))
+    prefix = os.path.join(work, os.path.basename(video))
+    # select keeps a frame when its time t reaches T and the previous frame's time was before T.
+    expr = "+".join(f"gte(t,{t})*lt(prev_pts*TB,{t})" for t in times)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", video, "-vf", f"select='{expr}'", "-fps_mode", "passthrough",
+         "-start_number", "0", f"{prefix}_%03d.png"],
+        check=True,
+    )
+    frames = {}
+    for i, t in enumerate(times):
+        bgr = cv2.imread(f"{prefix}_{i:03d}.png", cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise RuntimeError(f"no frame at {t} s in {video}")
+        frames[t] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return frames
 
 
 def crop_tensor(rgb, cx, cy, size, rotation_deg=0.0):
@@ -218,12 +227,12 @@ def main():
 
     crops = json.load(open(args.crops))["crops"]
     frames = {}
+    for video in sorted({c["video"] for c in crops}):
+        decoded = decode_frames(os.path.join(args.videos, video), [c["time"] for c in crops if c["video"] == video], work)
+        frames.update({(video, t): rgb for t, rgb in decoded.items()})
     tensors, inputs = [], []
     for i, c in enumerate(crops):
-        key = (c["video"], c["time"])
-        if key not in frames:
-            frames[key] = decode_frame(os.path.join(args.videos, c["video"]), c["time"], work)
-        x = crop_tensor(frames[key], c["cx"], c["cy"], c["size"], c.get("rotation", 0.0))
+        x = crop_tensor(frames[(c["video"], c["time"])], c["cx"], c["cy"], c["size"], c.get("rotation", 0.0))
         path = os.path.join(work, f"crop{i:02d}.f32")
         x.tofile(path)
         tensors.append(x)
