@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-video-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libmagic-dev
+  libmagic-dev libseccomp-dev
 )
 # Tools the service and the test suites run: ffmpeg/ffprobe make and check test videos,
 # PostgreSQL is the second database, Node.js runs the S3+SQS emulator, botocore is the
