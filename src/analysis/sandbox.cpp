@@ -269,11 +269,16 @@ SubprocessOptions sandboxed_child_options(std::vector<std::string> argv,
 void grant_read_to_sandbox_user(const std::filesystem::path& file,
                                 const std::optional<SandboxUser>& user) {
   if (!user || ::geteuid() != 0) return;
-  FdOwner fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO in place of the file must not block us; it is refused below.
+  FdOwner fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), file.string());
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
     throw std::system_error(errno, std::generic_category(), "fstat " + file.string());
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw std::system_error(EINVAL, std::generic_category(),
+                            "not a regular file: " + file.string());
   }
   if (::fchown(fd.get(), static_cast<uid_t>(-1), user->gid) != 0) {
     throw std::system_error(errno, std::generic_category(), "fchown " + file.string());

@@ -47,10 +47,16 @@
 // shares its files with the child. A system call newer than the installed libseccomp is
 // allowed (default allow); the list above was checked against Linux 6.x.
 //
+// What the analysis still does under the filter (checked with strace on the gait
+// analysis of a real walking video): reads of the video, /proc and /sys; mmap/madvise;
+// futex; FFmpeg's frame threads and OpenCV's pool through clone after clone3's ENOSYS;
+// writes to stdout/stderr. Nothing else is refused.
+//
 // Files the child must read (the job's video, the metadata file) are opened by path, so
 // as `nobody` it needs read permission on them and search (x) permission on every
-// directory above: the service keeps the job directory 0711 and calls
-// grant_read_to_sandbox_user on each input file.
+// directory above: the job directory must be 0711 (or wider) and each input file passed
+// through grant_read_to_sandbox_user. Output files (report.html) cannot be created by the
+// child: the parent opens them and hands them over (SubprocessOptions::inherit_fds).
 #pragma once
 
 #include <sys/types.h>
@@ -110,7 +116,8 @@ SubprocessOptions sandboxed_child_options(std::vector<std::string> argv,
 // Lets `user` read `file` (which the parent created, typically root-owned 0600): its group
 // becomes the user's group and the group gets read permission (fchown/fchmod on a
 // descriptor, so a symlink swapped in is not followed). No-op when `user` is nullopt or
-// this process is not root. Throws std::system_error.
+// this process is not root. Throws std::system_error, also when `file` is a symlink or not
+// a regular file.
 void grant_read_to_sandbox_user(const std::filesystem::path& file,
                                 const std::optional<SandboxUser>& user = sandbox_user());
 

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,6 +166,25 @@ TEST(SandboxedSubprocess, RootOnlyFileIsReadableOnlyAfterGrant) {
   const auto perms = std::filesystem::status(file).permissions();
   EXPECT_EQ(perms & std::filesystem::perms::others_all, std::filesystem::perms::none);
   EXPECT_EQ(perms & std::filesystem::perms::group_write, std::filesystem::perms::none);
+}
+
+TEST(SandboxedSubprocess, GrantRefusesWhatIsNotARegularFile) {
+  TempDir dir;
+  const auto fifo = dir / "video.mp4";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto link = dir / "link.mp4";
+  std::ofstream(dir / "target") << "x";
+  std::filesystem::create_symlink(dir / "target", link);
+  if (::geteuid() == 0) {
+    // Neither blocks on the FIFO nor follows the link to change its target.
+    EXPECT_THROW(grant_read_to_sandbox_user(fifo), std::system_error);
+    EXPECT_THROW(grant_read_to_sandbox_user(link), std::system_error);
+    struct stat target {};
+    ASSERT_EQ(::stat((dir / "target").c_str(), &target), 0);
+    EXPECT_EQ(target.st_gid, ::getegid());  // the link's target kept its group
+  } else {
+    EXPECT_NO_THROW(grant_read_to_sandbox_user(fifo));  // nothing to grant
+  }
 }
 
 TEST(SandboxedSubprocess, ChildWritesItsOutputToTheDescriptorItWasGiven) {
