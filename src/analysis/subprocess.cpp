@@ -105,8 +105,9 @@ const char* step_name(int step) {
 // CLOSE_RANGE_CLOEXEC) does it in one call; older kernels get the loop.
 bool cloexec_from(int first) {
 #ifdef SYS_close_range
-  constexpr unsigned kCloseRangeCloexec = 1u << 2;  // CLOSE_RANGE_CLOEXEC, linux/close_range.h
-  if (::syscall(SYS_close_range, static_cast<unsigned>(first), ~0u, kCloseRangeCloexec) == 0) {
+  constexpr long kCloseRangeCloexec = 1L << 2;  // CLOSE_RANGE_CLOEXEC, linux/close_range.h
+  constexpr long kLast = 0xffffffffL;           // the highest unsigned int: all descriptors
+  if (::syscall(SYS_close_range, static_cast<long>(first), kLast, kCloseRangeCloexec) == 0) {
     return true;
   }
 #endif
@@ -232,18 +233,20 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
       // change them all (nptl "setxid"); after fork this process has a single thread, and
       // the kernel calls act on exactly that one. Groups first: once uid 0 is gone,
       // setgroups and setresgid are no longer permitted.
-      if (::syscall(SYS_setgroups, 0, nullptr) != 0) {
+      // Arguments go through syscall()'s varargs as long, the width it reads them with.
+      if (::syscall(SYS_setgroups, 0L, nullptr) != 0) {
         fail_setup(report_fd, SetupStep::kSetGroups, errno);
       }
-      if (::syscall(SYS_setresgid, run_as.gid, run_as.gid, run_as.gid) != 0) {
+      const long gid = static_cast<long>(run_as.gid), uid = static_cast<long>(run_as.uid);
+      if (::syscall(SYS_setresgid, gid, gid, gid) != 0) {
         fail_setup(report_fd, SetupStep::kSetGid, errno);
       }
-      if (::syscall(SYS_setresuid, run_as.uid, run_as.uid, run_as.uid) != 0) {
+      if (::syscall(SYS_setresuid, uid, uid, uid) != 0) {
         fail_setup(report_fd, SetupStep::kSetUid, errno);
       }
       // With real, effective and saved ids all unprivileged the kernel must refuse both.
-      if (::syscall(SYS_setresuid, 0, 0, 0) == 0 || ::syscall(SYS_setresgid, 0, 0, 0) == 0 ||
-          ::geteuid() != run_as.uid || ::getegid() != run_as.gid) {
+      if (::syscall(SYS_setresuid, 0L, 0L, 0L) == 0 || ::syscall(SYS_setresgid, 0L, 0L, 0L) == 0 ||
+          ::geteuid() != run_as.uid || ::getegid() != run_as.gid || ::getgroups(0, nullptr) != 0) {
         fail_setup(report_fd, SetupStep::kRegainedRoot, EPERM);
       }
     }

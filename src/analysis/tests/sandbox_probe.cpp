@@ -127,7 +127,8 @@ std::vector<std::pair<std::string, std::function<int()>>> attempts(const std::st
        [existing] {
          open_how how{};
          how.flags = O_RDONLY | O_CLOEXEC;
-         const long fd = ::syscall(SYS_openat2, AT_FDCWD, existing.c_str(), &how, sizeof how);
+         const long fd = ::syscall(SYS_openat2, static_cast<long>(AT_FDCWD), existing.c_str(), &how,
+                                   sizeof how);
          if (fd < 0) return errno;
          ::close(static_cast<int>(fd));
          return 0;
@@ -172,13 +173,13 @@ std::vector<std::pair<std::string, std::function<int()>>> attempts(const std::st
        }},
       {"personality", [] { return outcome(::personality(0xffffffff)); }},
       // In a child: without the filter these change the process for good.
-      {"setuid_root", [] { return in_child([] { return outcome(::syscall(SYS_setuid, 0)); }); }},
+      {"setuid_root", [] { return in_child([] { return outcome(::syscall(SYS_setuid, 0L)); }); }},
       {"unshare_user", [] { return in_child([] { return outcome(::unshare(CLONE_NEWUSER)); }); }},
-      {"bpf", [] { return outcome(::syscall(SYS_bpf, 0, nullptr, 0)); }},
+      {"bpf", [] { return outcome(::syscall(SYS_bpf, 0L, nullptr, 0L)); }},
       {"io_uring_setup",
        [] {
          char params[120] = {};  // struct io_uring_params
-         const long fd = ::syscall(SYS_io_uring_setup, 1, params);
+         const long fd = ::syscall(SYS_io_uring_setup, 1L, params);
          if (fd < 0) return errno;
          ::close(static_cast<int>(fd));
          return 0;
