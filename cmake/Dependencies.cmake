@@ -14,6 +14,8 @@ pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavut
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # libmagic: MIME type of files that are not media (media/metadata_file_facts.cpp).
 pkg_check_modules(LIBMAGIC REQUIRED IMPORTED_TARGET libmagic)
+# libseccomp: the system-call filter of the analysis child (analysis/sandbox.cpp).
+pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 
 # Debian ships OpenCV's pkg-config/CMake files only with the full libopencv-dev
 # meta-package; we install just core, imgproc and video, so locate them directly.

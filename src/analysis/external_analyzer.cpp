@@ -1,5 +1,6 @@
 #include "analysis/external_analyzer.h"
 
+#include "analysis/sandbox.h"
 #include "analysis/subprocess.h"
 
 namespace dancer::analysis {
@@ -21,6 +22,8 @@ class ExternalAnalyzer final : public Analyzer {
     options.timeout = config_.timeout;
     options.memory_limit_bytes = config_.memory_limit_bytes;
     options.cancel = request.cancel;
+    // The service's secrets (AWS_*, DATABASE_URL) stay out of the command's reach.
+    options.environment = external_command_environment();
     SubprocessResult run = run_subprocess(options);
     if (run.cancelled) throw AnalysisError(AnalysisErrorCode::kInternal, "analysis cancelled");
     if (run.timed_out) {

@@ -3,13 +3,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <system_error>
 
 namespace dancer::analysis {
@@ -53,6 +57,69 @@ void make_pipe(Fd& read_end, Fd& write_end) {
   write_end = Fd(fds[1]);
 }
 
+// What the child reports on the setup pipe when a step before exec fails.
+enum class SetupStep : int {
+  kPlaceFds = 1,
+  kCloseFds,
+  kNoNewPrivs,
+  kSetGroups,
+  kSetGid,
+  kSetUid,
+  kRegainedRoot,
+};
+
+struct SetupFailure {
+  int step = 0;
+  int error = 0;
+};
+
+const char* step_name(int step) {
+  switch (static_cast<SetupStep>(step)) {
+    case SetupStep::kPlaceFds:
+      return "placing file descriptors";
+    case SetupStep::kCloseFds:
+      return "closing inherited file descriptors";
+    case SetupStep::kNoNewPrivs:
+      return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case SetupStep::kSetGroups:
+      return "setgroups";
+    case SetupStep::kSetGid:
+      return "setresgid";
+    case SetupStep::kSetUid:
+      return "setresuid";
+    case SetupStep::kRegainedRoot:
+      return "verifying the dropped privileges (uid or gid 0 could be regained)";
+  }
+  return "setup";
+}
+
+// Child side, between fork and exec: only async-signal-safe calls, no allocation.
+[[noreturn]] void fail_setup(int report_fd, SetupStep step, int error) {
+  SetupFailure failure{static_cast<int>(step), error};
+  ssize_t ignored = ::write(report_fd, &failure, sizeof failure);
+  (void)ignored;
+  _exit(127);
+}
+
+// Marks every descriptor from `first` up as close-on-exec. close_range (Linux 5.11 for
+// CLOSE_RANGE_CLOEXEC) does it in one call; older kernels get the loop.
+bool cloexec_from(int first) {
+#ifdef SYS_close_range
+  constexpr long kCloseRangeCloexec = 1L << 2;  // CLOSE_RANGE_CLOEXEC, linux/close_range.h
+  constexpr long kLast = 0xffffffffL;           // the highest unsigned int: all descriptors
+  if (::syscall(SYS_close_range, static_cast<long>(first), kLast, kCloseRangeCloexec) == 0) {
+    return true;
+  }
+#endif
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return false;
+  const rlim_t last = std::min<rlim_t>(files.rlim_cur, rlim_t{1} << 20);
+  for (rlim_t fd = static_cast<rlim_t>(first); fd < last; ++fd) {
+    ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);  // EBADF for unused numbers
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string SubprocessResult::describe() const {
@@ -68,15 +135,45 @@ std::string SubprocessResult::describe() const {
 
 SubprocessResult run_subprocess(const SubprocessOptions& options) {
   if (options.argv.empty()) throw std::invalid_argument("run_subprocess: empty argv");
-  Fd out_read, out_write, err_read, err_write;
+  if (options.run_as && (options.run_as->uid == 0 || options.run_as->gid == 0)) {
+    throw std::invalid_argument("run_subprocess: run_as must name an unprivileged user");
+  }
+  for (std::size_t i = 0; i < options.inherit_fds.size(); ++i) {
+    const auto [child_fd, parent_fd] = options.inherit_fds[i];
+    if (child_fd < 3) {
+      throw std::invalid_argument("run_subprocess: inherited descriptors start at 3, not " +
+                                  std::to_string(child_fd));
+    }
+    if (::fcntl(parent_fd, F_GETFD) < 0) {
+      throw std::system_error(errno, std::generic_category(),
+                              "run_subprocess: parent descriptor " + std::to_string(parent_fd));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (options.inherit_fds[j].first == child_fd) {
+        throw std::invalid_argument("run_subprocess: child descriptor " + std::to_string(child_fd) +
+                                    " given twice");
+      }
+    }
+  }
+
+  Fd out_read, out_write, err_read, err_write, setup_read, setup_write;
   make_pipe(out_read, out_write);
   make_pipe(err_read, err_write);
+  make_pipe(setup_read, setup_write);
+  Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (devnull.get() < 0) throw std::system_error(errno, std::generic_category(), "/dev/null");
 
   // Everything the child needs is prepared before fork: no allocation afterwards.
   std::vector<char*> argv;
   argv.reserve(options.argv.size() + 1);
   for (const auto& arg : options.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  if (options.environment) {
+    envp.reserve(options.environment->size() + 1);
+    for (const auto& entry : *options.environment) envp.push_back(const_cast<char*>(entry.c_str()));
+    envp.push_back(nullptr);
+  }
   rlimit memory{};
   if (options.memory_limit_bytes) {
     memory.rlim_cur = memory.rlim_max = static_cast<rlim_t>(*options.memory_limit_bytes);
@@ -86,6 +183,16 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     cpu.rlim_cur = static_cast<rlim_t>(*options.cpu_limit_seconds);
     cpu.rlim_max = cpu.rlim_cur + 5;  // SIGXCPU first, SIGKILL 5 s later
   }
+  // {child fd, parent fd} for stdin/stdout/stderr and the caller's descriptors.
+  std::vector<std::pair<int, int>> placements = {{STDIN_FILENO, devnull.get()},
+                                                 {STDOUT_FILENO, out_write.get()},
+                                                 {STDERR_FILENO, err_write.get()}};
+  placements.insert(placements.end(), options.inherit_fds.begin(), options.inherit_fds.end());
+  int highest_target = STDERR_FILENO;
+  for (const auto& placement : placements)
+    highest_target = std::max(highest_target, placement.first);
+  std::vector<int> staged(placements.size(), -1);
+  const RunAs run_as = options.run_as.value_or(RunAs{});
 
   const pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
@@ -98,11 +205,56 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (options.memory_limit_bytes) ::setrlimit(RLIMIT_AS, &memory);
     if (options.cpu_limit_seconds) ::setrlimit(RLIMIT_CPU, &cpu);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::dup2(out_write.get(), STDOUT_FILENO);
-    ::dup2(err_write.get(), STDERR_FILENO);
-    ::execv(argv[0], argv.data());
+
+    // Descriptors: a source may sit on another placement's target number (dup2 would
+    // clobber it), so every source and the setup pipe are first copied above all targets
+    // (F_DUPFD_CLOEXEC picks the lowest free number >= its argument). Then everything from
+    // 3 up is marked close-on-exec, parent descriptors opened without O_CLOEXEC included
+    // (a database socket must not reach the child), and dup2 puts each copy on its target
+    // with close-on-exec cleared (dup2 never copies FD_CLOEXEC).
+    const int report_fd = ::fcntl(setup_write.get(), F_DUPFD_CLOEXEC, highest_target + 1);
+    if (report_fd < 0) fail_setup(setup_write.get(), SetupStep::kPlaceFds, errno);
+    for (std::size_t i = 0; i < placements.size(); ++i) {
+      staged[i] = ::fcntl(placements[i].second, F_DUPFD_CLOEXEC, highest_target + 1);
+      if (staged[i] < 0) fail_setup(report_fd, SetupStep::kPlaceFds, errno);
+    }
+    if (!cloexec_from(3)) fail_setup(report_fd, SetupStep::kCloseFds, errno);
+    for (std::size_t i = 0; i < placements.size(); ++i) {
+      if (::dup2(staged[i], placements[i].first) < 0) {
+        fail_setup(report_fd, SetupStep::kPlaceFds, errno);
+      }
+    }
+
+    if (options.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+      fail_setup(report_fd, SetupStep::kNoNewPrivs, errno);
+    }
+    if (options.run_as) {
+      // Raw system calls: glibc's set*id wrappers signal every thread of the process to
+      // change them all (nptl "setxid"); after fork this process has a single thread, and
+      // the kernel calls act on exactly that one. Groups first: once uid 0 is gone,
+      // setgroups and setresgid are no longer permitted.
+      // Arguments go through syscall()'s varargs as long, the width it reads them with.
+      if (::syscall(SYS_setgroups, 0L, nullptr) != 0) {
+        fail_setup(report_fd, SetupStep::kSetGroups, errno);
+      }
+      const long gid = static_cast<long>(run_as.gid), uid = static_cast<long>(run_as.uid);
+      if (::syscall(SYS_setresgid, gid, gid, gid) != 0) {
+        fail_setup(report_fd, SetupStep::kSetGid, errno);
+      }
+      if (::syscall(SYS_setresuid, uid, uid, uid) != 0) {
+        fail_setup(report_fd, SetupStep::kSetUid, errno);
+      }
+      // With real, effective and saved ids all unprivileged the kernel must refuse both.
+      if (::syscall(SYS_setresuid, 0L, 0L, 0L) == 0 || ::syscall(SYS_setresgid, 0L, 0L, 0L) == 0 ||
+          ::geteuid() != run_as.uid || ::getegid() != run_as.gid || ::getgroups(0, nullptr) != 0) {
+        fail_setup(report_fd, SetupStep::kRegainedRoot, EPERM);
+      }
+    }
+    if (options.environment) {
+      ::execve(argv[0], argv.data(), envp.data());
+    } else {
+      ::execv(argv[0], argv.data());
+    }
     _exit(127);
   }
   // Both sides set the process group (the classic shell idiom), so it exists before the
@@ -110,6 +262,21 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
   ::setpgid(pid, pid);
   out_write.reset();
   err_write.reset();
+  setup_write.reset();
+  devnull.reset();
+
+  // The setup pipe closes at the child's exec (close-on-exec) or carries why it failed.
+  SetupFailure failure;
+  ssize_t got = 0;
+  while ((got = ::read(setup_read.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
+  }
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    throw std::system_error(failure.error, std::generic_category(),
+                            std::string("child setup failed: ") + step_name(failure.step));
+  }
 
   SubprocessResult result;
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;

@@ -1,16 +1,28 @@
 // Runs a child program with a time limit and resource limits, capturing its output.
 // Used to isolate work on untrusted videos: a decoder crash or hang ends that child,
-// never the service.
+// never the service. The options below also confine the child (exact environment, no
+// new privileges, an unprivileged user, only the file descriptors it is given); see
+// analysis/sandbox.h for the defaults the service applies and for the seccomp filter the
+// child installs on itself.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dancer::analysis {
+
+// The identity a child switches to before exec (setgroups(0), setresgid, setresuid).
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
 
 struct SubprocessOptions {
   std::vector<std::string> argv;  // argv[0] is the program path (no PATH lookup)
@@ -20,6 +32,20 @@ struct SubprocessOptions {
   std::size_t max_output_bytes = 16u << 20;         // stdout beyond this is an error
   std::size_t max_stderr_bytes = 64u << 10;         // stderr beyond this is dropped
   const std::atomic<bool>* cancel = nullptr;        // kill the child when *cancel turns true
+
+  // The child's whole environment ("NAME=value" entries). nullopt inherits the parent's,
+  // secrets included: anything that runs untrusted input sets this.
+  std::optional<std::vector<std::string>> environment;
+  // prctl(PR_SET_NO_NEW_PRIVS): exec of set-user-ID/file-capability programs grants nothing.
+  bool no_new_privs = false;
+  // Switch to this user before exec. Needs the parent to be root; the child verifies it
+  // can no longer regain uid/gid 0 and the start fails (std::system_error) otherwise.
+  std::optional<RunAs> run_as;
+  // {child fd, parent fd}: the parent's open file appears as that number in the child
+  // (e.g. {3, output_fd}). Child numbers must be >= 3 and distinct. Every other
+  // descriptor of the parent (stdin/stdout/stderr aside) is closed in the child, with or
+  // without O_CLOEXEC. The parent keeps its own descriptors; close them after the call.
+  std::vector<std::pair<int, int>> inherit_fds;
 };
 
 struct SubprocessResult {
@@ -37,10 +63,13 @@ struct SubprocessResult {
   std::string describe() const;  // "exit code 3", "killed by signal 11 (SIGSEGV)", ...
 };
 
-// fork + execv; the child runs in its own process group so a timeout kills everything
+// fork + execve; the child runs in its own process group so a timeout kills everything
 // it started. Between fork and exec only async-signal-safe calls are made (POSIX
-// requirement for fork in a multi-threaded process). Throws std::system_error when the
-// child cannot be started.
+// requirement for fork in a multi-threaded process). Throws std::invalid_argument for
+// bad options and std::system_error when the child cannot be started, including when a
+// confinement step (dropping privileges, no_new_privs, placing descriptors) fails in the
+// child: it never runs with less confinement than asked for. A program that cannot be
+// executed still ends as exit code 127.
 SubprocessResult run_subprocess(const SubprocessOptions& options);
 
 }  // namespace dancer::analysis
