@@ -60,6 +60,9 @@ void flush_complete_lines(const AvLogSink& sink) {
 }
 
 void callback(void* avcl, int level, const char* fmt, va_list vl) {
+  // The byte above the level may carry a colour (AV_LOG_C); av_log_default_callback strips
+  // it the same way before comparing.
+  if (level >= 0) level &= 0xff;
   // FFmpeg's own av_log_default_callback filters by level; a replacement must do it too.
   if (level > av_log_get_level()) return;
   try {

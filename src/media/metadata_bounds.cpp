@@ -19,10 +19,27 @@ struct Counts {
 // Room kept for the "truncated" object itself (five counters, well under this).
 constexpr std::size_t kTruncatedReserve = 160;
 
-// Tag values may hold invalid UTF-8 from the file only as U+FFFD (probe_file replaces it),
-// but dump with `replace` anyway so measuring never throws.
+// Exactly metadata.dump().size() (compact form) without building the whole text: the
+// metadata of a tag-stuffed file can be hundreds of megabytes, so only one string at a time
+// is serialised. Tag values hold no invalid UTF-8 (probe_file replaces it with U+FFFD), but
+// `replace` keeps the measuring from ever throwing.
 std::size_t json_bytes(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace).size();
+  auto scalar_bytes = [](const json& scalar) {
+    return scalar.dump(-1, ' ', false, json::error_handler_t::replace).size();
+  };
+  if (value.is_object()) {
+    std::size_t bytes = 2 + (value.empty() ? 0 : value.size() - 1);  // {} and commas
+    for (const auto& [key, member] : value.items()) {
+      bytes += scalar_bytes(json(key)) + 1 + json_bytes(member);  // "key":value
+    }
+    return bytes;
+  }
+  if (value.is_array()) {
+    std::size_t bytes = 2 + (value.empty() ? 0 : value.size() - 1);
+    for (const json& element : value) bytes += json_bytes(element);
+    return bytes;
+  }
+  return scalar_bytes(value);
 }
 
 // Cuts valid UTF-8 to at most max_bytes without splitting a character.

@@ -116,6 +116,16 @@ TEST(AvLogTest, FragmentsAreJoinedPerThreadWithTheWorstLevel) {
   }
 }
 
+TEST(AvLogTest, ColouredLevelsAreReportedWithoutTheColour) {
+  Collected collected;
+  install_av_log_sink(collected.sink());
+  av_log(nullptr, AV_LOG_C(134) | AV_LOG_WARNING, "tinted\n");
+  install_av_log_sink({});
+  ASSERT_EQ(collected.lines.size(), 1u);
+  EXPECT_EQ(collected.lines[0],
+            std::make_pair(static_cast<int>(AV_LOG_WARNING), std::string("tinted")));
+}
+
 TEST(AvLogTest, LongMessagesArriveWhole) {
   Collected collected;
   install_av_log_sink(collected.sink());
