@@ -22,7 +22,13 @@
 #include <stdexcept>
 #include <utility>
 
+#include <mutex>
+
 #include <nlohmann/json.hpp>
+
+extern "C" {
+#include <libavutil/log.h>
+}
 
 namespace dancer::service {
 
@@ -244,7 +250,128 @@ void mask_assigned_values(std::string& text, std::string_view keyword, bool exte
   }
 }
 
+// Cuts valid or invalid UTF-8 to at most max_bytes without splitting a character, and
+// marks the cut.
+std::string cut_message(std::string text, std::size_t max_bytes) {
+  constexpr std::string_view kEllipsis = "\xE2\x80\xA6";
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0u) == 0x80u) --cut;
+  text.resize(cut);
+  text += kEllipsis;
+  return text;
+}
+
+// libpq notices start with their severity: "WARNING:  ...", "NOTICE:  ...".
+spdlog::level::level_enum level_of_notice(std::string_view message,
+                                          spdlog::level::level_enum fallback) {
+  for (const std::string_view severity : {"WARNING:", "ERROR:", "FATAL:", "PANIC:"}) {
+    if (message.substr(0, severity.size()) == severity) return spdlog::level::warn;
+  }
+  return fallback;
+}
+
+// One sink's shared state: the rate window and what it suppressed.
+class LibraryLog {
+ public:
+  LibraryLog(std::string source, LibraryLogOptions options)
+      : source_(std::move(source)), options_(std::move(options)) {
+    if (!options_.clock) options_.clock = [] { return std::chrono::steady_clock::now(); };
+  }
+  LibraryLog(const LibraryLog&) = delete;
+  LibraryLog& operator=(const LibraryLog&) = delete;
+
+  ~LibraryLog() {
+    if (!options_.logger || suppressed_ == 0) return;
+    try {
+      report(*options_.logger, suppressed_, suppressed_level_);
+    } catch (...) {  // a destructor must not throw; the count is only informative
+    }
+  }
+
+  void log(spdlog::level::level_enum level, std::string_view message) {
+    const std::shared_ptr<spdlog::logger> logger =
+        options_.logger ? options_.logger : spdlog::default_logger();
+    if (!logger || !logger->should_log(level)) return;  // disabled lines use no budget
+    std::size_t to_report = 0;
+    auto report_level = spdlog::level::trace;
+    bool allowed = false;
+    {
+      std::lock_guard lock(mutex_);
+      const auto now = options_.clock();
+      if (!window_open_ || now - window_start_ >= std::chrono::seconds(1)) {
+        to_report = suppressed_;
+        report_level = suppressed_level_;
+        suppressed_ = 0;
+        suppressed_level_ = spdlog::level::trace;
+        window_start_ = now;
+        window_open_ = true;
+        in_window_ = 0;
+      }
+      if (in_window_ < options_.max_lines_per_second) {
+        ++in_window_;
+        allowed = true;
+      } else {
+        ++suppressed_;
+        suppressed_level_ = std::max(suppressed_level_, level);
+      }
+    }
+    if (to_report > 0) report(*logger, to_report, report_level);
+    if (allowed) logger->log(level, "{}: {}", source_, prepare(message));
+  }
+
+ private:
+  std::string prepare(std::string_view message) const {
+    // Bound the redaction work first; keep enough that a secret near the cut is masked.
+    constexpr std::size_t kMaxScannedBytes = 64 * 1024;
+    std::string text = redact_secrets(message.substr(0, kMaxScannedBytes));
+    for (char& c : text) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return cut_message(std::move(text), options_.max_message_bytes);
+  }
+
+  void report(spdlog::logger& logger, std::size_t count, spdlog::level::level_enum level) const {
+    logger.log(level, "{}: suppressed {} messages (more than {} a second)", source_, count,
+               options_.max_lines_per_second);
+  }
+
+  const std::string source_;
+  LibraryLogOptions options_;
+  std::mutex mutex_;
+  bool window_open_ = false;
+  std::chrono::steady_clock::time_point window_start_;
+  std::size_t in_window_ = 0;
+  std::size_t suppressed_ = 0;
+  spdlog::level::level_enum suppressed_level_ = spdlog::level::trace;
+};
+
 }  // namespace
+
+std::function<void(std::string_view)> make_library_log_sink(std::string source,
+                                                            LibraryLogOptions options) {
+  const auto fallback = options.default_level;
+  auto log = std::make_shared<LibraryLog>(std::move(source), std::move(options));
+  return [log, fallback](std::string_view message) {
+    log->log(level_of_notice(message, fallback), message);
+  };
+}
+
+std::function<void(int, std::string_view)> make_av_log_sink(std::string source,
+                                                            LibraryLogOptions options) {
+  auto log = std::make_shared<LibraryLog>(std::move(source), std::move(options));
+  return [log](int av_level, std::string_view message) {
+    log->log(level_for_av_level(av_level), message);
+  };
+}
+
+spdlog::level::level_enum level_for_av_level(int av_level) {
+  if (av_level <= AV_LOG_FATAL) return spdlog::level::err;
+  if (av_level <= AV_LOG_ERROR) return spdlog::level::warn;
+  if (av_level <= AV_LOG_INFO) return spdlog::level::debug;
+  return spdlog::level::trace;
+}
 
 spdlog::level::level_enum parse_log_level(std::string_view name) {
   const std::string lower = lowercase(name);

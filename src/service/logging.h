@@ -4,9 +4,12 @@
 
 #include <spdlog/common.h>
 #include <spdlog/formatter.h>
+#include <spdlog/logger.h>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,5 +45,40 @@ std::string redact_secrets(std::string_view text);
 std::unique_ptr<spdlog::formatter> make_json_formatter();
 // A sink that redacts each message, then forwards it to `targets`.
 spdlog::sink_ptr make_redacting_sink(std::vector<spdlog::sink_ptr> targets);
+
+// Messages of C libraries (FFmpeg through media::install_av_log_sink, libpq notices) into
+// the process logger, so LOG_FORMAT=json yields JSON lines for them too. Each line is
+// "<source>: <message>", secrets redacted (redact_secrets, before any cut), control
+// characters turned into spaces, cut to max_message_bytes. Beyond max_lines_per_second
+// lines of one sink in a one-second window the rest are counted, and the first line of a
+// later window is preceded by "<source>: suppressed K messages ..." at the most severe
+// level suppressed. Local paths are kept: operators own the machine and need them (the
+// reasons shown to people are cleaned by user_facing_reason instead). Thread-safe.
+struct LibraryLogOptions {
+  std::size_t max_lines_per_second = 20;
+  std::size_t max_message_bytes = 300;
+  // Level of a message that names none. libpq notices ("NOTICE:  relation ... already
+  // exists, skipping") are chatter, hence debug; "WARNING:" / "ERROR:" ones become warn.
+  spdlog::level::level_enum default_level = spdlog::level::debug;
+  // Where lines go; null: spdlog's default logger when each message arrives. Only with an
+  // explicit logger is a last suppression count reported when the sink is destroyed
+  // (at exit the default logger may already be gone).
+  std::shared_ptr<spdlog::logger> logger;
+  // Clock of the rate windows; empty: std::chrono::steady_clock::now.
+  std::function<std::chrono::steady_clock::time_point()> clock;
+};
+
+// For libpq's notice processor (store::StoreOptions::notice_sink): source "postgres".
+std::function<void(std::string_view message)> make_library_log_sink(std::string source,
+                                                                    LibraryLogOptions options = {});
+
+// For media::install_av_log_sink: the level comes from FFmpeg (level_for_av_level).
+std::function<void(int av_level, std::string_view message)> make_av_log_sink(
+    std::string source = "ffmpeg", LibraryLogOptions options = {});
+
+// AV_LOG_PANIC/FATAL -> err; AV_LOG_ERROR -> warn (a decoder error about a hostile or
+// damaged upload is not an operator error: the job's own failure is logged as such);
+// AV_LOG_WARNING and AV_LOG_INFO -> debug; more verbose -> trace.
+spdlog::level::level_enum level_for_av_level(int av_level);
 
 }  // namespace dancer::service

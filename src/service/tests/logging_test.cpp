@@ -1,12 +1,15 @@
 #include "service/logging.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -14,6 +17,12 @@
 
 #include <nlohmann/json.hpp>
 
+extern "C" {
+#include <libavutil/log.h>
+}
+
+#include "media/av_log.h"
+#include "media/metadata.h"
 #include "support/test_support.h"
 
 namespace dancer::service {
@@ -21,6 +30,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 std::vector<std::string> read_lines(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -185,6 +195,163 @@ TEST_F(LoggingTest, SecretsAreMaskedInTheFileWhateverTheFormat) {
     EXPECT_THAT(flushed, HasSubstr("postgresql://dancer:***@db:5432/dancer")) << format;
     std::filesystem::remove(log_path());
   }
+}
+
+// A logger writing "<level>|<message>" lines to a string, and a clock the test moves.
+struct LibraryLogHarness {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> logger;
+  std::chrono::steady_clock::time_point now{};
+  LibraryLogHarness() {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out);
+    sink->set_pattern("%l|%v");
+    logger = std::make_shared<spdlog::logger>("test", sink);
+    logger->set_level(spdlog::level::trace);
+  }
+  LibraryLogOptions options(std::size_t per_second = 20) {
+    LibraryLogOptions o;
+    o.max_lines_per_second = per_second;
+    o.logger = logger;
+    o.clock = [this] { return now; };
+    return o;
+  }
+  std::vector<std::string> lines() {
+    std::vector<std::string> result;
+    std::istringstream in(out.str());
+    for (std::string line; std::getline(in, line);) result.push_back(line);
+    return result;
+  }
+};
+
+TEST(LibraryLogSinkTest, BurstIsCutToTheRateAndSummarised) {
+  LibraryLogHarness h;
+  {
+    auto sink = make_av_log_sink("ffmpeg", h.options(20));
+    for (int i = 0; i < 10000; ++i) sink(AV_LOG_ERROR, "[h264 @ 0x1] error while decoding MB");
+    ASSERT_EQ(h.lines().size(), 20u);
+    EXPECT_EQ(h.lines()[0], "warning|ffmpeg: [h264 @ 0x1] error while decoding MB");
+    // The next window starts with the count of what the burst lost.
+    h.now += std::chrono::milliseconds(1500);
+    sink(AV_LOG_FATAL, "last");
+    const auto lines = h.lines();
+    ASSERT_EQ(lines.size(), 22u);
+    EXPECT_EQ(lines[20], "warning|ffmpeg: suppressed 9980 messages (more than 20 a second)");
+    EXPECT_EQ(lines[21], "error|ffmpeg: last");
+    // A second burst, then the sink goes away: its destructor reports the count.
+    for (int i = 0; i < 100; ++i) sink(AV_LOG_WARNING, "chatter");
+  }
+  const auto lines = h.lines();
+  ASSERT_EQ(lines.size(), 22u + 19u + 1u);
+  EXPECT_EQ(lines.back(), "debug|ffmpeg: suppressed 81 messages (more than 20 a second)");
+}
+
+TEST(LibraryLogSinkTest, DisabledLevelsUseNoBudget) {
+  LibraryLogHarness h;
+  h.logger->set_level(spdlog::level::info);
+  auto sink = make_av_log_sink("ffmpeg", h.options(2));
+  for (int i = 0; i < 100; ++i) sink(AV_LOG_WARNING, "debug chatter");  // -> debug: off
+  sink(AV_LOG_ERROR, "one");
+  sink(AV_LOG_ERROR, "two");
+  EXPECT_EQ(h.lines(), (std::vector<std::string>{"warning|ffmpeg: one", "warning|ffmpeg: two"}));
+}
+
+TEST(LibraryLogSinkTest, RedactsBeforeCuttingAndCutsLongMessages) {
+  LibraryLogHarness h;
+  LibraryLogOptions options = h.options();
+  options.max_message_bytes = 300;
+  auto sink = make_library_log_sink("postgres", options);
+  sink("WARNING:  could not connect to postgresql://dancer:hunter2@db.internal:5432/dancer\n");
+  // The URL's password straddles the 300-byte cut: cut first, "user:pw@" would lose its '@'
+  // and no longer look like a password.
+  sink("NOTICE:  " + std::string(260, 'x') + " postgresql://dancer:hunter2secretpw@db/x");
+  sink("NOTICE:  line\tone\nline two\n");
+  sink(std::string(5000, 'y'));
+  const auto lines = h.lines();
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0],
+            "warning|postgres: WARNING:  could not connect to "
+            "postgresql://dancer:***@db.internal:5432/dancer");
+  EXPECT_THAT(lines[1], Not(HasSubstr("hunter2")));
+  EXPECT_THAT(lines[1], HasSubstr("dancer:***@db"));
+  EXPECT_THAT(lines[1], StartsWith("debug|postgres: NOTICE:  xxx"));
+  EXPECT_EQ(lines[2], "debug|postgres: NOTICE:  line one line two");
+  // 300 bytes and the ellipsis.
+  EXPECT_EQ(lines[3], "debug|postgres: " + std::string(300, 'y') + "\xE2\x80\xA6");
+}
+
+TEST(LibraryLogSinkTest, AvLevelsMapToOperatorLevels) {
+  EXPECT_EQ(level_for_av_level(AV_LOG_PANIC), spdlog::level::err);
+  EXPECT_EQ(level_for_av_level(AV_LOG_FATAL), spdlog::level::err);
+  EXPECT_EQ(level_for_av_level(AV_LOG_ERROR), spdlog::level::warn);
+  EXPECT_EQ(level_for_av_level(AV_LOG_WARNING), spdlog::level::debug);
+  EXPECT_EQ(level_for_av_level(AV_LOG_INFO), spdlog::level::debug);
+  EXPECT_EQ(level_for_av_level(AV_LOG_VERBOSE), spdlog::level::trace);
+  EXPECT_EQ(level_for_av_level(AV_LOG_DEBUG), spdlog::level::trace);
+}
+
+// Points fd 2 at a file while alive.
+class StderrCapture {
+ public:
+  explicit StderrCapture(std::filesystem::path path) : path_(std::move(path)) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (saved_ < 0 || fd < 0 || ::dup2(fd, 2) < 0) throw std::runtime_error("cannot capture fd 2");
+    ::close(fd);
+  }
+  ~StderrCapture() { restore(); }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+  std::vector<std::string> finish() {
+    restore();
+    return read_lines(path_);
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::filesystem::path path_;
+  int saved_ = -1;
+};
+
+TEST_F(LoggingTest, FfmpegMessagesBecomeJsonLines) {
+  const auto truncated = testing::make_test_media(dir_.path(), "truncated_mp4", 0.4);
+  std::vector<std::string> stderr_lines;
+  {
+    StderrCapture capture(dir_ / "stderr.txt");
+    // The console sink writes to fd 2 (through stdio): capture it too.
+    init("INFO", "json");
+    media::install_av_log_sink(make_av_log_sink());
+    EXPECT_THROW(media::probe_file(truncated), media::MediaError);
+    media::install_av_log_sink({});
+    spdlog::default_logger()->flush();
+    stderr_lines = capture.finish();
+  }
+  // Nothing raw on stderr: every line there is one of the logger's JSON objects.
+  ASSERT_FALSE(stderr_lines.empty());
+  bool moov = false;
+  for (const std::string& line : stderr_lines) {
+    const auto object = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(object.is_discarded()) << line;
+    const std::string message = object.at("message");
+    if (message.find("moov atom not found") != std::string::npos) {
+      moov = true;
+      EXPECT_EQ(object.at("level"), "WARNING");
+      EXPECT_EQ(message.rfind("ffmpeg: ", 0), 0u) << message;
+    }
+  }
+  EXPECT_TRUE(moov);
+  // The same lines reach the log file.
+  bool in_file = false;
+  for (const std::string& line : logged_lines()) {
+    in_file = in_file || line.find("moov atom not found") != std::string::npos;
+  }
+  EXPECT_TRUE(in_file);
 }
 
 TEST(RedactingSinkTest, ForwardsMaskedMessagesToEveryTarget) {
