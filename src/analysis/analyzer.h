@@ -8,8 +8,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "analysis/outputs.h"
 
 namespace dancer::analysis {
 
@@ -17,22 +20,31 @@ struct AnalysisRequest {
   std::filesystem::path video;
   nlohmann::json metadata;                 // ffprobe-compatible, may be null
   std::optional<double> subject_height_m;  // SUBJECT_HEIGHT_M or x-amz-meta-subject-height-m
-  std::filesystem::path report_dir;        // where to write report.html; empty: no report
+  // Where to write report.html (and later artifacts): `outputs` when set (the sandboxed
+  // child's descriptors), else the directory report_dir; neither: no report.
+  std::filesystem::path report_dir;
+  OutputFiles* outputs = nullptr;
   // When it turns true the analysis should stop promptly (service shutdown); may be null.
   const std::atomic<bool>* cancel = nullptr;
 };
 
 struct AnalysisResult {
-  nlohmann::json analysis;  // stored under results_json["analysis"]
-  std::optional<std::filesystem::path> report_path;
+  nlohmann::json analysis;                           // stored under results_json["analysis"]
+  std::optional<std::filesystem::path> report_path;  // report_dir/report.html when written there
+  std::vector<std::string> outputs_written;          // names written ("report.html", ...)
 };
 
+// How an analysis failed. The processor maps each code to retry or fail in one place
+// (classify_current_exception), the same whether the analysis ran in process or in the
+// sandboxed child (child_protocol.h carries the code across).
 enum class AnalysisErrorCode {
-  kInvalidInput,  // not a video we can analyse: permanent
-  kTimeout,       // exceeded its time limit: permanent for this video
-  kCrashed,       // the analysis process died (signal, memory limit): permanent
-  kFailed,        // external command exited non-zero or printed invalid JSON
-  kInternal,
+  kInvalidInput,   // not a video we can analyse: permanent
+  kTimeout,        // exceeded its time or CPU limit: permanent for this video
+  kCrashed,        // the analysis process died (signal): permanent
+  kResourceLimit,  // needed more memory than ANALYSIS_MEMORY_LIMIT_MB allows: permanent
+  kFailed,         // external command exited non-zero or printed invalid JSON: permanent
+  kInternal,       // a fault of ours or of this machine (cannot write, ...): transient
+  kCancelled,      // stopped by shutdown: the message goes back to the queue
 };
 
 class AnalysisError : public std::runtime_error {

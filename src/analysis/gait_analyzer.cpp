@@ -378,7 +378,11 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   AnalysisResult result;
-  if (!request.report_dir.empty()) {
+  DirectoryOutputs directory(request.report_dir);
+  OutputFiles* outputs = request.outputs != nullptr    ? request.outputs
+                         : !request.report_dir.empty() ? &directory
+                                                       : nullptr;
+  if (outputs != nullptr && outputs->accepts("report.html")) {
     std::vector<double> times;
     std::vector<double> signal;
     times.reserve(samples.size());
@@ -386,12 +390,10 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
       times.push_back(samples[i].time_s);
       signal.push_back(samples[i].usable ? events.smoothed_spread[i] : std::nan(""));
     }
-    std::filesystem::create_directories(request.report_dir);
-    const auto path = request.report_dir / "report.html";
-    std::ofstream out(path, std::ios::binary);
-    out << render_gait_report(analysis, request.metadata, times, signal, key_frames.frames());
-    if (!out) throw AnalysisError(AnalysisErrorCode::kInternal, "cannot write " + path.string());
-    result.report_path = path;
+    outputs->write("report.html", render_gait_report(analysis, request.metadata, times, signal,
+                                                     key_frames.frames()));
+    result.outputs_written.push_back("report.html");
+    if (outputs == &directory) result.report_path = request.report_dir / "report.html";
   }
   result.analysis = std::move(analysis);
   return result;

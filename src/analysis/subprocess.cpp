@@ -193,6 +193,7 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     highest_target = std::max(highest_target, placement.first);
   std::vector<int> staged(placements.size(), -1);
   const RunAs run_as = options.run_as.value_or(RunAs{});
+  int program_fd = -1;
 
   const pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
@@ -217,6 +218,10 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     for (std::size_t i = 0; i < placements.size(); ++i) {
       staged[i] = ::fcntl(placements[i].second, F_DUPFD_CLOEXEC, highest_target + 1);
       if (staged[i] < 0) fail_setup(report_fd, SetupStep::kPlaceFds, errno);
+    }
+    if (options.program_fd) {
+      program_fd = ::fcntl(*options.program_fd, F_DUPFD_CLOEXEC, highest_target + 1);
+      if (program_fd < 0) fail_setup(report_fd, SetupStep::kPlaceFds, errno);
     }
     if (!cloexec_from(3)) fail_setup(report_fd, SetupStep::kCloseFds, errno);
     for (std::size_t i = 0; i < placements.size(); ++i) {
@@ -250,10 +255,14 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
         fail_setup(report_fd, SetupStep::kRegainedRoot, EPERM);
       }
     }
-    if (options.environment) {
-      ::execve(argv[0], argv.data(), envp.data());
+    char** const child_environment = options.environment ? envp.data() : environ;
+    if (program_fd >= 0) {
+      // The copy above all targets is close-on-exec: fine for an ELF program, which the
+      // kernel has opened by the time descriptors are closed.
+      ::syscall(SYS_execveat, static_cast<long>(program_fd), "", argv.data(), child_environment,
+                static_cast<long>(AT_EMPTY_PATH));
     } else {
-      ::execv(argv[0], argv.data());
+      ::execve(argv[0], argv.data(), child_environment);
     }
     _exit(127);
   }

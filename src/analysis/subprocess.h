@@ -46,6 +46,10 @@ struct SubprocessOptions {
   // descriptor of the parent (stdin/stdout/stderr aside) is closed in the child, with or
   // without O_CLOEXEC. The parent keeps its own descriptors; close them after the call.
   std::vector<std::pair<int, int>> inherit_fds;
+  // Executes this open file (execveat with AT_EMPTY_PATH) instead of the path argv[0]: an
+  // unprivileged child needs no search permission on the directories above the program
+  // (a build tree under a 0700 home directory), only execute permission on the file.
+  std::optional<int> program_fd;
 };
 
 struct SubprocessResult {

@@ -438,6 +438,7 @@ struct ProbeGuard {
   int (*default_io_open)(AVFormatContext*, AVIOContext**, const char*, int,
                          AVDictionary**) = nullptr;
   bool deadline_passed = false;
+  bool limits_set = false;
 };
 
 // FFmpeg polls the interrupt callback during blocking I/O and in avformat_find_stream_info's
@@ -467,6 +468,13 @@ int open_only_probed_file(AVFormatContext* format, AVIOContext** pb, const char*
   }
   if (error == AVERROR(ENOENT) || error == AVERROR(EACCES) || error == AVERROR(EISDIR)) {
     throw MediaError(MediaErrorCode::kNotFound, where + av_error_text(error));
+  }
+  if (error == AVERROR(ENOMEM) && guard.limits_set) {
+    // Under the probe's bounds ENOMEM means one was hit: the child's RLIMIT_AS, or a demuxer
+    // refused a stream beyond "max_streams" (FFmpeg's avformat_new_stream returns NULL and
+    // demuxers report that as ENOMEM).
+    throw MediaError(MediaErrorCode::kLimitExceeded,
+                     where + "the file needs more memory or more streams than the probe allows");
   }
   if (error == AVERROR(EIO) || error == AVERROR(ENOMEM)) {
     throw MediaError(MediaErrorCode::kIo, where + av_error_text(error));
@@ -513,7 +521,65 @@ CodecContextPtr open_decoder_like_ffprobe(const AVStream* stream) {
   return decoder;
 }
 
+// The bounds of ProbeOptions, checked after the header is read (streams, declared frame
+// sizes, index entries) and again after avformat_find_stream_info filled in what the header
+// lacked.
+void check_probe_limits(const AVFormatContext* format, const ProbeOptions& options) {
+  if (options.max_streams > 0 && format->nb_streams > options.max_streams) {
+    throw MediaError(MediaErrorCode::kLimitExceeded,
+                     "the file has " + std::to_string(format->nb_streams) +
+                         " streams, more than the " + std::to_string(options.max_streams) +
+                         " allowed");
+  }
+  for (unsigned i = 0; i < format->nb_streams; ++i) {
+    AVStream* stream = format->streams[i];
+    const AVCodecParameters* codec = stream->codecpar;
+    if (options.max_frame_pixels > 0 && codec->width > 0 && codec->height > 0 &&
+        static_cast<std::uint64_t>(codec->width) * static_cast<std::uint64_t>(codec->height) >
+            options.max_frame_pixels) {
+      throw MediaError(MediaErrorCode::kLimitExceeded,
+                       "stream " + std::to_string(i) + " has " + std::to_string(codec->width) +
+                           "x" + std::to_string(codec->height) + " frames, more than the " +
+                           std::to_string(options.max_frame_pixels) + " pixels allowed");
+    }
+    const auto index_entries = static_cast<std::uint64_t>(avformat_index_get_entries_count(stream));
+    if (options.max_index_entries > 0 && index_entries > options.max_index_entries) {
+      throw MediaError(MediaErrorCode::kLimitExceeded,
+                       "stream " + std::to_string(i) + " has " + std::to_string(index_entries) +
+                           " index entries, more than the " +
+                           std::to_string(options.max_index_entries) + " allowed");
+    }
+  }
+}
+
 }  // namespace
+
+std::string_view to_string(MediaErrorCode code) {
+  switch (code) {
+    case MediaErrorCode::kNotFound:
+      return "not_found";
+    case MediaErrorCode::kInvalidData:
+      return "invalid_data";
+    case MediaErrorCode::kNoVideo:
+      return "no_video";
+    case MediaErrorCode::kUnsupported:
+      return "unsupported";
+    case MediaErrorCode::kIo:
+      return "io";
+    case MediaErrorCode::kLimitExceeded:
+      return "limit_exceeded";
+  }
+  return "invalid_data";
+}
+
+MediaErrorCode media_error_code_from_string(std::string_view name) {
+  for (MediaErrorCode code :
+       {MediaErrorCode::kNotFound, MediaErrorCode::kInvalidData, MediaErrorCode::kNoVideo,
+        MediaErrorCode::kUnsupported, MediaErrorCode::kIo, MediaErrorCode::kLimitExceeded}) {
+    if (to_string(code) == name) return code;
+  }
+  return MediaErrorCode::kInvalidData;
+}
 
 json probe_file(const std::filesystem::path& path) { return probe_file(path, ProbeOptions{}); }
 
@@ -548,17 +614,39 @@ json probe_file(const std::filesystem::path& path, const ProbeOptions& options) 
   // ffprobe sets this so MPEG-TS programs announced late are still found.
   open_options.set("scan_all_pmts", "1");
 
+  guard.limits_set =
+      options.max_streams > 0 || options.max_frame_pixels > 0 || options.max_index_entries > 0;
+  if (options.max_streams > 0) {
+    open_options.set("max_streams", std::to_string(options.max_streams).c_str());
+  }
+
   // avformat_open_input frees the context and nulls the pointer on failure.
   AVFormatContext* raw = format.release();
   int result =
       avformat_open_input(&raw, guard.allowed_url.c_str(), nullptr, open_options.address());
   format.reset(raw);
   if (result < 0) throw_for_av_error(result, "cannot open", path, guard);
+  check_probe_limits(format.get(), options);
 
   // What ffprobe does: reads (and decodes) only as many packets as needed to fill in codec
-  // parameters the container header lacks.
-  result = avformat_find_stream_info(format.get(), nullptr);
+  // parameters the container header lacks. Decoders refuse frames larger than max_pixels
+  // (AVCodecContext option), so a stream whose header understates its size is bounded too.
+  std::vector<AvDictionary> stream_options(format->nb_streams);
+  std::vector<AVDictionary*> stream_option_ptrs(format->nb_streams, nullptr);
+  if (options.max_frame_pixels > 0) {
+    for (unsigned i = 0; i < format->nb_streams; ++i) {
+      stream_options[i].set("max_pixels", std::to_string(options.max_frame_pixels).c_str());
+      stream_option_ptrs[i] = *stream_options[i].address();
+    }
+  }
+  result = avformat_find_stream_info(
+      format.get(), options.max_frame_pixels > 0 ? stream_option_ptrs.data() : nullptr);
+  // find_stream_info takes ownership back and may replace the dictionaries it consumed.
+  for (unsigned i = 0; i < format->nb_streams && i < stream_options.size(); ++i) {
+    *stream_options[i].address() = stream_option_ptrs[i];
+  }
   if (result < 0) throw_for_av_error(result, "cannot read stream info of", path, guard);
+  check_probe_limits(format.get(), options);
   if (guard.deadline_passed) throw_for_av_error(AVERROR_EXIT, "probing", path, guard);
 
   std::vector<CodecContextPtr> decoders;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +19,13 @@ enum class MediaErrorCode {
   kNoVideo,      // a media file without a video stream (audio only)
   kUnsupported,  // codec not available in this FFmpeg build
   kIo,
+  // Over a bound set for untrusted input (streams, frame size, index entries, probe time,
+  // memory): permanent, the same file would exceed it again.
+  kLimitExceeded,
 };
+std::string_view to_string(MediaErrorCode code);  // "not_found", "invalid_data", ...
+// Inverse of to_string; kInvalidData for an unknown name.
+MediaErrorCode media_error_code_from_string(std::string_view name);
 
 class MediaError : public std::runtime_error {
  public:
@@ -40,6 +47,12 @@ struct ProbeOptions {
   // avformat_find_stream_info() may read a long way into a corrupt or hostile file; an
   // AVIOInterruptCB aborts the probe once this much wall-clock time has passed.
   std::chrono::milliseconds deadline{30000};
+  // Bounds for untrusted files (0: none). A demuxer allocates per stream and per index
+  // entry while it reads the header, and avformat_find_stream_info decodes a frame of each
+  // stream, so these bound the probe's memory together with the child's RLIMIT_AS.
+  unsigned max_streams = 0;             // AVFormatContext "max_streams"
+  std::uint64_t max_frame_pixels = 0;   // width x height of any video stream; decoders' max_pixels
+  std::uint64_t max_index_entries = 0;  // seek index entries of any one stream
 };
 // As above with explicit options. Only the "file" protocol is allowed and the demuxer may not
 // open any other file than `path` (a crafted playlist cannot reach the network or other files).

@@ -1,99 +1,252 @@
 #include "service/analysis_runner.h"
 
+#include <fcntl.h>
+extern "C" {
+#include <libavutil/log.h>
+}
 #include <unistd.h>
 
-#include <fstream>
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <utility>
+#include <vector>
 
+#include "analysis/child_protocol.h"
 #include "analysis/external_analyzer.h"
 #include "analysis/gait_analyzer.h"
 #include "analysis/placeholder_analyzer.h"
+#include "analysis/sandbox.h"
 #include "analysis/subprocess.h"
+#include "media/av_log.h"
+#include "media/metadata.h"
+#include "media/metadata_bounds.h"
 
 namespace dancer::service {
 namespace {
 
 using analysis::AnalysisError;
 using analysis::AnalysisErrorCode;
+namespace protocol = analysis::child_protocol;
 
-class SandboxedRunner final : public AnalysisRunner {
+// The descriptors the parent passes to the analysis child: its outputs from 3 on, then the
+// metadata to read.
+constexpr int kFirstOutputFd = 3;
+constexpr const char* kReportName = "report.html";
+
+// An open descriptor, closed when it goes.
+class OwnedFd {
  public:
-  SandboxedRunner(AnalysisSettings settings, std::filesystem::path executable)
-      : settings_(std::move(settings)), executable_(std::move(executable)) {}
+  explicit OwnedFd(int fd = -1) : fd_(fd) {}
+  ~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  OwnedFd& operator=(OwnedFd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+OwnedFd open_for_child_output(const std::filesystem::path& path) {
+  OwnedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (fd.get() < 0) {
+    throw AnalysisError(AnalysisErrorCode::kInternal, "cannot create the report file");
+  }
+  return fd;
+}
+
+// The metadata for the analysis child, in an unlinked temporary file it reads through an
+// inherited descriptor: nothing for the (unprivileged) child to open by name.
+OwnedFd metadata_descriptor(const nlohmann::json& metadata, const std::filesystem::path& dir) {
+  const std::string text = metadata.is_null() ? std::string("null") : metadata.dump();
+  OwnedFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (fd.get() < 0) {
+    // File systems without O_TMPFILE: a named file, unlinked at once.
+    std::string name = (dir / "metadata-XXXXXX").string();
+    fd = OwnedFd(::mkostemp(name.data(), O_CLOEXEC));
+    if (fd.get() >= 0) ::unlink(name.c_str());
+  }
+  if (fd.get() < 0) {
+    throw AnalysisError(AnalysisErrorCode::kInternal, "cannot pass the metadata to the child");
+  }
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw AnalysisError(AnalysisErrorCode::kInternal, "cannot pass the metadata to the child");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::lseek(fd.get(), 0, SEEK_SET);
+  return fd;
+}
+
+// The untrusted video, opened here and read by the child through /proc/self/fd/N: the
+// kernel checks only the file's own permission there (granted to the sandbox user), not
+// search permission on DOWNLOAD_DIR's parents, which may be private (0700).
+OwnedFd open_input(const std::filesystem::path& video) {
+  analysis::grant_read_to_sandbox_user(video);
+  OwnedFd fd(::open(video.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    throw media::MediaError(
+        errno == ENOENT ? media::MediaErrorCode::kNotFound : media::MediaErrorCode::kIo,
+        "cannot open the downloaded file: " + std::string(strerror(errno)));
+  }
+  return fd;
+}
+
+// Our own executable, for execveat: the child needs no search permission on the build or
+// install directory either.
+OwnedFd open_program(const std::filesystem::path& executable) {
+  OwnedFd fd(::open(executable.c_str(), O_PATH | O_CLOEXEC));
+  if (fd.get() < 0) {
+    throw AnalysisError(AnalysisErrorCode::kInternal,
+                        "cannot open " + executable.string() + ": " + strerror(errno));
+  }
+  return fd;
+}
+
+std::string child_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+class ChildRunner : public AnalysisRunner {
+ public:
+  ChildRunner(const ServiceConfig& config, std::filesystem::path executable)
+      : analysis_(config.analysis),
+        probe_(config.probe),
+        metadata_max_bytes_(config.metadata_max_bytes),
+        executable_(std::move(executable)) {}
+
+  nlohmann::json probe(const std::filesystem::path& video,
+                       const std::atomic<bool>* cancel) override {
+    analysis::SubprocessOptions options;
+    const OwnedFd input = open_input(video);
+    const OwnedFd program = open_program(executable_);
+    options.inherit_fds.push_back({kFirstOutputFd, input.get()});
+    options.program_fd = program.get();
+    options.argv = {executable_.string(),
+                    "child",
+                    "probe",
+                    "--max-streams",
+                    std::to_string(probe_.max_streams),
+                    "--max-frame-pixels",
+                    std::to_string(probe_.max_frame_pixels),
+                    "--max-index-entries",
+                    std::to_string(probe_.max_index_entries),
+                    "--timeout",
+                    std::to_string(probe_.timeout_seconds),
+                    "--metadata-max-bytes",
+                    std::to_string(metadata_max_bytes_),
+                    "--",
+                    child_path(kFirstOutputFd)};
+    // The probe enforces PROBE_TIMEOUT itself (FFmpeg's interrupt callback) and says so;
+    // the outer limit is the backstop for a child that stops responding.
+    options.timeout = std::chrono::seconds(probe_.timeout_seconds + 10);
+    options.memory_limit_bytes = probe_.memory_limit_mb << 20;
+    options.cpu_limit_seconds = static_cast<std::uint64_t>(probe_.timeout_seconds) * 2 + 10;
+    options.max_output_bytes = metadata_max_bytes_ * 2 + (64u << 10);
+    options.cancel = cancel;
+    analysis::apply_sandbox_defaults(options);
+    nlohmann::json result = protocol::decode(analysis::run_subprocess(options),
+                                             {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
+                                              "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb});
+    if (!result.is_object() || !result.contains("metadata") || !result["metadata"].is_object()) {
+      throw AnalysisError(AnalysisErrorCode::kCrashed, "probe process: malformed result");
+    }
+    // ffprobe names the file it was given; that is the local copy, not the child's view.
+    if (result["metadata"].contains("format") && result["metadata"]["format"].is_object()) {
+      result["metadata"]["format"]["filename"] = video.string();
+    }
+    return result["metadata"];
+  }
 
   analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                const std::atomic<bool>* cancel) override {
     analysis::SubprocessOptions options;
-    options.argv = {executable_.string(), "analyze", "--analysis-only"};
+    const OwnedFd program = open_program(executable_);
+    options.program_fd = program.get();
+    options.argv = {executable_.string(), "child", "analyze"};
+    std::optional<OwnedFd> report;
+    std::filesystem::path report_path;
     if (!request.report_dir.empty()) {
-      options.argv.insert(options.argv.end(), {"--report-dir", request.report_dir.string()});
+      std::filesystem::create_directories(request.report_dir);
+      report_path = request.report_dir / kReportName;
+      report.emplace(open_for_child_output(report_path));
+      options.inherit_fds.push_back({kFirstOutputFd, report->get()});
+      options.argv.insert(options.argv.end(), {"--output", std::string(kReportName) + "=" +
+                                                               std::to_string(kFirstOutputFd)});
     }
+    const int metadata_fd_number = kFirstOutputFd + static_cast<int>(options.inherit_fds.size());
+    OwnedFd metadata = metadata_descriptor(request.metadata, request.video.parent_path());
+    options.inherit_fds.push_back({metadata_fd_number, metadata.get()});
+    options.argv.insert(options.argv.end(), {"--metadata-fd", std::to_string(metadata_fd_number)});
+    const int video_fd_number = metadata_fd_number + 1;
+    const OwnedFd input = open_input(request.video);
+    options.inherit_fds.push_back({video_fd_number, input.get()});
     if (request.subject_height_m) {
       options.argv.insert(options.argv.end(),
                           {"--subject-height-m", std::to_string(*request.subject_height_m)});
     }
-    std::filesystem::path metadata_file;
-    if (!request.metadata.is_null()) {
-      metadata_file = request.video;
-      metadata_file += ".metadata.json";
-      std::ofstream(metadata_file) << request.metadata.dump();
-      options.argv.insert(options.argv.end(), {"--metadata-file", metadata_file.string()});
-    }
     options.argv.push_back("--");
-    options.argv.push_back(request.video.string());
-    options.timeout = std::chrono::seconds(settings_.timeout_seconds);
-    options.memory_limit_bytes = settings_.memory_limit_mb << 20;
-    options.cpu_limit_seconds = static_cast<std::uint64_t>(settings_.timeout_seconds) * 4;
+    options.argv.push_back(child_path(video_fd_number));
+    options.timeout = std::chrono::seconds(analysis_.timeout_seconds);
+    options.memory_limit_bytes = analysis_.memory_limit_mb << 20;
+    options.cpu_limit_seconds = static_cast<std::uint64_t>(analysis_.timeout_seconds) * 4;
     options.cancel = cancel;
-    analysis::SubprocessResult child = analysis::run_subprocess(options);
-    if (!metadata_file.empty()) {
+    analysis::apply_sandbox_defaults(options);
+    nlohmann::json result =
+        protocol::decode(analysis::run_subprocess(options),
+                         {"analysis", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds,
+                          "ANALYSIS_MEMORY_LIMIT_MB", analysis_.memory_limit_mb});
+    if (!result.is_object() || !result.contains("analysis")) {
+      throw AnalysisError(AnalysisErrorCode::kCrashed, "analysis process: malformed result");
+    }
+    analysis::AnalysisResult out;
+    out.analysis = std::move(result["analysis"]);
+    if (result.contains("outputs") && result["outputs"].is_array()) {
+      for (const auto& name : result["outputs"]) {
+        if (name.is_string()) out.outputs_written.push_back(name.get<std::string>());
+      }
+    }
+    if (report && std::find(out.outputs_written.begin(), out.outputs_written.end(), kReportName) !=
+                      out.outputs_written.end()) {
+      out.report_path = report_path;
+    } else if (report) {
       std::error_code ec;
-      std::filesystem::remove(metadata_file, ec);
+      std::filesystem::remove(report_path, ec);
     }
-    if (child.cancelled) throw AnalysisError(AnalysisErrorCode::kInternal, "analysis cancelled");
-    if (child.timed_out) {
-      throw AnalysisError(AnalysisErrorCode::kTimeout,
-                          "analysis exceeded ANALYSIS_TIMEOUT (" +
-                              std::to_string(settings_.timeout_seconds) + " s)");
-    }
-    nlohmann::json out = nlohmann::json::parse(child.stdout_text, nullptr, false);
-    if (child.term_signal != 0) {
-      throw AnalysisError(AnalysisErrorCode::kCrashed, "analysis process " + child.describe());
-    }
-    // The child reports typed failures as {"error": {"code": ..., "message": ...}}.
-    if (!out.is_discarded() && out.is_object() && out.contains("error")) {
-      const auto& error = out["error"];
-      const std::string code = error.value("code", "internal");
-      const std::string message = error.value("message", "analysis failed");
-      throw AnalysisError(
-          code == "invalid_input" ? AnalysisErrorCode::kInvalidInput : AnalysisErrorCode::kFailed,
-          message);
-    }
-    if (child.exit_code != 0 || out.is_discarded() || !out.contains("analysis")) {
-      std::string tail = child.stderr_text.substr(
-          child.stderr_text.size() > 400 ? child.stderr_text.size() - 400 : 0);
-      throw AnalysisError(AnalysisErrorCode::kCrashed,
-                          "analysis process " + child.describe() + ": " + tail);
-    }
-    analysis::AnalysisResult result;
-    result.analysis = std::move(out["analysis"]);
-    if (out.contains("report_path") && out["report_path"].is_string()) {
-      result.report_path = out["report_path"].get<std::string>();
-    }
-    return result;
+    return out;
   }
 
  private:
-  AnalysisSettings settings_;
+  AnalysisSettings analysis_;
+  ProbeSettings probe_;
+  std::uint64_t metadata_max_bytes_;
   std::filesystem::path executable_;
 };
 
-// Runs an analyzer in this process. For analyzers that decode nothing themselves: the
-// placeholder (which keeps a job's cost to the pipeline, what ANALYZER=placeholder exists
-// to measure) and ANALYSIS_COMMAND (which isolates its own work in a child process).
-class InProcessRunner final : public AnalysisRunner {
+// Runs an analyzer in this process after the sandboxed probe. For analyzers that decode
+// nothing themselves: the placeholder (which keeps a job's cost to the pipeline, what
+// ANALYZER=placeholder exists to measure) and ANALYSIS_COMMAND (which isolates its own work
+// in a child process).
+class InProcessRunner final : public ChildRunner {
  public:
-  explicit InProcessRunner(std::unique_ptr<analysis::Analyzer> analyzer)
-      : analyzer_(std::move(analyzer)) {}
+  InProcessRunner(const ServiceConfig& config, std::filesystem::path executable,
+                  std::unique_ptr<analysis::Analyzer> analyzer)
+      : ChildRunner(config, std::move(executable)), analyzer_(std::move(analyzer)) {}
 
   analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                const std::atomic<bool>* cancel) override {
@@ -106,6 +259,114 @@ class InProcessRunner final : public AnalysisRunner {
   std::unique_ptr<analysis::Analyzer> analyzer_;
 };
 
+// --- the child's side -------------------------------------------------------------------
+
+template <typename T>
+T parse_number(const std::string& text, const char* what) {
+  T value{};
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    throw std::invalid_argument(std::string("bad ") + what + ": " + text);
+  }
+  return value;
+}
+
+struct ChildArgs {
+  std::string mode;
+  std::string file;
+  std::map<std::string, std::string> options;
+  std::map<std::string, int> outputs;
+};
+
+ChildArgs parse_child_args(const std::vector<std::string>& args) {
+  ChildArgs parsed;
+  if (args.empty()) throw std::invalid_argument("child: missing mode");
+  parsed.mode = args[0];
+  std::size_t i = 1;
+  for (; i < args.size(); ++i) {
+    if (args[i] == "--") {
+      ++i;
+      break;
+    }
+    if (args[i].rfind("--", 0) != 0 || i + 1 >= args.size()) {
+      throw std::invalid_argument("child: bad argument " + args[i]);
+    }
+    if (args[i] == "--output") {
+      const std::string& value = args[++i];
+      auto eq = value.find('=');
+      if (eq == std::string::npos) throw std::invalid_argument("child: bad --output");
+      parsed.outputs[value.substr(0, eq)] = parse_number<int>(value.substr(eq + 1), "--output");
+    } else {
+      parsed.options[args[i].substr(2)] = args[i + 1];
+      ++i;
+    }
+  }
+  if (i + 1 != args.size()) throw std::invalid_argument("child: expected one file after --");
+  parsed.file = args[i];
+  return parsed;
+}
+
+std::string option(const ChildArgs& args, const std::string& name) {
+  auto it = args.options.find(name);
+  return it == args.options.end() ? std::string() : it->second;
+}
+
+nlohmann::json read_metadata_fd(int fd) {
+  std::string text;
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  nlohmann::json metadata = nlohmann::json::parse(text, nullptr, false);
+  return metadata.is_discarded() ? nlohmann::json() : metadata;
+}
+
+std::string child_probe(const ChildArgs& args) {
+  media::ProbeOptions options;
+  options.max_streams = parse_number<unsigned>(option(args, "max-streams"), "--max-streams");
+  options.max_frame_pixels =
+      parse_number<std::uint64_t>(option(args, "max-frame-pixels"), "--max-frame-pixels");
+  options.max_index_entries =
+      parse_number<std::uint64_t>(option(args, "max-index-entries"), "--max-index-entries");
+  options.deadline = std::chrono::seconds(parse_number<int>(option(args, "timeout"), "--timeout"));
+  media::MetadataBounds bounds;
+  bounds.max_bytes =
+      parse_number<std::size_t>(option(args, "metadata-max-bytes"), "--metadata-max-bytes");
+  try {
+    // Bounded here, so a file carrying megabytes of tags costs the parent nothing.
+    nlohmann::json metadata = media::bound_metadata(media::probe_file(args.file, options), bounds);
+    return protocol::encode_result({{"metadata", std::move(metadata)}});
+  } catch (const media::MediaError& e) {
+    // The facts any file has (size, SHA-256, libmagic's type), also parsed here, in the
+    // sandbox: libmagic reads the untrusted bytes too.
+    nlohmann::json fallback;
+    try {
+      fallback = media::basic_file_facts(args.file);
+    } catch (const std::exception&) {
+    }
+    return protocol::encode_current_exception(fallback);
+  }
+}
+
+std::string child_analyze(const ChildArgs& args) {
+  analysis::AnalysisRequest request;
+  request.video = args.file;
+  if (const std::string fd = option(args, "metadata-fd"); !fd.empty()) {
+    request.metadata = read_metadata_fd(parse_number<int>(fd, "--metadata-fd"));
+  }
+  if (const std::string height = option(args, "subject-height-m"); !height.empty()) {
+    request.subject_height_m = std::stod(height);
+  }
+  analysis::DescriptorOutputs outputs(args.outputs);
+  request.outputs = &outputs;
+  analysis::AnalysisResult result = make_builtin_analyzer()->analyze(request);
+  return protocol::encode_result(
+      {{"analysis", std::move(result.analysis)}, {"outputs", result.outputs_written}});
+}
+
 }  // namespace
 
 std::filesystem::path current_executable() {
@@ -114,21 +375,54 @@ std::filesystem::path current_executable() {
   return ec ? std::filesystem::path("dancer-analysis") : path;
 }
 
-std::unique_ptr<AnalysisRunner> make_analysis_runner(const AnalysisSettings& settings,
+std::unique_ptr<AnalysisRunner> make_analysis_runner(const ServiceConfig& config,
                                                      std::filesystem::path executable) {
+  const AnalysisSettings& settings = config.analysis;
   if (!settings.command.empty()) {
-    return std::make_unique<InProcessRunner>(analysis::make_external_analyzer(
-        {settings.command, std::chrono::seconds(settings.timeout_seconds),
-         settings.memory_limit_mb << 20}));
+    return std::make_unique<InProcessRunner>(
+        config, std::move(executable),
+        analysis::make_external_analyzer({settings.command,
+                                          std::chrono::seconds(settings.timeout_seconds),
+                                          settings.memory_limit_mb << 20}));
   }
   if (settings.analyzer == "placeholder") {
-    return std::make_unique<InProcessRunner>(analysis::make_placeholder_analyzer());
+    return std::make_unique<InProcessRunner>(config, std::move(executable),
+                                             analysis::make_placeholder_analyzer());
   }
-  return std::make_unique<SandboxedRunner>(settings, std::move(executable));
+  return std::make_unique<ChildRunner>(config, std::move(executable));
 }
 
 std::unique_ptr<analysis::Analyzer> make_builtin_analyzer() {
   return analysis::make_gait_analyzer();
+}
+
+int run_child(const std::vector<std::string>& args) {
+  std::string line;
+  try {
+    // First, before any untrusted byte is read or any thread exists.
+    analysis::enter_sandbox();
+    // FFmpeg's errors go to stderr, which the parent keeps (bounded) for the reason of a
+    // crash; its warnings about a hostile file are noise.
+    media::install_av_log_sink([](int level, std::string_view text) {
+      if (level <= AV_LOG_ERROR) {
+        std::fwrite(text.data(), 1, text.size(), stderr);
+        if (text.empty() || text.back() != '\n') std::fputc('\n', stderr);
+      }
+    });
+    const ChildArgs parsed = parse_child_args(args);
+    if (parsed.mode == "probe") {
+      line = child_probe(parsed);
+    } else if (parsed.mode == "analyze") {
+      line = child_analyze(parsed);
+    } else {
+      throw std::invalid_argument("child: unknown mode " + parsed.mode);
+    }
+  } catch (...) {
+    line = protocol::encode_current_exception();
+  }
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
 }  // namespace dancer::service

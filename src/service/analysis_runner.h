@@ -1,7 +1,10 @@
-// Runs the analysis of one downloaded video. The built-in gait analysis runs in a child
-// process of our own executable (`dancer-analysis analyze --analysis-only`) with a time
-// limit and memory/CPU limits, so a video that crashes or hangs the decoder fails that
-// job and not the service. ANALYSIS_COMMAND runs the user's program instead.
+// Runs the work on one downloaded, untrusted video: probing its metadata and analysing it.
+// Every parse of untrusted bytes happens in a child process of our own executable
+// (`dancer-analysis child probe|analyze`) that is sandboxed (analysis/sandbox.h) and
+// resource-limited, so a hostile file can exhaust or crash only that child, never the
+// service. The child's typed result comes back through analysis/child_protocol.h.
+// ANALYSIS_COMMAND and the placeholder analyzer run the analysis step in process (they parse
+// no media themselves), after the same sandboxed probe.
 #pragma once
 
 #include <atomic>
@@ -20,7 +23,13 @@ namespace dancer::service {
 class AnalysisRunner {
  public:
   virtual ~AnalysisRunner() = default;
-  // Throws analysis::AnalysisError.
+  // ffprobe-compatible metadata, bounded for storage. Throws media::MediaError for a file
+  // that is not a readable video (child_protocol::ChildReportedMediaError when the child
+  // could also report the fallback file facts) and analysis::AnalysisError for the child's
+  // own failures (limits, crash, cancellation).
+  virtual nlohmann::json probe(const std::filesystem::path& video,
+                               const std::atomic<bool>* cancel) = 0;
+  // Throws analysis::AnalysisError (and media::MediaError).
   virtual analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                        const std::atomic<bool>* cancel) = 0;
 };
@@ -28,10 +37,14 @@ class AnalysisRunner {
 // Path of the running executable (/proc/self/exe), for re-executing ourselves.
 std::filesystem::path current_executable();
 
-std::unique_ptr<AnalysisRunner> make_analysis_runner(const AnalysisSettings& settings,
+std::unique_ptr<AnalysisRunner> make_analysis_runner(const ServiceConfig& config,
                                                      std::filesystem::path executable);
 
 // The in-process analyzer the child runs (and `analyze FILE` uses).
 std::unique_ptr<analysis::Analyzer> make_builtin_analyzer();
+
+// The child's side: `dancer-analysis child probe|analyze ...` (argv after "child").
+// Enters the sandbox, does the work, prints one child_protocol line; returns the exit code.
+int run_child(const std::vector<std::string>& args);
 
 }  // namespace dancer::service

@@ -7,11 +7,14 @@
 
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
+#include "analysis/child_protocol.h"
 #include "aws/credentials.h"
 #include "aws/error.h"
 #include "aws/s3_client.h"
 #include "aws/sqs_client.h"
+#include "media/av_log.h"
 #include "media/metadata.h"
 #include "service/analysis_runner.h"
 #include "service/config.h"
@@ -58,7 +61,7 @@ nlohmann::json run_health(const ServiceConfig& config) {
     report["sqs"] = {{"ok", false}, {"error", e.what()}};
   }
   try {
-    auto store = store::open_job_store(config.database_url);
+    auto store = store::open_job_store(config.database_url, job_store_options(config));
     report["database"] = {{"ok", store->ping()},
                           {"url", store::redact_database_url(config.database_url)},
                           {"schema_version", store->schema_version()}};
@@ -109,52 +112,43 @@ int send_test_message(const ServiceConfig& config, const std::string& bucket,
   return 0;
 }
 
+// `analyze FILE`: the same sandboxed children the service uses, on a local file.
 int analyze(const std::filesystem::path& file, const std::filesystem::path& report_dir,
-            std::optional<double> subject_height, bool analysis_only,
-            const std::filesystem::path& metadata_file) {
-  analysis::AnalysisRequest request;
-  request.video = file;
-  request.subject_height_m = subject_height;
-  request.report_dir = report_dir;
+            std::optional<double> subject_height) {
+  ServiceConfig defaults;
+  auto runner = make_analysis_runner(defaults, current_executable());
   nlohmann::json output;
-  if (analysis_only) {
-    // Child mode for the service: the parent already has the metadata.
-    if (!metadata_file.empty()) {
-      std::ifstream in(metadata_file);
-      request.metadata = nlohmann::json::parse(in, nullptr, false);
-      if (request.metadata.is_discarded()) request.metadata = nullptr;
-    }
-  } else {
-    try {
-      request.metadata = media::probe_file(file);
-      output["metadata"] = request.metadata;
-    } catch (const media::MediaError& e) {
-      output["metadata"] = {{"fallback", media::basic_file_facts(file)}, {"probe_error", e.what()}};
-      output["error"] = {{"code", "invalid_input"}, {"message", e.what()}};
-      std::cout << output.dump(2) << std::endl;
-      return 1;
-    }
-  }
+  analysis::AnalysisRequest request;
+  request.video = std::filesystem::absolute(file);
+  request.subject_height_m = subject_height;
+  request.report_dir = report_dir.empty() ? report_dir : std::filesystem::absolute(report_dir);
   try {
-    auto analyzer = make_builtin_analyzer();
-    analysis::AnalysisResult result = analyzer->analyze(request);
+    request.metadata = runner->probe(request.video, nullptr);
+    output["metadata"] = request.metadata;
+    analysis::AnalysisResult result = runner->run(request, nullptr);
     output["analysis"] = result.analysis;
     if (result.report_path) output["report_path"] = result.report_path->string();
+  } catch (const analysis::child_protocol::ChildReportedMediaError& e) {
+    output["metadata"] = {{"fallback", e.details()}, {"probe_error", e.what()}};
+    output["error"] = {{"code", media::to_string(e.code())}, {"message", e.what()}};
+  } catch (const media::MediaError& e) {
+    output["error"] = {{"code", media::to_string(e.code())}, {"message", e.what()}};
   } catch (const analysis::AnalysisError& e) {
-    output["error"] = {
-        {"code",
-         e.code() == analysis::AnalysisErrorCode::kInvalidInput ? "invalid_input" : "failed"},
-        {"message", e.what()}};
-    std::cout << output.dump(analysis_only ? -1 : 2) << std::endl;
-    return analysis_only ? 0 : 1;
+    output["error"] = {{"code", analysis::child_protocol::to_string(e.code())},
+                       {"message", e.what()}};
   }
-  std::cout << output.dump(analysis_only ? -1 : 2) << std::endl;
-  return 0;
+  std::cout << output.dump(2) << std::endl;
+  return output.contains("error") ? 1 : 0;
 }
 
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // The sandboxed child that parses untrusted media (analysis_runner.h): nothing else is
+  // set up first (no logging thread, no configuration), so it enters its sandbox at once.
+  if (argc >= 2 && std::string_view(argv[1]) == "child") {
+    return run_child(std::vector<std::string>(argv + 2, argv + argc));
+  }
   CLI::App app{"dancer-analysis: gait analysis worker for the DANCER upload queue"};
   app.set_version_flag("--version", std::string("dancer-analysis ") + DANCER_VERSION);
   app.require_subcommand(0, 1);
@@ -174,14 +168,11 @@ int run_cli(int argc, char** argv) {
 
   auto* analyze_cmd =
       app.add_subcommand("analyze", "metadata and gait analysis of a local file (JSON on stdout)");
-  std::string file, report_dir, metadata_file;
+  std::string file, report_dir;
   double subject_height = 0;
-  bool analysis_only = false;
   analyze_cmd->add_option("FILE", file)->required();
   analyze_cmd->add_option("--report-dir", report_dir, "write report.html into this directory");
   analyze_cmd->add_option("--subject-height-m", subject_height, "subject height in metres");
-  analyze_cmd->add_flag("--analysis-only", analysis_only, "internal: child mode of the service");
-  analyze_cmd->add_option("--metadata-file", metadata_file, "internal: metadata from the parent");
 
   try {
     app.parse(argc, argv);
@@ -193,7 +184,7 @@ int run_cli(int argc, char** argv) {
     init_logging(LoggingConfig{"WARNING", "text", {}, 0, 0});
     std::optional<double> height;
     if (subject_height > 0) height = subject_height;
-    return analyze(file, report_dir, height, analysis_only, metadata_file);
+    return analyze(file, report_dir, height);
   }
 
   ServiceConfig config;
@@ -227,10 +218,12 @@ int run_cli(int argc, char** argv) {
     std::cerr << "configuration error: " << e.what() << std::endl;
     return kExitConfigError;
   }
+  // FFmpeg's messages through the logger (rate-limited, redacted), never raw to stderr.
+  media::install_av_log_sink(make_av_log_sink());
 
   try {
     if (send->parsed()) return send_test_message(config, bucket, key);
-    Service service(config);
+    Service service(config, make_production_dependencies(config));
     return service.run(RunOptions{until_empty});
   } catch (const aws::AwsError& e) {
     spdlog::critical("start-up failed: {} ({})", e.what(), aws::to_string(e.code()));

@@ -6,9 +6,12 @@
 #include <cerrno>
 #include <chrono>
 #include <system_error>
+#include <thread>
 
+#include "analysis/child_protocol.h"
 #include "aws/error.h"
 #include "media/metadata.h"
+#include "service/reasons.h"
 
 namespace dancer::service {
 namespace {
@@ -21,15 +24,17 @@ class PermanentFailure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A condition of this machine or this moment (no room for the download) that a later
-// delivery may not meet.
+// A condition of this moment that a later delivery may not meet.
 class TransientFailure : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// Room to leave on the file system besides the object itself.
-constexpr std::uint64_t kFreeSpaceMargin = 64ull << 20;
+// This machine has no room for the file now; the file is not at fault.
+class NoRoomFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -75,26 +80,43 @@ ClassifiedFailure classify_current_exception() {
     return {FailureClass::kPermanent, e.what()};
   } catch (const TransientFailure& e) {
     return {FailureClass::kTransient, e.what()};
+  } catch (const NoRoomFailure& e) {
+    return {FailureClass::kNoRoom, e.what()};
   } catch (const aws::AwsError& e) {
-    std::string reason = std::string(aws::to_string(e.code())) + ": " + e.what();
+    // AwsError's message starts with its code already ("not_found: NoSuchKey ...").
+    std::string reason = e.what();
     if (e.code() == aws::ErrorCode::kCancelled) return {FailureClass::kCancelled, reason};
-    // Disk full or a short read are conditions of this machine or this moment.
-    if (e.transient() || e.code() == aws::ErrorCode::kLocalIo ||
-        e.code() == aws::ErrorCode::kIntegrity || e.code() == aws::ErrorCode::kAccessDenied ||
-        e.code() == aws::ErrorCode::kCredentials) {
+    // The download could not be written (ENOSPC, EDQUOT, ...): this machine, not the file.
+    if (e.code() == aws::ErrorCode::kLocalIo) return {FailureClass::kNoRoom, reason};
+    // A short read is a condition of this moment.
+    if (e.transient() || e.code() == aws::ErrorCode::kIntegrity ||
+        e.code() == aws::ErrorCode::kAccessDenied || e.code() == aws::ErrorCode::kCredentials) {
       return {FailureClass::kTransient, reason};
     }
     return {FailureClass::kPermanent, reason};
   } catch (const store::StoreError& e) {
+    // An object the store refuses to record (a key that is not text) will never be.
+    if (e.code() == store::StoreErrorCode::kInvalidObject) {
+      return {FailureClass::kPermanent, std::string("database: ") + e.what()};
+    }
     return {FailureClass::kTransient, std::string("database: ") + e.what()};
   } catch (const media::MediaError& e) {
     if (e.code() == media::MediaErrorCode::kIo) return {FailureClass::kTransient, e.what()};
     return {FailureClass::kPermanent, e.what()};
   } catch (const analysis::AnalysisError& e) {
-    if (e.code() == analysis::AnalysisErrorCode::kInternal) {
-      return {FailureClass::kTransient, std::string("analysis: ") + e.what()};
+    switch (e.code()) {
+      case analysis::AnalysisErrorCode::kCancelled:
+        return {FailureClass::kCancelled, e.what()};
+      case analysis::AnalysisErrorCode::kInternal:
+        return {FailureClass::kTransient, e.what()};
+      case analysis::AnalysisErrorCode::kInvalidInput:
+      case analysis::AnalysisErrorCode::kTimeout:
+      case analysis::AnalysisErrorCode::kCrashed:
+      case analysis::AnalysisErrorCode::kResourceLimit:
+      case analysis::AnalysisErrorCode::kFailed:
+        break;
     }
-    return {FailureClass::kPermanent, std::string("analysis: ") + e.what()};
+    return {FailureClass::kPermanent, e.what()};
   } catch (const std::system_error& e) {
     return {FailureClass::kTransient, e.what()};
   } catch (const std::bad_alloc&) {
@@ -146,6 +168,12 @@ MessageOutcome MessageProcessor::process(const aws::SqsMessage& message) {
       return {MessageAction::kDelete, 0, "malformed: " + parsed.reason};
     case EventKind::kObjectsCreated:
       break;
+  }
+  // A broken record is reported on its own; the valid ones in the same message go on.
+  for (const RejectedRecord& rejected : parsed.rejected) {
+    deps_.metrics.message_malformed();
+    spdlog::warn("message {}: record {} rejected: {}", message.message_id, rejected.index,
+                 rejected.reason);
   }
 
   bool interrupted = false, retry = false, gave_up = false;
@@ -204,6 +232,28 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
 
   store::ObjectVersion version{object.bucket, object.key, object.etag, object.version_id,
                                object.size < 0 ? 0 : object.size};
+  std::optional<aws::ObjectInfo> head;
+  if (object.etag.empty()) {
+    // Without the notification's ETag, a re-upload of the same key would look like a
+    // duplicate of the first upload: the version identity comes from HeadObject instead.
+    try {
+      head = deps_.objects.head(object.bucket, object.key);
+    } catch (...) {
+      ClassifiedFailure f = classify_current_exception();
+      if (f.kind == FailureClass::kPermanent) {
+        spdlog::warn("s3://{}/{}: {}; nothing to process", object.bucket, object.key, f.reason);
+        return ObjectResult::kDone;
+      }
+      spdlog::warn("s3://{}/{}: HeadObject failed ({}); will retry", object.bucket, object.key,
+                   f.reason);
+      deps_.metrics.message_retried();
+      return f.kind == FailureClass::kCancelled ? ObjectResult::kInterrupted : ObjectResult::kRetry;
+    }
+    version.etag = head->etag;
+    if (version.version_id.empty()) version.version_id = head->version_id;
+    version.size_bytes = static_cast<std::int64_t>(head->size);
+  }
+
   store::ClaimResult claim;
   try {
     claim =
@@ -211,6 +261,13 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
                               std::chrono::seconds(deps_.config.queue.visibility_timeout_seconds));
   } catch (...) {
     ClassifiedFailure f = classify_current_exception();
+    if (f.kind == FailureClass::kPermanent) {
+      // The store refuses to record this object at all (a key that is not text, ...).
+      deps_.metrics.message_malformed();
+      spdlog::warn("s3://{}/{}: cannot be recorded ({}); ignored", object.bucket, object.key,
+                   f.reason);
+      return ObjectResult::kDone;
+    }
     spdlog::warn("s3://{}/{}: cannot claim the job ({}); will retry", object.bucket, object.key,
                  f.reason);
     deps_.metrics.message_retried();
@@ -221,7 +278,7 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
     case store::ClaimOutcome::kAlreadyFailed:
       deps_.metrics.message_duplicate();
       spdlog::info("s3://{}/{} (etag {}): already {} as job {}, duplicate notification skipped",
-                   object.bucket, object.key, object.etag, store::to_string(claim.job.status),
+                   object.bucket, object.key, version.etag, store::to_string(claim.job.status),
                    claim.job.id);
       return ObjectResult::kDone;
     case store::ClaimOutcome::kInProgressElsewhere:
@@ -234,44 +291,94 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
 
   const store::Job& job = claim.job;
   if (deps_.on_job_claimed) deps_.on_job_claimed(job.id);
+  const int max_deliveries = deps_.config.queue.max_receive_count;
+  // Attempts already spent on this object version: retry_count counts each transient
+  // failure (record_retry) and each attempt whose worker died holding the lease (the claim
+  // that takes over an expired lease counts it). Shutdown and a full disk spend none
+  // (release_job).
+  if (job.retry_count >= max_deliveries) {
+    // The poison-pill rule: a file that ended the process on each of MAX_RECEIVE_COUNT
+    // attempts is given up before any work, rather than risk the process again.
+    try {
+      write_durably("failure", job.id, [&] {
+        deps_.store.fail_job(job.id, deps_.worker_id,
+                             "gave up after " + std::to_string(job.retry_count) +
+                                 " failed attempts, the last without an outcome (processing "
+                                 "this file may have ended the service)");
+      });
+    } catch (...) {
+      return cancelled() ? ObjectResult::kInterrupted : ObjectResult::kRetry;
+    }
+    deps_.metrics.message_failed();
+    spdlog::error("job {}: {} attempts spent (MAX_RECEIVE_COUNT {}): given up before work", job.id,
+                  job.retry_count, max_deliveries);
+    return ObjectResult::kGaveUp;
+  }
+
   deps_.metrics.job_started();
   const auto started = Clock::now();
   spdlog::info("job {}: processing s3://{}/{} ({} bytes, delivery {})", job.id, object.bucket,
-               object.key, object.size, message.approximate_receive_count);
+               object.key, version.size_bytes, message.approximate_receive_count);
   ObjectResult result = ObjectResult::kDone;
   try {
-    run_job(job, object);
+    run_job(job, object, head);
     deps_.metrics.message_processed();
     spdlog::info("job {}: completed in {:.2f} s", job.id, seconds_since(started));
   } catch (...) {
     ClassifiedFailure failure = classify_current_exception();
-    if (deps_.cancel != nullptr && deps_.cancel->load()) failure.kind = FailureClass::kCancelled;
+    if (cancelled()) failure.kind = FailureClass::kCancelled;
+    // The row is read by people through the web backend: no local paths, no host names.
+    const std::string reason = user_facing_reason(
+        failure.reason,
+        ReasonContext{deps_.work_dir / local_file_name(job.id, object.key),
+                      {deps_.work_dir, deps_.config.download_dir, deps_.config.report_dir,
+                       std::filesystem::temp_directory_path()},
+                      {deps_.worker_id},
+                      500});
     try {
       switch (failure.kind) {
         case FailureClass::kPermanent:
-          deps_.store.fail_job(job.id, deps_.worker_id, failure.reason);
+          write_durably("failure", job.id,
+                        [&] { deps_.store.fail_job(job.id, deps_.worker_id, reason); });
           deps_.metrics.message_failed();
           spdlog::error("job {}: failed permanently: {}", job.id, failure.reason);
           result = ObjectResult::kDone;
           break;
         case FailureClass::kCancelled:
-          deps_.store.record_retry(job.id, deps_.worker_id, "interrupted by shutdown");
+          deps_.store.release_job(job.id, deps_.worker_id, "interrupted by shutdown");
           spdlog::warn("job {}: interrupted by shutdown, returned to the queue", job.id);
           result = ObjectResult::kInterrupted;
           break;
+        case FailureClass::kNoRoom: {
+          // Never given up for this: the file is not at fault, and it completes once room
+          // exists (readiness is false meanwhile, so no new work arrives).
+          write_durably("retry", job.id,
+                        [&] { deps_.store.release_job(job.id, deps_.worker_id, reason); });
+          deps_.metrics.message_retried();
+          spdlog::warn("job {}: no room on this machine, returned for later: {}", job.id,
+                       failure.reason);
+          result = ObjectResult::kRetry;
+          break;
+        }
         case FailureClass::kTransient: {
           // Give up before record_retry: it releases the lease, and fail_job needs it.
-          if (message.approximate_receive_count >= deps_.config.queue.max_receive_count) {
-            deps_.store.fail_job(job.id, deps_.worker_id,
-                                 "gave up after " +
-                                     std::to_string(message.approximate_receive_count) +
-                                     " deliveries: " + failure.reason);
+          if (message.approximate_receive_count >= max_deliveries ||
+              job.retry_count + 1 >= max_deliveries) {
+            write_durably("failure", job.id, [&] {
+              deps_.store.fail_job(job.id, deps_.worker_id,
+                                   "gave up after " +
+                                       std::to_string(message.approximate_receive_count) +
+                                       " deliveries: " + reason);
+            });
             deps_.metrics.message_failed();
             spdlog::error("job {}: gave up after {} deliveries: {}", job.id,
                           message.approximate_receive_count, failure.reason);
             result = ObjectResult::kGaveUp;
           } else {
-            const int retries = deps_.store.record_retry(job.id, deps_.worker_id, failure.reason);
+            int retries = 0;
+            write_durably("retry", job.id, [&] {
+              retries = deps_.store.record_retry(job.id, deps_.worker_id, reason);
+            });
             deps_.metrics.message_retried();
             spdlog::warn("job {}: transient failure (retry {}): {}", job.id, retries,
                          failure.reason);
@@ -284,15 +391,47 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
       // The outcome could not be recorded: the message must come back.
       spdlog::error("job {}: could not record the outcome ({}); message will be redelivered",
                     job.id, e.what());
-      result = failure.kind == FailureClass::kCancelled ? ObjectResult::kInterrupted
-                                                        : ObjectResult::kRetry;
+      result = failure.kind == FailureClass::kCancelled || cancelled() ? ObjectResult::kInterrupted
+                                                                       : ObjectResult::kRetry;
     }
   }
   deps_.metrics.job_finished(seconds_since(started));
   return result;
 }
 
-void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& object) {
+void MessageProcessor::write_durably(const char* what, std::int64_t job_id,
+                                     const std::function<void()>& write) {
+  // The budget counts the waits between attempts (each attempt itself may also wait up to
+  // DATABASE_BUSY_TIMEOUT inside the store).
+  auto waited = std::chrono::milliseconds(0);
+  auto delay = std::chrono::milliseconds(250);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      write();
+      if (attempt > 1) spdlog::info("job {}: {} recorded on attempt {}", job_id, what, attempt);
+      return;
+    } catch (const store::StoreError& e) {
+      // Only a busy or unreachable database is worth waiting for; a lost lease means
+      // another worker owns the job now.
+      if (!e.transient() || cancelled() || waited + delay > kDurableWriteBudget) throw;
+      spdlog::warn("job {}: recording the {} failed ({}); attempt {} in {} ms", job_id, what,
+                   e.what(), attempt + 1, delay.count());
+    }
+    if (deps_.sleep) {
+      deps_.sleep(delay);
+    } else {
+      for (auto slept = std::chrono::milliseconds(0); slept < delay && !cancelled();
+           slept += std::chrono::milliseconds(50)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    waited += delay;
+    delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(15));
+  }
+}
+
+void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& object,
+                               std::optional<aws::ObjectInfo> known_head) {
   const auto& config = deps_.config;
   const auto t_start = Clock::now();
   const std::filesystem::path local = deps_.work_dir / local_file_name(job.id, object.key);
@@ -308,7 +447,8 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     }
   } cleanup{local, report_dir, config.cleanup_after_processing};
 
-  aws::ObjectInfo head = deps_.s3.head_object(object.bucket, object.key);
+  const aws::ObjectInfo head =
+      known_head ? *known_head : deps_.objects.head(object.bucket, object.key);
   if (!object.etag.empty() && !head.etag.empty() && head.etag != object.etag) {
     throw PermanentFailure("object was replaced after the notification (ETag " + head.etag +
                            ", notified " + object.etag + "); the newer upload has its own event");
@@ -318,45 +458,57 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
                            " bytes, over MAX_FILE_SIZE (" +
                            std::to_string(config.storage.max_file_size_bytes) + ")");
   }
-  // Check for room before the first byte: a full disk is a transient condition of this
-  // machine, so the message goes back to the queue rather than failing the job.
+  // Check for room before the first byte: a full disk is a condition of this machine, so
+  // the message goes back to the queue rather than failing the job.
   if (config.download_dir_max_bytes > 0 && deps_.download_dir_usage) {
     const std::uint64_t used = deps_.download_dir_usage();
     if (used + head.size > config.download_dir_max_bytes) {
-      throw TransientFailure("DOWNLOAD_DIR is full: " + std::to_string(used) + " bytes used + " +
-                             std::to_string(head.size) + " needed > DOWNLOAD_DIR_MAX_BYTES " +
-                             std::to_string(config.download_dir_max_bytes));
+      throw NoRoomFailure("DOWNLOAD_DIR is full: " + std::to_string(used) + " bytes used + " +
+                          std::to_string(head.size) + " needed > DOWNLOAD_DIR_MAX_BYTES " +
+                          std::to_string(config.download_dir_max_bytes));
     }
   }
   {
-    std::error_code ec;
-    auto space = std::filesystem::space(deps_.work_dir, ec);
-    if (!ec && space.available < head.size + kFreeSpaceMargin) {
-      throw TransientFailure(
-          "not enough free disk space in DOWNLOAD_DIR: " + std::to_string(space.available) +
-          " bytes free, " + std::to_string(head.size) + " needed");
+    std::optional<std::uint64_t> available;
+    if (deps_.free_space) {
+      available = deps_.free_space();
+    } else {
+      std::error_code ec;
+      auto space = std::filesystem::space(deps_.work_dir, ec);
+      if (!ec) available = space.available;
+    }
+    if (available && *available < head.size + config.download_dir_min_free_bytes) {
+      throw NoRoomFailure(
+          "not enough free disk space in DOWNLOAD_DIR: " + std::to_string(*available) +
+          " bytes free, " + std::to_string(head.size) + " needed plus DOWNLOAD_DIR_MIN_FREE " +
+          std::to_string(config.download_dir_min_free_bytes));
     }
   }
   aws::DownloadOptions download;
   download.expected_etag = head.etag;
   download.max_size = config.storage.max_file_size_bytes;
   download.cancel = deps_.cancel;
-  aws::ObjectInfo downloaded =
-      deps_.s3.download_to_file(object.bucket, object.key, local, download);
+  aws::ObjectInfo downloaded = deps_.objects.download(object.bucket, object.key, local, download);
   deps_.metrics.file_downloaded();
   deps_.metrics.bytes_downloaded(downloaded.size);
   const double download_s = seconds_since(t_start);
 
+  // Metadata, parsed in the sandboxed child. Shutdown ends a probe at once.
   const auto t_metadata = Clock::now();
   nlohmann::json metadata;
   try {
-    metadata = media::probe_file(local);
-  } catch (const media::MediaError& e) {
+    metadata = deps_.analysis.probe(local, deps_.stop != nullptr ? deps_.stop : deps_.cancel);
+  } catch (const analysis::child_protocol::ChildReportedMediaError& e) {
     if (e.code() == media::MediaErrorCode::kIo) throw;
     // Not a readable video: keep the facts any file has, and say so.
-    nlohmann::json fallback = {{"fallback", media::basic_file_facts(local)},
-                               {"probe_error", e.what()}};
+    nlohmann::json fallback = {{"fallback", e.details()}, {"probe_error", e.what()}};
     deps_.store.save_metadata(job.id, deps_.worker_id, fallback.dump());
+    throw PermanentFailure(std::string("not a readable video: ") + e.what());
+  } catch (const media::MediaError& e) {
+    if (e.code() == media::MediaErrorCode::kIo) throw;
+    if (e.code() == media::MediaErrorCode::kLimitExceeded) {
+      throw PermanentFailure(std::string("the file exceeds a safety limit: ") + e.what());
+    }
     throw PermanentFailure(std::string("not a readable video: ") + e.what());
   }
   deps_.store.save_metadata(job.id, deps_.worker_id, metadata.dump());
@@ -389,8 +541,8 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     if (!config.storage.results_prefix.empty()) {
       const std::string report_key =
           config.storage.results_prefix + "job-" + std::to_string(job.id) + "/report.html";
-      deps_.s3.put_object(object.bucket, report_key, *analysis.report_path,
-                          "text/html; charset=utf-8");
+      deps_.objects.put(object.bucket, report_key, *analysis.report_path,
+                        "text/html; charset=utf-8");
       report_location = "s3://" + object.bucket + "/" + report_key;
     } else {
       std::filesystem::create_directories(deps_.reports_dir);
@@ -416,8 +568,13 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
                               {"analysis_s", analysis_s},
                               {"total_s", seconds_since(t_start)}}}};
   if (!report_location.empty()) results["report_location"] = report_location;
-  deps_.store.complete_job(job.id, deps_.worker_id, metadata.dump(), results.dump(),
-                           report_location);
+  const std::string metadata_text = metadata.dump();
+  const std::string results_text = results.dump();
+  // The work is done: a busy database must not throw it away (the heartbeat keeps the
+  // message and the lease alive while this retries).
+  write_durably("result", job.id, [&] {
+    deps_.store.complete_job(job.id, deps_.worker_id, metadata_text, results_text, report_location);
+  });
 }
 
 }  // namespace dancer::service

@@ -7,14 +7,15 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
-#include "aws/s3_client.h"
 #include "aws/sqs_client.h"
 #include "service/analysis_runner.h"
 #include "service/config.h"
 #include "service/events.h"
 #include "service/metrics.h"
+#include "service/ports.h"
 #include "store/job_store.h"
 
 namespace dancer::service {
@@ -33,7 +34,12 @@ struct MessageOutcome {
 };
 
 // How a failure is handled, decided from the error's type and code only.
-enum class FailureClass { kPermanent, kTransient, kCancelled };
+//  kPermanent: the job fails with the reason, the message is deleted.
+//  kTransient: retried on a later delivery, until MAX_RECEIVE_COUNT deliveries are spent.
+//  kNoRoom:    this machine cannot take the file now (disk full); retried later without
+//              spending the give-up budget, since the file is not at fault.
+//  kCancelled: shutdown; the message goes straight back.
+enum class FailureClass { kPermanent, kTransient, kNoRoom, kCancelled };
 struct ClassifiedFailure {
   FailureClass kind;
   std::string reason;
@@ -50,19 +56,32 @@ std::string local_file_name(std::int64_t job_id, const std::string& key);
 
 struct ProcessorDeps {
   const ServiceConfig& config;
-  aws::S3Client& s3;
+  ObjectStore& objects;
   store::JobStore& store;
   AnalysisRunner& analysis;
   Metrics& metrics;
   std::string worker_id;
-  std::filesystem::path work_dir;             // this process's private download directory
-  std::filesystem::path reports_dir;          // where HTML reports are kept
-  const std::atomic<bool>* cancel = nullptr;  // set when shutdown stops running jobs
+  std::filesystem::path work_dir;     // this process's private download directory
+  std::filesystem::path reports_dir;  // where HTML reports are kept (REPORT_DIR)
+  // Set when shutdown is requested: a probe in progress ends at once (it is cheap to redo).
+  const std::atomic<bool>* stop = nullptr;
+  // Set when SHUTDOWN_TIMEOUT has passed: every running step aborts.
+  const std::atomic<bool>* cancel = nullptr;
   // Called with the job id once it is claimed, so the heartbeat can renew its lease.
   std::function<void(std::int64_t job_id)> on_job_claimed;
   // Bytes currently in DOWNLOAD_DIR (all workers), for DOWNLOAD_DIR_MAX_BYTES.
   std::function<std::uint64_t()> download_dir_usage;
+  // Free bytes where downloads go; unset: std::filesystem::space(work_dir).
+  std::function<std::optional<std::uint64_t>()> free_space;
+  // How the processor waits between attempts at a durable write; unset: sleeps, waking
+  // early when cancel is set.
+  std::function<void(std::chrono::milliseconds)> sleep;
 };
+
+// How long the outcome of a finished job is retried against a busy or unreachable
+// database before the message is returned (the heartbeat keeps message and lease alive
+// meanwhile, so the work is not redone while this lasts).
+inline constexpr std::chrono::seconds kDurableWriteBudget{600};
 
 class MessageProcessor {
  public:
@@ -72,7 +91,12 @@ class MessageProcessor {
  private:
   enum class ObjectResult { kDone, kRetry, kInterrupted, kBusyElsewhere, kGaveUp };
   ObjectResult process_object(const ObjectCreated& object, const aws::SqsMessage& message);
-  void run_job(const store::Job& job, const ObjectCreated& object);
+  void run_job(const store::Job& job, const ObjectCreated& object,
+               std::optional<aws::ObjectInfo> head);
+  // Runs a write of a job's outcome until it is durable: retried with backoff while the
+  // database is busy or unreachable, within kDurableWriteBudget or until cancelled.
+  void write_durably(const char* what, std::int64_t job_id, const std::function<void()>& write);
+  bool cancelled() const { return deps_.cancel != nullptr && deps_.cancel->load(); }
 
   ProcessorDeps deps_;
 };

@@ -14,11 +14,10 @@
 
 #include "aws/credentials.h"
 #include "aws/error.h"
-#include "aws/s3_client.h"
-#include "aws/sqs_client.h"
 #include "service/analysis_runner.h"
 #include "service/download_area.h"
 #include "service/health_server.h"
+#include "service/logging.h"
 #include "service/metrics.h"
 #include "service/processor.h"
 #include "store/job_store.h"
@@ -50,22 +49,25 @@ struct InFlight {
 }  // namespace
 
 struct Service::State {
-  explicit State(ServiceConfig c) : config(std::move(c)) {}
+  State(ServiceConfig c, ServiceDependencies d) : config(std::move(c)), deps(std::move(d)) {}
 
   ServiceConfig config;
+  ServiceDependencies deps;
   std::atomic<bool> stop_receiving{false};  // no new receives; aborts a pending long poll
   std::atomic<bool> cancel_jobs{false};     // running jobs abort (after SHUTDOWN_TIMEOUT)
   std::atomic<bool> finished{false};
   std::atomic<long long> last_poll_tick{0};
 
   Metrics metrics;
-  std::shared_ptr<aws::CredentialsProvider> credentials;
+  // Set once at start-up (the store after a locked database became reachable); readers
+  // check `started` first.
   std::unique_ptr<store::JobStore> store;
   std::unique_ptr<DownloadArea> downloads;
-  std::string queue_url;
+  std::atomic<bool> started{false};
+  std::atomic<bool> area_full{false};  // DOWNLOAD_DIR cannot take work now
 
-  std::mutex control_mutex;  // guards control_sqs (stats + readiness share it)
-  std::unique_ptr<aws::SqsClient> control_sqs;
+  std::mutex control_mutex;  // guards control_queue (stats + readiness share it)
+  std::unique_ptr<WorkQueue> control_queue;
 
   // Hand-off from the poller to the workers.
   std::mutex mutex;
@@ -94,29 +96,44 @@ struct Service::State {
     return !finished.load() && now - last_poll_tick.load() <= allowed;
   }
 
+  // Why DOWNLOAD_DIR cannot take another job now (free space under DOWNLOAD_DIR_MIN_FREE,
+  // or DOWNLOAD_DIR_MAX_BYTES reached); empty when it can.
+  std::string area_problem() {
+    if (!downloads) return "download area not set up";
+    std::string why;
+    if (!downloads->can_take_work(config.download_dir_min_free_bytes, &why)) return why;
+    if (config.download_dir_max_bytes > 0 &&
+        downloads->usage_bytes() >= config.download_dir_max_bytes) {
+      return "DOWNLOAD_DIR holds DOWNLOAD_DIR_MAX_BYTES";
+    }
+    return {};
+  }
+
   std::pair<bool, nlohmann::json> ready() {
     bool queue_ok = false;
     try {
       std::lock_guard lock(control_mutex);
-      control_sqs->get_queue_attributes(queue_url, {"ApproximateNumberOfMessages"});
+      control_queue->counts();
       queue_ok = true;
     } catch (const std::exception& e) {
       spdlog::debug("readiness: queue unreachable: {}", e.what());
     }
-    const bool database_ok = store->ping();
-    const bool ok = queue_ok && database_ok && !stop_receiving.load();
-    return {
-        ok,
-        {{"queue", queue_ok}, {"database", database_ok}, {"accepting", !stop_receiving.load()}}};
+    const bool database_ok = started.load() && store->ping();
+    const std::string area = started.load() ? area_problem() : "starting";
+    const bool ok = queue_ok && database_ok && area.empty() && !stop_receiving.load();
+    nlohmann::json details = {{"queue", queue_ok},
+                              {"database", database_ok},
+                              {"download_dir", area.empty()},
+                              {"accepting", !stop_receiving.load()}};
+    if (!area.empty()) details["download_dir_problem"] = area;
+    return {ok, details};
   }
 
   void log_stats(const char* label) {
     try {
       std::lock_guard lock(control_mutex);
-      auto attributes = control_sqs->get_queue_attributes(
-          queue_url, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"});
-      metrics.set_queue_depth(std::stol(attributes["ApproximateNumberOfMessages"]),
-                              std::stol(attributes["ApproximateNumberOfMessagesNotVisible"]));
+      const QueueCounts counts = control_queue->counts();
+      metrics.set_queue_depth(counts.visible, counts.in_flight);
     } catch (const std::exception& e) {
       spdlog::debug("statistics: queue depth unavailable: {}", e.what());
     }
@@ -135,13 +152,38 @@ struct Service::State {
   void worker_loop(int index);
   void heartbeat_loop();
   void stats_loop();
-  void apply_outcome(aws::SqsClient& sqs, const aws::SqsMessage& message,
+  void apply_outcome(WorkQueue& queue, const aws::SqsMessage& message,
                      const MessageOutcome& outcome);
+  bool drained();
 };
 
+// --until-empty: nothing left anywhere. An empty long poll alone is not enough: a message
+// of a killed process is still invisible, duplicates of a running job wait in flight, and
+// retries are hidden for their backoff; each of them still needs this process.
+bool Service::State::drained() {
+  {
+    std::lock_guard lock(mutex);
+    if (!pending.empty() || busy_workers > 0) return false;
+  }
+  try {
+    std::lock_guard lock(control_mutex);
+    const QueueCounts counts = control_queue->counts();
+    if (counts.total() > 0) {
+      spdlog::debug("--until-empty: {} visible, {} in flight, {} delayed; waiting", counts.visible,
+                    counts.in_flight, counts.delayed);
+      return false;
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("--until-empty: queue counts unavailable ({}); not stopping yet", e.what());
+    return false;
+  }
+  std::lock_guard lock(mutex);
+  return pending.empty() && busy_workers == 0;
+}
+
 void Service::State::poll_loop(const RunOptions& options) {
-  aws::SqsClient sqs(config.sqs, credentials);
-  sqs.set_cancel_flag(&stop_receiving);
+  std::unique_ptr<WorkQueue> queue = deps.make_work_queue();
+  queue->set_cancel_flag(&stop_receiving);
   int consecutive_errors = 0;
   while (!stop_receiving.load()) {
     tick();
@@ -157,11 +199,24 @@ void Service::State::poll_loop(const RunOptions& options) {
     }
     if (stop_receiving.load()) break;
     if (capacity <= 0) continue;
+    // A full DOWNLOAD_DIR takes no new work: a message received now would only spend one
+    // of its deliveries on "no room". Readiness is false meanwhile.
+    if (const std::string problem = area_problem(); !problem.empty()) {
+      if (!area_full.exchange(true)) {
+        spdlog::warn("not receiving: {}; waiting for room", problem);
+      }
+      for (int i = 0; i < 10 && !stop_receiving.load(); ++i) {
+        tick();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      continue;
+    }
+    if (area_full.exchange(false)) spdlog::info("DOWNLOAD_DIR has room again: receiving");
     std::vector<aws::SqsMessage> messages;
     try {
-      messages = sqs.receive_messages(queue_url, std::min(capacity, kMaxMessagesPerReceive),
-                                      config.queue.wait_time_seconds,
-                                      config.queue.visibility_timeout_seconds);
+      messages =
+          queue->receive(std::min(capacity, kMaxMessagesPerReceive), config.queue.wait_time_seconds,
+                         config.queue.visibility_timeout_seconds);
       consecutive_errors = 0;
     } catch (const aws::AwsError& e) {
       if (e.code() == aws::ErrorCode::kCancelled) break;
@@ -179,15 +234,13 @@ void Service::State::poll_loop(const RunOptions& options) {
     }
     tick();
     if (messages.empty()) {
-      if (options.until_empty) {
-        std::lock_guard lock(mutex);
-        if (pending.empty() && busy_workers == 0) {
-          spdlog::info(
-              "queue empty for one long poll and no job running: stopping (--until-empty)");
-          stop_receiving.store(true);
-          work_ready.notify_all();
-          break;
-        }
+      if (options.until_empty && drained()) {
+        spdlog::info(
+            "queue empty (nothing visible, in flight or delayed) and no job running: "
+            "stopping (--until-empty)");
+        stop_receiving.store(true);
+        work_ready.notify_all();
+        break;
       }
       continue;
     }
@@ -201,22 +254,22 @@ void Service::State::poll_loop(const RunOptions& options) {
   work_ready.notify_all();
 }
 
-void Service::State::apply_outcome(aws::SqsClient& sqs, const aws::SqsMessage& message,
+void Service::State::apply_outcome(WorkQueue& queue, const aws::SqsMessage& message,
                                    const MessageOutcome& outcome) {
   try {
     switch (outcome.action) {
       case MessageAction::kDelete:
-        sqs.delete_message(queue_url, message.receipt_handle);
+        queue.remove(message.receipt_handle);
         break;
       case MessageAction::kRetryLater:
       case MessageAction::kReturnNow:
-        sqs.change_message_visibility(
-            queue_url, message.receipt_handle,
-            outcome.action == MessageAction::kReturnNow ? 0 : outcome.delay_seconds);
+        queue.change_visibility(message.receipt_handle, outcome.action == MessageAction::kReturnNow
+                                                            ? 0
+                                                            : outcome.delay_seconds);
         break;
       case MessageAction::kSendToDeadLetter:
-        sqs.send_message(config.queue.dead_letter_queue_url, message.body);
-        sqs.delete_message(queue_url, message.receipt_handle);
+        queue.send(config.queue.dead_letter_queue_url, message.body);
+        queue.remove(message.receipt_handle);
         break;
     }
   } catch (const aws::AwsError& e) {
@@ -229,25 +282,32 @@ void Service::State::apply_outcome(aws::SqsClient& sqs, const aws::SqsMessage& m
 
 void Service::State::worker_loop(int index) {
   const std::string worker_id = instance_id() + "-w" + std::to_string(index);
-  aws::SqsClient sqs(config.sqs, credentials);
-  aws::S3Client s3(config.s3, credentials);
-  auto analysis = make_analysis_runner(config.analysis, current_executable());
+  std::unique_ptr<WorkQueue> queue = deps.make_work_queue();
+  std::unique_ptr<ObjectStore> objects = deps.make_object_store();
+  std::unique_ptr<AnalysisRunner> analysis = deps.make_analysis_runner();
   std::uint64_t slot = 0;
-  ProcessorDeps deps{config,
-                     s3,
-                     *store,
-                     *analysis,
-                     metrics,
-                     worker_id,
-                     downloads->work_dir(),
-                     config.report_dir,
-                     &cancel_jobs,
-                     [&](std::int64_t job_id) {
-                       std::lock_guard lock(in_flight_mutex);
-                       in_flight[slot].job_ids.push_back(job_id);
-                     },
-                     [this] { return downloads->usage_bytes(); }};
-  MessageProcessor processor(std::move(deps));
+  ProcessorDeps processor_deps{config,
+                               *objects,
+                               *store,
+                               *analysis,
+                               metrics,
+                               worker_id,
+                               downloads->work_dir(),
+                               config.report_dir,
+                               nullptr,
+                               nullptr,
+                               {},
+                               {},
+                               {},
+                               {}};
+  processor_deps.stop = &stop_receiving;
+  processor_deps.cancel = &cancel_jobs;
+  processor_deps.on_job_claimed = [&](std::int64_t job_id) {
+    std::lock_guard lock(in_flight_mutex);
+    in_flight[slot].job_ids.push_back(job_id);
+  };
+  processor_deps.download_dir_usage = [this] { return downloads->usage_bytes(); };
+  MessageProcessor processor(std::move(processor_deps));
   {
     std::lock_guard lock(mutex);
     ++idle_workers;
@@ -279,7 +339,7 @@ void Service::State::worker_loop(int index) {
       std::lock_guard lock(in_flight_mutex);
       in_flight.erase(slot);
     }
-    apply_outcome(sqs, message, outcome);
+    apply_outcome(*queue, message, outcome);
     spdlog::debug("message {}: {}", message.message_id, outcome.summary);
     {
       std::lock_guard lock(mutex);
@@ -291,7 +351,7 @@ void Service::State::worker_loop(int index) {
 }
 
 void Service::State::heartbeat_loop() {
-  aws::SqsClient sqs(config.sqs, credentials);
+  std::unique_ptr<WorkQueue> queue = deps.make_work_queue();
   const int timeout = config.queue.visibility_timeout_seconds;
   // Extend at a third of the timeout, so two heartbeats can fail before a message
   // reappears to another consumer.
@@ -312,7 +372,7 @@ void Service::State::heartbeat_loop() {
         continue;
       }
       try {
-        sqs.change_message_visibility(queue_url, entry.receipt_handle, timeout);
+        queue->change_visibility(entry.receipt_handle, timeout);
       } catch (const std::exception& e) {
         spdlog::warn("visibility heartbeat failed: {}", e.what());
       }
@@ -337,7 +397,8 @@ void Service::State::stats_loop() {
   }
 }
 
-Service::Service(ServiceConfig config) : state_(std::make_unique<State>(std::move(config))) {}
+Service::Service(ServiceConfig config, ServiceDependencies dependencies)
+    : state_(std::make_unique<State>(std::move(config), std::move(dependencies))) {}
 Service::~Service() = default;
 
 void Service::request_stop() {
@@ -358,37 +419,6 @@ int Service::run(const RunOptions& options) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  s.credentials = aws::make_default_credentials_chain(c.aws_environment, c.region);
-  s.control_sqs = std::make_unique<aws::SqsClient>(c.sqs, s.credentials);
-  s.queue_url = c.queue.queue_url;
-  if (s.queue_url.empty()) {
-    s.queue_url = s.control_sqs->get_queue_url(c.queue.queue_name);
-  }
-  spdlog::info("queue {}", s.queue_url);
-  s.store = store::open_job_store(c.database_url);
-  spdlog::info("database {} (schema version {})", store::redact_database_url(c.database_url),
-               s.store->schema_version());
-  s.downloads = std::make_unique<DownloadArea>(c.download_dir, instance_id());
-  if (s.downloads->swept_at_start() > 0) {
-    spdlog::warn("removed {} temporary download(s) left by a previous run",
-                 s.downloads->swept_at_start());
-  }
-  s.tick();
-
-  std::unique_ptr<HealthServer> health;
-  if (c.health_port > 0) {
-    health = std::make_unique<HealthServer>(
-        "0.0.0.0", c.health_port,
-        HealthChecks{[&s] { return s.live(); }, [&s] { return s.ready(); },
-                     [&s] { return s.metrics.render_prometheus(); }});
-    health->start();
-    spdlog::info("health server on port {} (/healthz, /readyz, /metrics)", health->port());
-  }
-
-  spdlog::info("dancer-analysis started: {} worker(s), bucket {}, prefix \"{}\", downloads in {}",
-               c.max_workers, c.storage.bucket, c.storage.prefix, s.downloads->root().string());
-
   std::thread signal_thread([this, &s, &signals] {
     while (!s.finished.load()) {
       timespec timeout{0, 200'000'000};
@@ -399,6 +429,62 @@ int Service::run(const RunOptions& options) {
       }
     }
   });
+  struct JoinOnExit {
+    State& s;
+    std::thread& t;
+    ~JoinOnExit() {
+      s.finished.store(true);
+      if (t.joinable()) t.join();
+    }
+  } join_signal_thread{s, signal_thread};
+
+  s.control_queue = s.deps.make_work_queue();
+  s.tick();
+
+  // The health server comes first: while a locked database delays start-up, the process is
+  // live but not ready.
+  std::unique_ptr<HealthServer> health;
+  if (c.health_port > 0) {
+    health = std::make_unique<HealthServer>(
+        "0.0.0.0", c.health_port,
+        HealthChecks{[&s] { return s.live(); }, [&s] { return s.ready(); },
+                     [&s] { return s.metrics.render_prometheus(); }});
+    std::string message;
+    if (auto error = health->try_start(&message)) {
+      // Several processes on one host (as the deployment guide allows) share the default
+      // port: the first one serves it, the others run without. A port set on purpose
+      // that cannot be had is a configuration error.
+      if (*error == HealthServerStartError::kAddressInUse && !c.health_port_explicit) {
+        spdlog::warn("health server not started: {} (HEALTH_PORT not set; running without it)",
+                     message);
+        health.reset();
+      } else {
+        throw std::runtime_error("health server: " + message);
+      }
+    } else {
+      spdlog::info("health server on port {} (/healthz, /readyz, /metrics)", health->port());
+    }
+  }
+
+  s.store = s.deps.open_job_store(&s.stop_receiving);
+  if (!s.store) {
+    spdlog::info("stopped while waiting for the database");
+    if (health) health->stop();
+    return 0;
+  }
+  spdlog::info("database {} (schema version {})", store::redact_database_url(c.database_url),
+               s.store->schema_version());
+  s.downloads = std::make_unique<DownloadArea>(c.download_dir, instance_id());
+  if (s.downloads->swept_at_start() > 0) {
+    spdlog::warn("removed {} temporary download(s) left by a previous run",
+                 s.downloads->swept_at_start());
+  }
+  s.started.store(true);
+  s.tick();
+
+  spdlog::info("dancer-analysis started: {} worker(s), bucket {}, prefix \"{}\", downloads in {}",
+               c.max_workers, c.storage.bucket, c.storage.prefix, s.downloads->root().string());
+
   std::vector<std::thread> workers;
   for (int i = 0; i < c.max_workers; ++i) workers.emplace_back([&s, i] { s.worker_loop(i); });
   std::thread heartbeat([&s] { s.heartbeat_loop(); });
@@ -421,22 +507,57 @@ int Service::run(const RunOptions& options) {
   for (auto& t : workers) t.join();
   // Anything received but never started goes straight back.
   {
-    aws::SqsClient sqs(c.sqs, s.credentials);
+    std::unique_ptr<WorkQueue> queue = s.deps.make_work_queue();
     std::lock_guard lock(s.mutex);
     for (const auto& m : s.pending) {
-      s.apply_outcome(sqs, m, {MessageAction::kReturnNow, 0, "not started before shutdown"});
+      s.apply_outcome(*queue, m, {MessageAction::kReturnNow, 0, "not started before shutdown"});
     }
     s.pending.clear();
   }
   s.finished.store(true);
   heartbeat.join();
   stats.join();
-  signal_thread.join();
   if (health) health->stop();
   s.log_stats("final statistics");
   s.downloads.reset();
   spdlog::info("dancer-analysis stopped");
   return 0;
+}
+
+store::StoreOptions job_store_options(const ServiceConfig& config) {
+  store::StoreOptions options;
+  options.busy_timeout = config.database_busy_timeout;
+  options.notice_sink = make_library_log_sink("postgres");
+  return options;
+}
+
+ServiceDependencies make_production_dependencies(const ServiceConfig& config) {
+  auto credentials = aws::make_default_credentials_chain(config.aws_environment, config.region);
+  std::string queue_url = config.queue.queue_url;
+  if (queue_url.empty()) {
+    aws::SqsClient sqs(config.sqs, credentials);
+    queue_url = sqs.get_queue_url(config.queue.queue_name);
+  }
+  spdlog::info("queue {}", queue_url);
+  ServiceDependencies deps;
+  deps.make_work_queue = [config, credentials, queue_url] {
+    return make_sqs_work_queue(config.sqs, credentials, queue_url);
+  };
+  deps.make_object_store = [config, credentials] {
+    return make_s3_object_store(config.s3, credentials);
+  };
+  deps.make_analysis_runner = [config] {
+    return make_analysis_runner(config, current_executable());
+  };
+  deps.open_job_store = [config](const std::atomic<bool>* stop) {
+    // A database locked by the web backend, or not up yet, delays start-up (readiness is
+    // false meanwhile) instead of ending the process.
+    return store::open_job_store_waiting(
+        config.database_url, job_store_options(config), stop, [](const store::StoreError& e) {
+          spdlog::warn("database not available yet ({}); waiting", e.what());
+        });
+  };
+  return deps;
 }
 
 }  // namespace dancer::service

@@ -106,6 +106,11 @@ class JobStore {
   // error_message goes through to_storable_text.
   virtual int record_retry(std::int64_t job_id, const std::string& worker_id,
                            const std::string& error_message) = 0;
+  // Not the file's fault (shutdown, no room on this machine): the lease is released and
+  // the reason kept, but retry_count is unchanged, so no attempt is spent. Returns the
+  // retry_count.
+  virtual int release_job(std::int64_t job_id, const std::string& worker_id,
+                          const std::string& reason) = 0;
 
   virtual std::optional<Job> find_job(std::int64_t job_id) = 0;
   // nullopt for an object claim_job would refuse (it cannot have a row).

@@ -90,13 +90,19 @@ constexpr PreparedStatement kRecordRetry{
     "UPDATE processing_jobs SET retry_count = retry_count + 1, error_message = $3, "
     "lease_expires_at = NULL, updated_at = now()" DANCER_PG_HELD_BY_CALLER
     " RETURNING retry_count"};
+constexpr PreparedStatement kRelease{
+    "release_job",
+    "UPDATE processing_jobs SET error_message = $3, "
+    "lease_expires_at = NULL, updated_at = now()" DANCER_PG_HELD_BY_CALLER
+    " RETURNING retry_count"};
 constexpr PreparedStatement kSchemaVersion{
     "schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"};
 constexpr PreparedStatement kPing{"ping", "SELECT 1"};
 
-constexpr std::array kAllStatements{
-    kClaimInsert,  kClaimTakeOver, kClaimInspect, kSelectByObject, kSelectById,    kList, kRenew,
-    kSaveMetadata, kComplete,      kFail,         kRecordRetry,    kSchemaVersion, kPing};
+constexpr std::array kAllStatements{kClaimInsert,   kClaimTakeOver, kClaimInspect, kSelectByObject,
+                                    kSelectById,    kList,          kRenew,        kSaveMetadata,
+                                    kComplete,      kFail,          kRecordRetry,  kRelease,
+                                    kSchemaVersion, kPing};
 
 // Serialises concurrent migrations from several service processes (any constant works; this
 // is "dancer" in ASCII).
@@ -353,6 +359,15 @@ class PostgresJobStore final : public JobStore {
         kRecordRetry, {std::to_string(job_id), worker_id, to_storable_text(error_message)},
         PGRES_TUPLES_OK);
     if (PQntuples(result.get()) != 1) throw lease_lost(kRecordRetry, job_id, worker_id);
+    return std::stoi(text(result.get(), 0, 0));
+  }
+
+  int release_job(std::int64_t job_id, const std::string& worker_id,
+                  const std::string& reason) override {
+    auto connection = borrow();
+    auto result = connection->execute(
+        kRelease, {std::to_string(job_id), worker_id, to_storable_text(reason)}, PGRES_TUPLES_OK);
+    if (PQntuples(result.get()) != 1) throw lease_lost(kRelease, job_id, worker_id);
     return std::stoi(text(result.get(), 0, 0));
   }
 

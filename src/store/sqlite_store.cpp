@@ -71,6 +71,10 @@ constexpr const char* kRecordRetry =
     "UPDATE processing_jobs SET retry_count = retry_count + 1, error_message = ?3, "
     "lease_expires_at = NULL, updated_at = " DANCER_SQLITE_NOW DANCER_HELD_BY_CALLER
     " RETURNING retry_count";
+constexpr const char* kRelease =
+    "UPDATE processing_jobs SET error_message = ?3, "
+    "lease_expires_at = NULL, updated_at = " DANCER_SQLITE_NOW DANCER_HELD_BY_CALLER
+    " RETURNING retry_count";
 constexpr const char* kSchemaVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 constexpr const char* kMigrationsTableExists =
     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'";
@@ -400,6 +404,16 @@ class SqliteJobStore final : public JobStore {
     Query query(*connection, kRecordRetry);
     query.bind(1, job_id).bind(2, worker_id).bind(3, to_storable_text(error_message));
     if (!query.step()) throw lease_lost(job_id, worker_id, "record_retry");
+    return static_cast<int>(query.integer(0));
+  }
+
+  int release_job(std::int64_t job_id, const std::string& worker_id,
+                  const std::string& reason) override {
+    auto connection = borrow();
+    std::lock_guard writer(write_mutex_);
+    Query query(*connection, kRelease);
+    query.bind(1, job_id).bind(2, worker_id).bind(3, to_storable_text(reason));
+    if (!query.step()) throw lease_lost(job_id, worker_id, "release_job");
     return static_cast<int>(query.integer(0));
   }
 

@@ -24,10 +24,10 @@ TEST(AnalyzerSetting, RejectsUnknownAnalyzerNamingTheVariable) {
 }
 
 TEST(AnalyzerSetting, PlaceholderRunsInProcessWithoutTheExecutable) {
-  AnalysisSettings settings;
-  settings.analyzer = "placeholder";
-  // A path that cannot be executed: the placeholder must not spawn a child.
-  auto runner = make_analysis_runner(settings, "/nonexistent/dancer-analysis");
+  ServiceConfig config;
+  config.analysis.analyzer = "placeholder";
+  // A path that cannot be executed: the placeholder's analysis must not spawn a child.
+  auto runner = make_analysis_runner(config, "/nonexistent/dancer-analysis");
   analysis::AnalysisRequest request;
   request.video = "/nonexistent/video.mp4";
   request.metadata = {{"format", {{"duration", "1.500000"}}},

@@ -33,8 +33,9 @@ TEST(FailureClassificationTest, FollowsTheErrorCodeNotTheMessage) {
             FailureClass::kTransient);
   EXPECT_EQ(classify([] { throw AwsError(ErrorCode::kNetwork, "x"); }).kind,
             FailureClass::kTransient);
+  // The download could not be written: this machine has no room, the file is not at fault.
   EXPECT_EQ(classify([] { throw AwsError(ErrorCode::kLocalIo, "disk full"); }).kind,
-            FailureClass::kTransient);
+            FailureClass::kNoRoom);
   EXPECT_EQ(classify([] { throw AwsError(ErrorCode::kNotFound, "transient words"); }).kind,
             FailureClass::kPermanent);
   EXPECT_EQ(classify([] { throw AwsError(ErrorCode::kTooLarge, "x"); }).kind,

@@ -215,6 +215,24 @@ TEST_P(JobStoreContract, RecordRetryIncrementsAndReleasesTheLease) {
   EXPECT_EQ(store->record_retry(job.id, "worker-2", "S3 timed out again"), 2);
 }
 
+TEST_P(JobStoreContract, ReleaseKeepsTheReasonWithoutSpendingAnAttempt) {
+  auto store = open();
+  const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;
+  EXPECT_EQ(store->release_job(job.id, "worker-1", "no room in DOWNLOAD_DIR"), 0);
+  EXPECT_EQ(error_code_of([&] { store->release_job(job.id, "worker-1", "again"); }),
+            StoreErrorCode::kLeaseLost);
+  const auto next = store->claim_job(object("a.mp4"), "worker-2", kLongLease);
+  ASSERT_EQ(next.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(next.job.retry_count, 0);
+  EXPECT_EQ(next.job.error_message, "no room in DOWNLOAD_DIR");
+  // A crashed holder (lease expired, never released) does count as an attempt.
+  const auto crashed = store->claim_job(object("b.mp4"), "worker-1", std::chrono::seconds(0));
+  const auto after_crash = store->claim_job(object("b.mp4"), "worker-2", kLongLease);
+  ASSERT_EQ(after_crash.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(after_crash.job.id, crashed.job.id);
+  EXPECT_EQ(after_crash.job.retry_count, 1);
+}
+
 TEST_P(JobStoreContract, CompleteStoresResultsAndCompletedAt) {
   auto store = open();
   const auto job = store->claim_job(object("a.mp4"), "worker-1", kLongLease).job;

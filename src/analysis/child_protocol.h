@@ -1,0 +1,66 @@
+// The protocol between the service and the sandboxed child that parses untrusted media
+// (`dancer-analysis child probe|analyze ...`). The child prints exactly one JSON line on
+// stdout:
+//   {"protocol": 1, "ok": true,  "result": {...}}
+//   {"protocol": 1, "ok": false, "error": {"domain": "media"|"analysis", "code": "...",
+//                                          "message": "...", "details": {...}}}
+// The parent decodes that line together with how the child ended (exit code, signal, time
+// limit, cancellation) and rethrows the child's typed error, so the processor classifies a
+// failure the same way whether it happened in process or in the child: no failure class is
+// lost at the process boundary.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/analyzer.h"
+#include "analysis/subprocess.h"
+#include "media/metadata.h"
+
+namespace dancer::analysis::child_protocol {
+
+inline constexpr int kVersion = 1;
+
+std::string_view to_string(AnalysisErrorCode code);  // "invalid_input", "timeout", ...
+AnalysisErrorCode analysis_error_code_from_string(std::string_view name);  // kFailed if unknown
+
+// Child side: the success line.
+std::string encode_result(const nlohmann::json& result);
+// Child side, inside a catch block: the failure line for std::current_exception().
+// MediaError and AnalysisError keep their codes; std::bad_alloc becomes
+// kResourceLimit (the child's RLIMIT_AS was reached); anything else kInternal.
+std::string encode_current_exception(const nlohmann::json& details = nullptr);
+
+// What the parent knows of the child's limits, for the reasons it writes.
+struct ChildDescription {
+  std::string what;             // "probe" or "analysis"
+  std::string timeout_setting;  // "PROBE_TIMEOUT", "ANALYSIS_TIMEOUT"
+  int timeout_seconds = 0;
+  std::string memory_setting;  // "PROBE_MEMORY_LIMIT_MB", ...
+  std::uint64_t memory_limit_mb = 0;
+};
+
+// A failure the child reported with details (the probe's fallback file facts).
+class ChildReportedMediaError : public media::MediaError {
+ public:
+  ChildReportedMediaError(media::MediaErrorCode code, const std::string& message,
+                          nlohmann::json details)
+      : media::MediaError(code, message), details_(std::move(details)) {}
+  const nlohmann::json& details() const { return details_; }
+
+ private:
+  nlohmann::json details_;
+};
+
+// Parent side. Returns the child's "result", or throws:
+//  - the child's own typed error (media::MediaError / ChildReportedMediaError /
+//    AnalysisError with its code);
+//  - AnalysisError kCancelled when the parent cancelled it;
+//  - AnalysisError kTimeout for the wall-clock limit or the CPU limit (SIGXCPU);
+//  - AnalysisError kResourceLimit when it was killed for memory;
+//  - AnalysisError kCrashed for any other signal, a non-zero exit, or output that is not
+//    the protocol (with a short, path-free excerpt of its stderr).
+nlohmann::json decode(const SubprocessResult& child, const ChildDescription& description);
+
+}  // namespace dancer::analysis::child_protocol
