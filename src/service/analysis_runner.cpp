@@ -7,6 +7,7 @@ extern "C" {
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -324,6 +325,18 @@ nlohmann::json read_metadata_fd(int fd) {
   return metadata.is_discarded() ? nlohmann::json() : metadata;
 }
 
+// The child sees its inputs as /proc/self/fd/N; a reason or a result naming them means
+// nothing to a reader, so they become "the file".
+std::string without_descriptor_paths(std::string text) {
+  static const std::string kPrefix = "/proc/self/fd/";
+  for (auto at = text.find(kPrefix); at != std::string::npos; at = text.find(kPrefix, at)) {
+    auto end = at + kPrefix.size();
+    while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+    text.replace(at, end - at, "the file");
+  }
+  return text;
+}
+
 std::string child_probe(const ChildArgs& args) {
   media::ProbeOptions options;
   options.max_streams = parse_number<unsigned>(option(args, "max-streams"), "--max-streams");
@@ -420,6 +433,7 @@ int run_child(const std::vector<std::string>& args) {
   } catch (...) {
     line = protocol::encode_current_exception();
   }
+  line = without_descriptor_paths(std::move(line));
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fputc('\n', stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;

@@ -503,6 +503,9 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     // Not a readable video: keep the facts any file has, and say so.
     nlohmann::json fallback = {{"fallback", e.details()}, {"probe_error", e.what()}};
     deps_.store.save_metadata(job.id, deps_.worker_id, fallback.dump());
+    if (e.code() == media::MediaErrorCode::kLimitExceeded) {
+      throw PermanentFailure(std::string("the file exceeds a safety limit: ") + e.what());
+    }
     throw PermanentFailure(std::string("not a readable video: ") + e.what());
   } catch (const media::MediaError& e) {
     if (e.code() == media::MediaErrorCode::kIo) throw;
