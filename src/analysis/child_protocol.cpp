@@ -4,6 +4,7 @@
 
 #include <array>
 #include <new>
+#include <stdexcept>
 #include <utility>
 
 namespace dancer::analysis::child_protocol {
@@ -20,6 +21,9 @@ constexpr std::array<std::pair<AnalysisErrorCode, std::string_view>, 7> kAnalysi
     {AnalysisErrorCode::kInternal, "internal"},
     {AnalysisErrorCode::kCancelled, "cancelled"},
 }};
+
+// Deeper than any result the child writes (metadata is ~5 levels, analysis ~6).
+constexpr int kMaxDepth = 64;
 
 std::string failure_line(std::string_view domain, std::string_view code, const std::string& message,
                          const json& details) {
@@ -94,17 +98,34 @@ json decode(const SubprocessResult& child, const ChildDescription& description) 
                         description.what + " produced more output than allowed");
   }
   // A protocol line is trusted only from a child that exited normally: a crash after
-  // printing must not pass for a success.
-  const json line = nlohmann::json::parse(child.stdout_text, nullptr, false);
-  const bool is_protocol = !line.is_discarded() && line.is_object() &&
-                           line.value("protocol", 0) == kVersion && line.contains("ok");
+  // printing must not pass for a success. A compromised child controls these bytes, so
+  // the parser's recursion is bounded (nlohmann's parser recurses once per nesting level).
+  json line;
+  try {
+    line = nlohmann::json::parse(
+        child.stdout_text,
+        [](int depth, json::parse_event_t, json&) {
+          if (depth > kMaxDepth) throw std::length_error("nested too deeply");
+          return true;
+        },
+        false);
+  } catch (const std::length_error&) {
+    line = json(json::value_t::discarded);
+  }
+  const bool is_protocol = !line.is_discarded() && line.is_object() && line.contains("protocol") &&
+                           line["protocol"] == kVersion && line.contains("ok") &&
+                           line["ok"].is_boolean();
   if (child.term_signal == 0 && child.exit_code == 0 && is_protocol) {
     if (line["ok"] == true && line.contains("result")) return line["result"];
     if (line["ok"] == false && line.contains("error") && line["error"].is_object()) {
       const json& error = line["error"];
-      const std::string message = error.value("message", description.what + " failed");
-      const std::string code = error.value("code", "");
-      if (error.value("domain", "") == "media") {
+      auto text = [&](const char* key, std::string fallback) {
+        return error.contains(key) && error[key].is_string() ? error[key].get<std::string>()
+                                                             : fallback;
+      };
+      const std::string message = text("message", description.what + " failed");
+      const std::string code = text("code", "");
+      if (text("domain", "") == "media") {
         const media::MediaErrorCode media_code = media::media_error_code_from_string(code);
         if (error.contains("details")) {
           throw ChildReportedMediaError(media_code, message, error["details"]);
@@ -114,11 +135,18 @@ json decode(const SubprocessResult& child, const ChildDescription& description) 
       throw AnalysisError(analysis_error_code_from_string(code), message);
     }
   }
-  if (child.term_signal == SIGKILL || child.term_signal == SIGSEGV ||
-      child.term_signal == SIGABRT || child.term_signal == SIGBUS) {
+  if (child.term_signal == SIGKILL) {
+    // Not our kill (timeouts and cancellation are handled above): the kernel's OOM killer,
+    // when the machine or the pod's cgroup ran out of memory. A condition of this moment,
+    // not of the file (RLIMIT_AS makes the file's own excess fail with ENOMEM instead), so
+    // it is retried, within MAX_RECEIVE_COUNT.
+    throw AnalysisError(AnalysisErrorCode::kInternal,
+                        description.what + " process " + child.describe() +
+                            " (the machine may have run out of memory)");
+  }
+  if (child.term_signal == SIGSEGV || child.term_signal == SIGABRT || child.term_signal == SIGBUS) {
     // Under RLIMIT_AS an allocation failure that the code does not handle ends in abort or a
-    // null dereference; SIGKILL comes from the kernel's OOM killer. All of them are more
-    // often memory than a bug, but the reason says what is known.
+    // null dereference: as often memory as a bug, and the reason says what is known.
     throw AnalysisError(AnalysisErrorCode::kCrashed,
                         description.what + " process " + child.describe() + " (limit " +
                             description.memory_setting + " " +

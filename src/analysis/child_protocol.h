@@ -58,9 +58,11 @@ class ChildReportedMediaError : public media::MediaError {
 //    AnalysisError with its code);
 //  - AnalysisError kCancelled when the parent cancelled it;
 //  - AnalysisError kTimeout for the wall-clock limit or the CPU limit (SIGXCPU);
-//  - AnalysisError kResourceLimit when it was killed for memory;
+//  - AnalysisError kInternal (transient) when something else killed it with SIGKILL: the
+//    kernel's OOM killer, a condition of the machine rather than of the file;
 //  - AnalysisError kCrashed for any other signal, a non-zero exit, or output that is not
-//    the protocol (with a short, path-free excerpt of its stderr).
+//    the protocol (with a short excerpt of its stderr). A child that ran out of its own
+//    memory limit reports kResourceLimit itself (std::bad_alloc, encode_current_exception).
 nlohmann::json decode(const SubprocessResult& child, const ChildDescription& description);
 
 }  // namespace dancer::analysis::child_protocol

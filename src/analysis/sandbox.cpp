@@ -158,6 +158,9 @@ Filter build_filter() {
     deny(filter, "clone", EPERM, {arg(0, SCMP_CMP_MASKED_EQ, flag, flag)});
   }
   deny(filter, "clone3", ENOSYS);
+  // Leaving the process group would let a process outlive the parent's kill(-pgid) at a
+  // time limit or cancellation.
+  deny_all(filter, {"setsid", "setpgid"}, EPERM);
 
   // Kernel interfaces the analysis never uses and that have a history of exploitable bugs.
   // io_uring is here also because its opens and connects do not pass through seccomp.
@@ -301,6 +304,12 @@ void enter_sandbox() {
   // (lsan_interface.h), so sanitizer builds of the child neither fail nor hang at exit.
   __lsan_do_leak_check();
 #endif
+  // Not dumpable: processes of the same user (other analysis children, all `nobody`) can
+  // no longer read this one's memory, environment or descriptors through /proc; the child
+  // itself still reaches its own /proc/self/fd (same thread group).
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    throw SandboxError(std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno));
+  }
   const int rc = seccomp_load(filter.get());
   if (rc != 0) throw SandboxError(seccomp_message("loading the filter", rc));
 }

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 namespace dancer::analysis {
 namespace {
@@ -66,6 +67,7 @@ enum class SetupStep : int {
   kSetGid,
   kSetUid,
   kRegainedRoot,
+  kLimits,
 };
 
 struct SetupFailure {
@@ -89,6 +91,8 @@ const char* step_name(int step) {
       return "setresuid";
     case SetupStep::kRegainedRoot:
       return "verifying the dropped privileges (uid or gid 0 could be regained)";
+    case SetupStep::kLimits:
+      return "setrlimit";
   }
   return "setup";
 }
@@ -204,8 +208,6 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (options.memory_limit_bytes) ::setrlimit(RLIMIT_AS, &memory);
-    if (options.cpu_limit_seconds) ::setrlimit(RLIMIT_CPU, &cpu);
 
     // Descriptors: a source may sit on another placement's target number (dup2 would
     // clobber it), so every source and the setup pipe are first copied above all targets
@@ -224,6 +226,12 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
       if (program_fd < 0) fail_setup(report_fd, SetupStep::kPlaceFds, errno);
     }
     if (!cloexec_from(3)) fail_setup(report_fd, SetupStep::kCloseFds, errno);
+    if (options.memory_limit_bytes && ::setrlimit(RLIMIT_AS, &memory) != 0) {
+      fail_setup(report_fd, SetupStep::kLimits, errno);
+    }
+    if (options.cpu_limit_seconds && ::setrlimit(RLIMIT_CPU, &cpu) != 0) {
+      fail_setup(report_fd, SetupStep::kLimits, errno);
+    }
     for (std::size_t i = 0; i < placements.size(); ++i) {
       if (::dup2(staged[i], placements[i].first) < 0) {
         fail_setup(report_fd, SetupStep::kPlaceFds, errno);
@@ -338,8 +346,25 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
       }
     }
   }
+  // A child may close its stdout and stderr and live on: keep the deadline and the cancel
+  // flag while waiting for it to end, so no worker waits on it for ever.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  bool killed = result.timed_out || result.cancelled || result.output_overflow;
+  while (true) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (done == 0 && !killed) {
+      if (options.cancel != nullptr && options.cancel->load()) {
+        result.cancelled = true;
+        kill_child();
+        killed = true;
+      } else if (std::chrono::steady_clock::now() >= deadline) {
+        result.timed_out = true;
+        kill_child();
+        killed = true;
+      }
+    }
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(killed ? 1 : 20));
   }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);

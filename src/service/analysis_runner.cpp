@@ -113,7 +113,10 @@ OwnedFd open_input(const std::filesystem::path& video) {
 // Our own executable, for execveat: the child needs no search permission on the build or
 // install directory either.
 OwnedFd open_program(const std::filesystem::path& executable) {
-  OwnedFd fd(::open(executable.c_str(), O_PATH | O_CLOEXEC));
+  // Our own executable through /proc/self/exe: the running binary even after a package
+  // upgrade replaced the file on disk, so parent and child always speak the same protocol.
+  const bool ourselves = executable == current_executable();
+  OwnedFd fd(::open(ourselves ? "/proc/self/exe" : executable.c_str(), O_PATH | O_CLOEXEC));
   if (fd.get() < 0) {
     throw AnalysisError(AnalysisErrorCode::kInternal,
                         "cannot open " + executable.string() + ": " + strerror(errno));
@@ -161,9 +164,20 @@ class ChildRunner : public AnalysisRunner {
     options.max_output_bytes = metadata_max_bytes_ * 2 + (64u << 10);
     options.cancel = cancel;
     analysis::apply_sandbox_defaults(options);
-    nlohmann::json result = protocol::decode(analysis::run_subprocess(options),
-                                             {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
-                                              "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb});
+    nlohmann::json result;
+    try {
+      result = protocol::decode(analysis::run_subprocess(options),
+                                {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
+                                 "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb});
+    } catch (const media::MediaError& e) {
+      // This process opened the file and passed it: a child that cannot read it is a
+      // fault of the set-up (permissions, /proc), not of the file.
+      if (e.code() == media::MediaErrorCode::kNotFound) {
+        throw AnalysisError(AnalysisErrorCode::kInternal,
+                            std::string("the probe could not read the file: ") + e.what());
+      }
+      throw;
+    }
     if (!result.is_object() || !result.contains("metadata") || !result["metadata"].is_object()) {
       throw AnalysisError(AnalysisErrorCode::kCrashed, "probe process: malformed result");
     }
@@ -410,6 +424,10 @@ std::unique_ptr<analysis::Analyzer> make_builtin_analyzer() {
 }
 
 int run_child(const std::vector<std::string>& args) {
+  // The protocol line goes to a private copy of stdout; whatever a library prints on
+  // stdout lands on stderr instead and cannot corrupt the answer.
+  const int protocol_fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (protocol_fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) return 1;
   std::string line;
   try {
     // First, before any untrusted byte is read or any thread exists.
@@ -433,10 +451,14 @@ int run_child(const std::vector<std::string>& args) {
   } catch (...) {
     line = protocol::encode_current_exception();
   }
-  line = without_descriptor_paths(std::move(line));
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-  return std::fflush(stdout) == 0 ? 0 : 1;
+  line = without_descriptor_paths(std::move(line)) + "\n";
+  for (std::size_t done = 0; done < line.size();) {
+    const ssize_t n = ::write(protocol_fd, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 1;
+    done += static_cast<std::size_t>(n);
+  }
+  return 0;
 }
 
 }  // namespace dancer::service

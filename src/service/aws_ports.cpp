@@ -37,6 +37,9 @@ class SqsWorkQueue final : public WorkQueue {
   void send(const std::string& queue_url, const std::string& body) override {
     client_.send_message(queue_url, body);
   }
+  void send_again(const std::string& body, int delay_seconds) override {
+    client_.send_message(queue_url_, body, delay_seconds);
+  }
   QueueCounts counts() override {
     auto attributes = client_.get_queue_attributes(
         queue_url_, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -223,6 +224,9 @@ int run_cli(int argc, char** argv) {
 
   try {
     if (send->parsed()) return send_test_message(config, bucket, key);
+    // Not dumpable: an analysis child running as the same user (when the service is not
+    // root) cannot read this process's environment, memory or descriptors through /proc.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     Service service(config, make_production_dependencies(config));
     return service.run(RunOptions{until_empty});
   } catch (const aws::AwsError& e) {

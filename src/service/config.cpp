@@ -8,6 +8,8 @@
 #include <limits>
 #include <sstream>
 
+#include "common/strings.h"
+
 extern char** environ;
 
 namespace dancer::service {
@@ -20,11 +22,7 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(begin, end - begin + 1));
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+std::string lower(std::string_view s) { return common::ascii_lower(s); }
 
 class Reader {
  public:

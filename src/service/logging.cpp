@@ -26,6 +26,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/strings.h"
+
 extern "C" {
 #include <libavutil/log.h>
 }
@@ -38,12 +40,7 @@ constexpr const char* kLoggerName = "dancer";
 // UTC ISO 8601 like the JSON lines, so text and JSON logs sort and correlate the same way.
 constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [%n] [%t] %v";
 
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+std::string lowercase(std::string_view text) { return common::ascii_lower(text); }
 
 std::string_view to_std(spdlog::string_view_t view) { return {view.data(), view.size()}; }
 

@@ -35,6 +35,8 @@ class WorkQueue {
   virtual void change_visibility(const std::string& receipt_handle, int seconds) = 0;
   // Sends to another queue (DEAD_LETTER_QUEUE_URL).
   virtual void send(const std::string& queue_url, const std::string& body) = 0;
+  // Sends `body` to this queue again, visible after delay_seconds (0..900).
+  virtual void send_again(const std::string& body, int delay_seconds) = 0;
   virtual QueueCounts counts() = 0;
   // A pending receive returns at once when *flag turns true.
   virtual void set_cancel_flag(const std::atomic<bool>* flag) = 0;

@@ -10,6 +10,7 @@
 
 #include "analysis/child_protocol.h"
 #include "aws/error.h"
+#include "common/strings.h"
 #include "media/metadata.h"
 #include "service/reasons.h"
 
@@ -44,13 +45,7 @@ std::string short_sha256_hex(const std::string& data, std::size_t chars) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length && out.size() < chars; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
+  return common::hex_encode(digest, length).substr(0, chars);
 }
 
 std::string truncate_for_log(const std::string& text, std::size_t max = 200) {
@@ -86,11 +81,11 @@ ClassifiedFailure classify_current_exception() {
     // AwsError's message starts with its code already ("not_found: NoSuchKey ...").
     std::string reason = e.what();
     if (e.code() == aws::ErrorCode::kCancelled) return {FailureClass::kCancelled, reason};
-    // The download could not be written (ENOSPC, EDQUOT, ...): this machine, not the file.
-    if (e.code() == aws::ErrorCode::kLocalIo) return {FailureClass::kNoRoom, reason};
-    // A short read is a condition of this moment.
-    if (e.transient() || e.code() == aws::ErrorCode::kIntegrity ||
-        e.code() == aws::ErrorCode::kAccessDenied || e.code() == aws::ErrorCode::kCredentials) {
+    // A short read, or a download that could not be written, is a condition of this
+    // moment (run_job tells a full file system apart as "no room").
+    if (e.transient() || e.code() == aws::ErrorCode::kLocalIo ||
+        e.code() == aws::ErrorCode::kIntegrity || e.code() == aws::ErrorCode::kAccessDenied ||
+        e.code() == aws::ErrorCode::kCredentials) {
       return {FailureClass::kTransient, reason};
     }
     return {FailureClass::kPermanent, reason};
@@ -176,7 +171,7 @@ MessageOutcome MessageProcessor::process(const aws::SqsMessage& message) {
                  rejected.reason);
   }
 
-  bool interrupted = false, retry = false, gave_up = false;
+  bool interrupted = false, retry = false, no_room = false, gave_up = false;
   for (const ObjectCreated& object : parsed.objects) {
     switch (process_object(object, message)) {
       case ObjectResult::kDone:
@@ -188,6 +183,9 @@ MessageOutcome MessageProcessor::process(const aws::SqsMessage& message) {
       case ObjectResult::kBusyElsewhere:
         retry = true;
         break;
+      case ObjectResult::kNoRoom:
+        no_room = true;
+        break;
       case ObjectResult::kGaveUp:
         gave_up = true;
         break;
@@ -198,6 +196,11 @@ MessageOutcome MessageProcessor::process(const aws::SqsMessage& message) {
     return {MessageAction::kRetryLater,
             retry_delay_seconds(deps_.config.queue, message.approximate_receive_count),
             "transient failure, retry later"};
+  }
+  if (no_room) {
+    // SQS accepts a delivery delay of at most 900 s.
+    return {MessageAction::kRequeue, std::min(900, retry_delay_seconds(deps_.config.queue, 1)),
+            "no room on this machine, sent again"};
   }
   if (gave_up) {
     // Recorded as failed. Either our own dead-letter queue takes the message, or it is
@@ -230,8 +233,10 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
     return ObjectResult::kDone;
   }
 
+  if (deps_.stop != nullptr && deps_.stop->load()) return ObjectResult::kInterrupted;
   store::ObjectVersion version{object.bucket, object.key, object.etag, object.version_id,
                                object.size < 0 ? 0 : object.size};
+  const int max_deliveries = deps_.config.queue.max_receive_count;
   std::optional<aws::ObjectInfo> head;
   if (object.etag.empty()) {
     // Without the notification's ETag, a re-upload of the same key would look like a
@@ -244,10 +249,19 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
         spdlog::warn("s3://{}/{}: {}; nothing to process", object.bucket, object.key, f.reason);
         return ObjectResult::kDone;
       }
+      if (f.kind == FailureClass::kCancelled) return ObjectResult::kInterrupted;
+      if (message.approximate_receive_count >= max_deliveries) {
+        // No row exists to fail: the message itself is given up (403 for a deleted key
+        // without ListBucket permission would otherwise come back for ever).
+        spdlog::error("s3://{}/{}: HeadObject failed on delivery {} ({}); given up", object.bucket,
+                      object.key, message.approximate_receive_count, f.reason);
+        deps_.metrics.message_failed();
+        return ObjectResult::kDone;
+      }
       spdlog::warn("s3://{}/{}: HeadObject failed ({}); will retry", object.bucket, object.key,
                    f.reason);
       deps_.metrics.message_retried();
-      return f.kind == FailureClass::kCancelled ? ObjectResult::kInterrupted : ObjectResult::kRetry;
+      return ObjectResult::kRetry;
     }
     version.etag = head->etag;
     if (version.version_id.empty()) version.version_id = head->version_id;
@@ -255,7 +269,13 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
   }
 
   store::ClaimResult claim;
+  // On the last delivery, the row as it was: whether the claim below takes over the lease
+  // of a worker that died (the takeover counts it in retry_count).
+  std::optional<int> retries_before;
   try {
+    if (message.approximate_receive_count >= max_deliveries) {
+      if (auto before = deps_.store.find_job(version)) retries_before = before->retry_count;
+    }
     claim =
         deps_.store.claim_job(version, deps_.worker_id,
                               std::chrono::seconds(deps_.config.queue.visibility_timeout_seconds));
@@ -291,27 +311,34 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
 
   const store::Job& job = claim.job;
   if (deps_.on_job_claimed) deps_.on_job_claimed(job.id);
-  const int max_deliveries = deps_.config.queue.max_receive_count;
   // Attempts already spent on this object version: retry_count counts each transient
   // failure (record_retry) and each attempt whose worker died holding the lease (the claim
   // that takes over an expired lease counts it). Shutdown and a full disk spend none
   // (release_job).
-  if (job.retry_count >= max_deliveries) {
-    // The poison-pill rule: a file that ended the process on each of MAX_RECEIVE_COUNT
-    // attempts is given up before any work, rather than risk the process again.
+  const bool previous_attempt_died = retries_before && job.retry_count > *retries_before;
+  if (job.retry_count >= max_deliveries ||
+      (message.approximate_receive_count >= max_deliveries && previous_attempt_died)) {
+    // The poison-pill rule: the delivery that reaches MAX_RECEIVE_COUNT after an attempt
+    // that ended with the process (or once the attempts are spent) gives up before any
+    // work, rather than risk the process again: a message that kills the process is
+    // retired after MAX_RECEIVE_COUNT tries, with or without a redrive policy.
     try {
       write_durably("failure", job.id, [&] {
-        deps_.store.fail_job(job.id, deps_.worker_id,
-                             "gave up after " + std::to_string(job.retry_count) +
-                                 " failed attempts, the last without an outcome (processing "
-                                 "this file may have ended the service)");
+        deps_.store.fail_job(
+            job.id, deps_.worker_id,
+            "gave up after " +
+                std::to_string(std::max(message.approximate_receive_count - 1, job.retry_count)) +
+                " deliveries, the last without an outcome (processing this "
+                "file may have ended the service)");
       });
     } catch (...) {
       return cancelled() ? ObjectResult::kInterrupted : ObjectResult::kRetry;
     }
     deps_.metrics.message_failed();
-    spdlog::error("job {}: {} attempts spent (MAX_RECEIVE_COUNT {}): given up before work", job.id,
-                  job.retry_count, max_deliveries);
+    spdlog::error(
+        "job {}: delivery {}, {} attempts spent, the last without an outcome "
+        "(MAX_RECEIVE_COUNT {}): given up before work",
+        job.id, message.approximate_receive_count, job.retry_count, max_deliveries);
     return ObjectResult::kGaveUp;
   }
 
@@ -328,11 +355,13 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
     ClassifiedFailure failure = classify_current_exception();
     if (cancelled()) failure.kind = FailureClass::kCancelled;
     // The row is read by people through the web backend: no local paths, no host names.
+    std::error_code no_temp_dir;
+    const std::filesystem::path temp_dir = std::filesystem::temp_directory_path(no_temp_dir);
     const std::string reason = user_facing_reason(
         failure.reason,
         ReasonContext{deps_.work_dir / local_file_name(job.id, object.key),
                       {deps_.work_dir, deps_.config.download_dir, deps_.config.report_dir,
-                       std::filesystem::temp_directory_path()},
+                       no_temp_dir ? deps_.work_dir : temp_dir},
                       {deps_.worker_id},
                       500});
     try {
@@ -357,7 +386,7 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
           deps_.metrics.message_retried();
           spdlog::warn("job {}: no room on this machine, returned for later: {}", job.id,
                        failure.reason);
-          result = ObjectResult::kRetry;
+          result = ObjectResult::kNoRoom;
           break;
         }
         case FailureClass::kTransient: {
@@ -397,6 +426,14 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
   }
   deps_.metrics.job_finished(seconds_since(started));
   return result;
+}
+
+std::optional<std::uint64_t> MessageProcessor::free_space() const {
+  if (deps_.free_space) return deps_.free_space();
+  std::error_code ec;
+  auto space = std::filesystem::space(deps_.work_dir, ec);
+  if (ec) return std::nullopt;
+  return space.available;
 }
 
 void MessageProcessor::write_durably(const char* what, std::int64_t job_id,
@@ -469,14 +506,7 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     }
   }
   {
-    std::optional<std::uint64_t> available;
-    if (deps_.free_space) {
-      available = deps_.free_space();
-    } else {
-      std::error_code ec;
-      auto space = std::filesystem::space(deps_.work_dir, ec);
-      if (!ec) available = space.available;
-    }
+    const std::optional<std::uint64_t> available = free_space();
     if (available && *available < head.size + config.download_dir_min_free_bytes) {
       throw NoRoomFailure(
           "not enough free disk space in DOWNLOAD_DIR: " + std::to_string(*available) +
@@ -487,8 +517,21 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
   aws::DownloadOptions download;
   download.expected_etag = head.etag;
   download.max_size = config.storage.max_file_size_bytes;
-  download.cancel = deps_.cancel;
-  aws::ObjectInfo downloaded = deps_.objects.download(object.bucket, object.key, local, download);
+  // A download is cheap to redo: shutdown abandons it at once.
+  download.cancel = deps_.stop != nullptr ? deps_.stop : deps_.cancel;
+  aws::ObjectInfo downloaded;
+  try {
+    downloaded = deps_.objects.download(object.bucket, object.key, local, download);
+  } catch (const aws::AwsError& e) {
+    // The download could not be written. Only a full file system is "no room"; any other
+    // local error (EIO, EACCES, EMFILE) is a transient fault that spends attempts.
+    if (e.code() != aws::ErrorCode::kLocalIo) throw;
+    const std::optional<std::uint64_t> available = free_space();
+    if (available && *available < head.size + config.download_dir_min_free_bytes) {
+      throw NoRoomFailure(std::string("no room for the download: ") + e.what());
+    }
+    throw TransientFailure(std::string("cannot write the download: ") + e.what());
+  }
   deps_.metrics.file_downloaded();
   deps_.metrics.bytes_downloaded(downloaded.size);
   const double download_s = seconds_since(t_start);
@@ -513,6 +556,11 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
       throw PermanentFailure(std::string("the file exceeds a safety limit: ") + e.what());
     }
     throw PermanentFailure(std::string("not a readable video: ") + e.what());
+  }
+  // ffprobe's "filename" is the file it was given; the stored one is the upload's key, not
+  // a local path.
+  if (metadata.contains("format") && metadata["format"].is_object()) {
+    metadata["format"]["filename"] = object.key;
   }
   deps_.store.save_metadata(job.id, deps_.worker_id, metadata.dump());
   if (!has_video_stream(metadata)) {

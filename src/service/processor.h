@@ -21,9 +21,13 @@
 namespace dancer::service {
 
 enum class MessageAction {
-  kDelete,           // every object reached a recorded terminal state (or nothing to do)
-  kRetryLater,       // make visible again after delay_seconds (ChangeMessageVisibility)
-  kReturnNow,        // interrupted by shutdown: visibility 0
+  kDelete,      // every object reached a recorded terminal state (or nothing to do)
+  kRetryLater,  // make visible again after delay_seconds (ChangeMessageVisibility)
+  kReturnNow,   // interrupted by shutdown: visibility 0
+  // Sent again as a new message (after delay_seconds) and this one deleted: for outcomes
+  // that are not the file's fault (no room), so they never use up the message's receive
+  // count, which a redrive policy would count towards the dead-letter queue.
+  kRequeue,
   kSendToDeadLetter  // DEAD_LETTER_QUEUE_URL: copy the body there, then delete
 };
 
@@ -89,7 +93,7 @@ class MessageProcessor {
   MessageOutcome process(const aws::SqsMessage& message);
 
  private:
-  enum class ObjectResult { kDone, kRetry, kInterrupted, kBusyElsewhere, kGaveUp };
+  enum class ObjectResult { kDone, kRetry, kNoRoom, kInterrupted, kBusyElsewhere, kGaveUp };
   ObjectResult process_object(const ObjectCreated& object, const aws::SqsMessage& message);
   void run_job(const store::Job& job, const ObjectCreated& object,
                std::optional<aws::ObjectInfo> head);
@@ -97,6 +101,7 @@ class MessageProcessor {
   // database is busy or unreachable, within kDurableWriteBudget or until cancelled.
   void write_durably(const char* what, std::int64_t job_id, const std::function<void()>& write);
   bool cancelled() const { return deps_.cancel != nullptr && deps_.cancel->load(); }
+  std::optional<std::uint64_t> free_space() const;
 
   ProcessorDeps deps_;
 };

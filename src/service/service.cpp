@@ -93,6 +93,9 @@ struct Service::State {
     const long long allowed =
         config.queue.wait_time_seconds +
         std::chrono::duration_cast<std::chrono::seconds>(config.sqs.request_timeout).count() + 60;
+    // While start-up waits for a locked or unreachable database the process is live (only
+    // not ready): a liveness restart would not bring the database back.
+    if (!started.load()) return !finished.load();
     return !finished.load() && now - last_poll_tick.load() <= allowed;
   }
 
@@ -271,6 +274,11 @@ void Service::State::apply_outcome(WorkQueue& queue, const aws::SqsMessage& mess
         queue.send(config.queue.dead_letter_queue_url, message.body);
         queue.remove(message.receipt_handle);
         break;
+      case MessageAction::kRequeue:
+        // Sent first: if the delete fails, the copy is a duplicate the claim recognises.
+        queue.send_again(message.body, outcome.delay_seconds);
+        queue.remove(message.receipt_handle);
+        break;
     }
   } catch (const aws::AwsError& e) {
     // Safe either way: the outcome is in the database, so a redelivered message is
@@ -330,10 +338,21 @@ void Service::State::worker_loop(int index) {
       in_flight[slot] = InFlight{message.receipt_handle, worker_id, {}, Clock::now()};
     }
     MessageOutcome outcome;
-    if (cancel_jobs.load()) {
+    if (stop_receiving.load() || cancel_jobs.load()) {
+      // Received but not started when shutdown began: straight back for another consumer.
       outcome = {MessageAction::kReturnNow, 0, "shutdown before start"};
     } else {
-      outcome = processor.process(message);
+      try {
+        outcome = processor.process(message);
+      } catch (const std::exception& e) {
+        // The processor records every outcome it can; anything escaping it is a fault of
+        // ours. The message comes back later rather than the process ending.
+        spdlog::error("message {}: unexpected failure ({}); returned for later", message.message_id,
+                      e.what());
+        outcome = {MessageAction::kRetryLater,
+                   retry_delay_seconds(config.queue, message.approximate_receive_count),
+                   "unexpected failure"};
+      }
     }
     {
       std::lock_guard lock(in_flight_mutex);
@@ -366,6 +385,8 @@ void Service::State::heartbeat_loop() {
       std::lock_guard lock(in_flight_mutex);
       for (const auto& [slot, entry] : in_flight) snapshot.push_back(entry);
     }
+    // Every message's visibility first: a lease renewal may wait for a busy database
+    // (DATABASE_BUSY_TIMEOUT), and the messages must not reappear meanwhile.
     for (const InFlight& entry : snapshot) {
       if (Clock::now() - entry.received + std::chrono::seconds(timeout) > kMaxInvisibility) {
         spdlog::warn("a job has run for almost 12 hours: SQS cannot hide its message longer");
@@ -376,6 +397,8 @@ void Service::State::heartbeat_loop() {
       } catch (const std::exception& e) {
         spdlog::warn("visibility heartbeat failed: {}", e.what());
       }
+    }
+    for (const InFlight& entry : snapshot) {
       for (std::int64_t job_id : entry.job_ids) {
         try {
           store->renew_lease(job_id, entry.worker_id, std::chrono::seconds(timeout));

@@ -293,23 +293,42 @@ TEST_F(Lifecycle, CrashRedeliveryIsProcessedByTheNextConsumer) {
 TEST_F(Lifecycle, PoisonPillIsGivenUpBeforeWorkAfterMaxReceiveCountCrashes) {
   const std::string body = upload("uploads/poison.mp4");
   store::ObjectVersion version{kBucket, "uploads/poison.mp4", "etag-1", "", 20};
-  // Three deliveries each killed the process mid-job (MAX_RECEIVE_COUNT is 3): each left its
-  // lease to expire, and each takeover counted it.
-  for (int crash = 0; crash < 3; ++crash) {
+  // Deliveries 1 and 2 each killed the process mid-job: each left its lease to expire.
+  for (int crash = 0; crash < 2; ++crash) {
     ASSERT_EQ(store_.claim_job(version, "dead-worker", std::chrono::seconds(0)).outcome,
               store::ClaimOutcome::kClaimed);
   }
-  const auto outcome = process(body, 4);
+  // Delivery 3 reaches MAX_RECEIVE_COUNT (3) after an attempt that ended with the process.
+  const auto outcome = process(body, 3);
   EXPECT_EQ(*runs_, 0);
   EXPECT_EQ(objects_.downloads(), 0);
   EXPECT_EQ(outcome.action, MessageAction::kRetryLater);  // left to the redrive policy
   const store::Job j = job("uploads/poison.mp4");
   EXPECT_EQ(j.status, store::JobStatus::kFailed);
-  EXPECT_NE(j.error_message.find("gave up after 3 failed attempts, the last without an outcome"),
+  EXPECT_NE(j.error_message.find("gave up after 2 deliveries, the last without an outcome"),
             std::string::npos)
       << j.error_message;
   // Its next delivery is a duplicate of a failed job: deleted.
-  EXPECT_EQ(process(body, 5).action, MessageAction::kDelete);
+  EXPECT_EQ(process(body, 4).action, MessageAction::kDelete);
+}
+
+TEST_F(Lifecycle, TheLastDeliveryAfterRecordedFailuresStillDoesTheWork) {
+  // Not a poison pill: the earlier attempts ended with recorded transient failures.
+  const std::string body = upload("uploads/unlucky.mp4");
+  objects_.fail_downloads(2, aws::ErrorCode::kNetwork);
+  process(body, 1);
+  process(body, 2);
+  EXPECT_EQ(process(body, 3).action, MessageAction::kDelete);
+  EXPECT_EQ(job("uploads/unlucky.mp4").status, store::JobStatus::kCompleted);
+}
+
+TEST_F(Lifecycle, AWorkerKilledOnceIsNotAPoisonPillBeforeTheLastDelivery) {
+  const std::string body = upload("uploads/evicted.mp4");
+  store::ObjectVersion version{kBucket, "uploads/evicted.mp4", "etag-1", "", 20};
+  ASSERT_EQ(store_.claim_job(version, "evicted-pod", std::chrono::seconds(0)).outcome,
+            store::ClaimOutcome::kClaimed);
+  EXPECT_EQ(process(body, 2).action, MessageAction::kDelete);
+  EXPECT_EQ(job("uploads/evicted.mp4").status, store::JobStatus::kCompleted);
 }
 
 TEST_F(Lifecycle, AFullDiskNeverSpendsTheGiveUpBudget) {
@@ -318,7 +337,7 @@ TEST_F(Lifecycle, AFullDiskNeverSpendsTheGiveUpBudget) {
   const std::string body = upload("uploads/room.mp4");
   for (int delivery = 1; delivery <= 5; ++delivery) {
     const auto outcome = process(body, delivery);
-    EXPECT_EQ(outcome.action, MessageAction::kRetryLater) << delivery;
+    EXPECT_EQ(outcome.action, MessageAction::kRequeue) << delivery;
     EXPECT_EQ(job("uploads/room.mp4").status, store::JobStatus::kProcessing) << delivery;
   }
   EXPECT_NE(job("uploads/room.mp4").error_message.find("DOWNLOAD_DIR_MIN_FREE"), std::string::npos);
@@ -332,11 +351,34 @@ TEST_F(Lifecycle, AFullDiskNeverSpendsTheGiveUpBudget) {
 TEST_F(Lifecycle, DiskFullDuringTheDownloadIsNoRoomNotAFailure) {
   const std::string body = upload("uploads/enospc.mp4");
   objects_.fail_downloads(1, aws::ErrorCode::kLocalIo);
-  EXPECT_EQ(process(body, 3).action, MessageAction::kRetryLater);
+  // Room before the download; the file system filled up while it ran.
+  config_.download_dir_min_free_bytes = 1 << 20;
+  auto calls = std::make_shared<int>(0);
+  free_space_ = [calls] { return std::optional<std::uint64_t>(++*calls == 1 ? 1ull << 40 : 1000); };
+  EXPECT_EQ(process(body, 3).action, MessageAction::kRequeue);
   EXPECT_EQ(job("uploads/enospc.mp4").status, store::JobStatus::kProcessing);
+  EXPECT_EQ(job("uploads/enospc.mp4").retry_count, 0);
+}
+
+TEST_F(Lifecycle, ALocalWriteErrorWithRoomLeftIsTransientAndSpendsAttempts) {
+  // EIO, EACCES, EMFILE: not a full disk, so not retried for ever.
+  const std::string body = upload("uploads/eio.mp4");
+  objects_.fail_downloads(3, aws::ErrorCode::kLocalIo);
+  EXPECT_EQ(process(body, 1).action, MessageAction::kRetryLater);
+  EXPECT_EQ(job("uploads/eio.mp4").retry_count, 1);
+  process(body, 2);
+  process(body, 3);
+  EXPECT_EQ(job("uploads/eio.mp4").status, store::JobStatus::kFailed);
 }
 
 // --- the whole service, with the fakes behind ServiceDependencies --------------------
+
+// Polls `condition` every 10 ms for up to 30 s.
+void ServiceHarnessWait(const std::function<bool()>& condition) {
+  for (int i = 0; i < 3000 && !condition(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 class ServiceLifecycle : public Lifecycle {
  protected:
@@ -396,6 +438,25 @@ TEST_F(ServiceLifecycle, StopDuringAJobReturnsItsMessageAtOnce) {
   EXPECT_EQ(queue_.size(), 1u);
   EXPECT_EQ(queue_.last_visibility(id), 0);
   EXPECT_EQ(job("uploads/running.mp4").error_message, "interrupted by shutdown");
+}
+
+TEST_F(ServiceLifecycle, NoRoomSendsTheMessageAgainSoItsReceiveCountNeverGrows) {
+  config_.download_dir_max_bytes = 10;  // below the file's size: no room for this one
+  config_.queue.retry_base_delay_seconds = 1;
+  const std::string first = queue_.send(upload("uploads/wide.mp4"));
+  Service service(service_config(), dependencies());
+  std::thread stopper([&] {
+    // Several rounds of "no room": each is a fresh message received once.
+    ServiceHarnessWait([&] { return queue_.deletes() >= 3; });
+    service.request_stop();
+  });
+  EXPECT_EQ(service.run(RunOptions{}), 0);
+  stopper.join();
+  EXPECT_EQ(queue_.size(), 1u);
+  EXPECT_EQ(queue_.receive_count(first), -1);  // the original is gone
+  EXPECT_EQ(job("uploads/wide.mp4").status, store::JobStatus::kProcessing);
+  EXPECT_EQ(job("uploads/wide.mp4").retry_count, 0);
+  EXPECT_EQ(*runs_, 0);
 }
 
 TEST_F(ServiceLifecycle, DeletesOnlyAfterTheOutcomeIsDurable) {

@@ -33,9 +33,9 @@ TEST(FailureClassificationTest, FollowsTheErrorCodeNotTheMessage) {
             FailureClass::kTransient);
   EXPECT_EQ(classify([] { throw AwsError(ErrorCode::kNetwork, "x"); }).kind,
             FailureClass::kTransient);
-  // The download could not be written: this machine has no room, the file is not at fault.
+  // The download could not be written: transient (the processor tells a full disk apart).
   EXPECT_EQ(classify([] { throw AwsError(ErrorCode::kLocalIo, "disk full"); }).kind,
-            FailureClass::kNoRoom);
+            FailureClass::kTransient);
   EXPECT_EQ(classify([] { throw AwsError(ErrorCode::kNotFound, "transient words"); }).kind,
             FailureClass::kPermanent);
   EXPECT_EQ(classify([] { throw AwsError(ErrorCode::kTooLarge, "x"); }).kind,

@@ -24,6 +24,9 @@ class FakeWorkQueue final : public service::WorkQueue {
   void send(const std::string& queue_url, const std::string& body) override {
     queue_.send_to(queue_url, body);
   }
+  void send_again(const std::string& body, int delay_seconds) override {
+    queue_.send(body, delay_seconds);
+  }
   service::QueueCounts counts() override { return queue_.counts(); }
   void set_cancel_flag(const std::atomic<bool>* flag) override { cancel_ = flag; }
 

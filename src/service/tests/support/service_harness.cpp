@@ -140,9 +140,11 @@ int ServiceHarness::wait_for(pid_t pid, int timeout_seconds) {
 
 long ServiceHarness::messages_left() {
   auto attributes = sqs_->get_queue_attributes(
-      queue_url_, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"});
-  return std::stol(attributes["ApproximateNumberOfMessages"]) +
-         std::stol(attributes["ApproximateNumberOfMessagesNotVisible"]);
+      queue_url_, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                   "ApproximateNumberOfMessagesDelayed"});
+  long total = 0;
+  for (const auto& [name, value] : attributes) total += std::stol(value);
+  return total;
 }
 
 void ServiceHarness::use_proxy(const std::string& url) {

@@ -53,7 +53,7 @@ class ServiceHarness {
   static pid_t spawn_process(std::vector<std::string> argv, const std::filesystem::path& log_file);
   static int wait_for(pid_t pid, int timeout_seconds);  // exit code, or -signal
 
-  // Visible + in-flight messages left in the queue.
+  // Visible + in-flight + delayed messages left in the queue.
   long messages_left();
 
   static std::filesystem::path binary();
