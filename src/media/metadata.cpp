@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/utf8.h"
 #include "media/av_handles.h"
 #include "media/metadata.h"
 
@@ -45,53 +46,7 @@ std::string rational_text(AVRational q, char separator) {
 
 // Tags come straight from the file and may hold any bytes; nlohmann::json::dump() throws on
 // invalid UTF-8, so invalid sequences become U+FFFD (ffprobe validates these strings too).
-std::string valid_utf8(const char* text) {
-  std::string out;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text);
-  const std::size_t length = std::strlen(text);
-  std::size_t i = 0;
-  while (i < length) {
-    const unsigned char lead = bytes[i];
-    std::size_t continuation = 0;
-    std::uint32_t code_point = 0;
-    if (lead < 0x80) {
-      out += static_cast<char>(lead);
-      ++i;
-      continue;
-    } else if ((lead & 0xE0) == 0xC0) {
-      continuation = 1;
-      code_point = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      continuation = 2;
-      code_point = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      continuation = 3;
-      code_point = lead & 0x07;
-    }
-    bool valid = continuation > 0;
-    for (std::size_t k = 1; valid && k <= continuation; ++k) {
-      if (i + k >= length || (bytes[i + k] & 0xC0) != 0x80) {
-        valid = false;
-      } else {
-        code_point = (code_point << 6) | (bytes[i + k] & 0x3F);
-      }
-    }
-    // Reject overlong forms, surrogates and values past U+10FFFF.
-    static constexpr std::uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
-    if (valid && (code_point < kSmallest[continuation] || code_point > 0x10FFFF ||
-                  (code_point >= 0xD800 && code_point <= 0xDFFF))) {
-      valid = false;
-    }
-    if (valid) {
-      out.append(text + i, continuation + 1);
-      i += continuation + 1;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
+std::string valid_utf8(const char* text) { return common::to_valid_utf8(text); }
 
 // show_tags(): no "tags" key at all when the dictionary is empty (FFmpeg frees an emptied one).
 void add_tags(json& section, const AVDictionary* tags) {

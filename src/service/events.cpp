@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aws/uri.h"
+#include "common/utf8.h"
 
 namespace dancer::service {
 namespace {
@@ -41,44 +42,6 @@ std::string strip_quotes(std::string etag) {
 
 ParsedMessage malformed(std::string reason) {
   return ParsedMessage{EventKind::kMalformed, {}, std::move(reason), {}};
-}
-
-// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool is_valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t extra = 0;
-    std::uint32_t code_point = 0;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      extra = 1;
-      code_point = lead & 0x1Fu;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      extra = 2;
-      code_point = lead & 0x0Fu;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      extra = 3;
-      code_point = lead & 0x07u;
-    } else {
-      return false;
-    }
-    if (text.size() - i <= extra) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0u) != 0x80u) return false;
-      code_point = (code_point << 6) | (next & 0x3Fu);
-    }
-    if ((extra == 2 && code_point < 0x800) || (extra == 3 && code_point < 0x10000) ||
-        code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 // eTag, versionId and sequencer are ASCII tokens S3 generates (hex, "null", URL-safe
@@ -264,7 +227,7 @@ std::string check_object_key(std::string_view key) {
   constexpr std::size_t kMaxKeyBytes = 1024;
   if (key.empty()) return "record without object key";
   if (key.size() > kMaxKeyBytes) return "key is longer than 1024 bytes";
-  if (!is_valid_utf8(key)) return "key is not valid UTF-8";
+  if (!common::is_valid_utf8(key)) return "key is not valid UTF-8";
   // Other control characters are legal in S3 keys and survive PostgreSQL text and JSON
   // logs (escaped); NUL alone truncates.
   if (key.find('\0') != std::string_view::npos) return "key contains a NUL character";

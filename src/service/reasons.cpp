@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <system_error>
 
+#include "common/utf8.h"
 #include "service/logging.h"
 
 namespace dancer::service {
@@ -86,60 +87,21 @@ void replace_all(std::string& text, const std::string& needle, const std::string
   }
 }
 
-// Length of the valid UTF-8 sequence at text[i] (RFC 3629), 0 if there is none.
-std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
-  const auto lead = static_cast<unsigned char>(text[i]);
-  if (lead < 0x80) return 1;
-  std::size_t extra = 0;
-  std::uint32_t code_point = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    extra = 1;
-    code_point = lead & 0x1Fu;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    extra = 2;
-    code_point = lead & 0x0Fu;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    extra = 3;
-    code_point = lead & 0x07u;
-  } else {
-    return 0;
-  }
-  if (text.size() - i <= extra) return 0;
-  for (std::size_t k = 1; k <= extra; ++k) {
-    const auto next = static_cast<unsigned char>(text[i + k]);
-    if ((next & 0xC0u) != 0x80u) return 0;
-    code_point = (code_point << 6) | (next & 0x3Fu);
-  }
-  if ((extra == 2 && code_point < 0x800) || (extra == 3 && code_point < 0x10000) ||
-      code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-    return 0;
-  }
-  return extra + 1;
-}
-
-// One pass: invalid UTF-8 -> U+FFFD, control characters and white space runs -> one space.
-std::string clean_text(std::string_view text) {
-  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+// Invalid UTF-8 -> U+FFFD, then control characters and white space runs -> one space.
+std::string clean_text(std::string_view raw) {
+  const std::string text = common::to_valid_utf8(raw);
   std::string out;
   out.reserve(text.size());
   bool pending_space = false;
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c == 0x7F) {
       pending_space = !out.empty();
-      ++i;
       continue;
     }
     if (pending_space) out += ' ';
     pending_space = false;
-    const std::size_t length = utf8_sequence_length(text, i);
-    if (length == 0) {
-      out += kReplacement;
-      ++i;
-    } else {
-      out.append(text.substr(i, length));
-      i += length;
-    }
+    out += ch;
   }
   return out;
 }

@@ -1,12 +1,11 @@
 #include "store/job_store.h"
 
-#include <utf8.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
 #include <thread>
 
+#include "common/utf8.h"
 #include "store/database_url.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -80,19 +79,15 @@ bool is_storable_text(std::string_view text) {
   // utf8cpp's validator follows RFC 3629: it rejects overlong forms, surrogates, code points
   // above U+10FFFF, stray continuation bytes and truncated sequences. NUL is valid UTF-8, but
   // PostgreSQL's text types cannot hold it (libpq passes parameters as C strings).
-  return text.find('\0') == std::string_view::npos && utf8::is_valid(text.begin(), text.end());
+  return text.find('\0') == std::string_view::npos && common::is_valid_utf8(text);
 }
 
 std::string to_storable_text(std::string_view text) {
-  constexpr std::uint32_t kReplacement = 0xfffd;
-  std::string valid;
-  valid.reserve(text.size());
-  utf8::replace_invalid(text.begin(), text.end(), std::back_inserter(valid), kReplacement);
+  // U+FFFD for invalid sequences, and for NUL, which PostgreSQL's text cannot hold.
   std::string out;
-  out.reserve(valid.size());
-  for (const char c : valid) {
+  for (const char c : common::to_valid_utf8(text)) {
     if (c == '\0') {
-      utf8::append(kReplacement, std::back_inserter(out));
+      out += "\xEF\xBF\xBD";
     } else {
       out += c;
     }
