@@ -62,6 +62,7 @@ class OnnxNet {
       net_ = cv::dnn::readNetFromONNX(onnx.string());
       net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
       net_.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+      net_.enableFusion(options.fusion);
       names_ = net_.getUnconnectedOutLayersNames();
     } catch (const cv::Exception& e) {
       throw PoseModelError("cannot load pose model " + onnx.filename().string() + ": " + e.what());

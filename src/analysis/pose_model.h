@@ -80,6 +80,8 @@ class PersonDetector {
 struct PoseRuntimeOptions {
   // OpenCV's worker threads (cv::setNumThreads: process-wide, applied when a model is made).
   int threads = 1;
+  // cv::dnn::Net::enableFusion: folds batch norms and activations into convolutions.
+  bool fusion = true;
 };
 
 // Each loads its ONNX file once (cv::dnn::readNetFromONNX); throws PoseModelError.

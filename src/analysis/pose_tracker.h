@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <optional>
 
 #include <opencv2/core.hpp>
@@ -55,6 +56,13 @@ struct PoseTrackerOptions {
   // After losing the walker, a new detection within this many frames is matched to where the
   // walker was last seen (the same person re-found after a brief occlusion).
   int reacquire_frames = 30;
+  // While tracking, the detector also runs every this many frames (0: never) to see who else
+  // is in the scene. Another person whose hips travel horizontally by more than
+  // switch_travel_fraction of the frame's width, and more than twice as far as the tracked
+  // person over the same frames, is the walker: tracking moves to them. A bystander who
+  // stands or sits keeps still; the person a gait recording is about crosses the scene.
+  int recheck_frames = 15;
+  float switch_travel_fraction = 0.15f;
 };
 
 class PoseTracker {
@@ -65,10 +73,22 @@ class PoseTracker {
   PoseFrame process(const cv::Mat& rgb_frame, std::int64_t frame_index, double time_s);
 
   std::int64_t detector_runs() const { return detector_runs_; }
+  std::int64_t walker_switches() const { return walker_switches_; }
 
  private:
+  // Another person seen by the periodic detector runs.
+  struct Candidate {
+    cv::Point2f first;  // mid-hip when first seen
+    std::int64_t first_frame = 0;
+    cv::Point2f last;
+    std::int64_t last_frame = 0;
+    Detection detection;  // the latest
+  };
+
   bool run_landmarks(const cv::Mat& rgb_frame, const PoseRoi& roi, PoseFrame& frame);
   std::optional<Detection> pick(const std::vector<Detection>& detections) const;
+  void recheck(const cv::Mat& rgb_frame);
+  float walker_travel_since(std::int64_t frame) const;
 
   PersonDetector& detector_;
   LandmarkModel& model_;
@@ -78,6 +98,10 @@ class PoseTracker {
   std::int64_t last_frame_ = -1;
   std::int64_t current_frame_ = 0;
   std::int64_t detector_runs_ = 0;
+  std::int64_t walker_switches_ = 0;
+  std::int64_t last_check_ = std::numeric_limits<std::int64_t>::min() / 2;
+  std::vector<Candidate> others_;                         // at most kMaxCandidates
+  std::vector<std::pair<std::int64_t, float>> walker_x_;  // tracked mid-hip x at each check
   cv::Mat crop_;
 };
 
@@ -86,14 +110,21 @@ struct PoseVideoOptions {
   PoseModelVariant variant = PoseModelVariant::kFull;
   int threads = 1;          // inference threads
   int decoder_threads = 1;  // FFmpeg decoding threads
+  // Decode the next frame on a second thread while the models run on this one (at most
+  // kPoseFramesInFlight frames are held, so memory stays flat).
+  bool overlap_decoding = true;
+  bool fusion = true;  // PoseRuntimeOptions::fusion
   PoseTrackerOptions tracker;
 };
+
+inline constexpr int kPoseFramesInFlight = 2;
 
 struct PoseVideoSummary {
   media::VideoStreamInfo info;
   std::int64_t frames = 0;
   std::int64_t frames_with_person = 0;
   std::int64_t detector_runs = 0;
+  std::int64_t walker_switches = 0;  // PoseTracker::walker_switches()
 };
 
 // Decodes `video` frame by frame at its own resolution (display rotation applied) and hands

@@ -168,7 +168,8 @@ int pose(const std::filesystem::path& file, const std::string& model, int thread
     std::cout.flush();
     std::cerr << nlohmann::json{{"frames", summary.frames},
                                 {"frames_with_person", summary.frames_with_person},
-                                {"detector_runs", summary.detector_runs}}
+                                {"detector_runs", summary.detector_runs},
+                                {"walker_switches", summary.walker_switches}}
                      .dump()
               << std::endl;
   } catch (const media::MediaError& e) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <numbers>
 #include <vector>
@@ -122,6 +123,77 @@ TEST(PoseRoiGeometry, CropAndProjectionAgree) {
   frame.col(0).setTo(cv::Scalar(10, 20, 30));
   crop_pose_roi(frame, roi, crop);
   EXPECT_EQ(crop.at<cv::Vec3b>(128, 0), cv::Vec3b(10, 20, 30));
+}
+
+// Fakes for the tracker's logic: a detector that reports given people, and a landmark model
+// that finds a person centred in every crop (so the crop stays where it is).
+class ScriptedDetector final : public PersonDetector {
+ public:
+  std::function<std::vector<Detection>()> people;
+  int calls = 0;
+  std::vector<Detection> detect(const cv::Mat&) override {
+    ++calls;
+    return people();
+  }
+};
+
+class CentredPerson final : public LandmarkModel {
+ public:
+  LandmarkOutput run(const cv::Mat& crop) override {
+    EXPECT_EQ(crop.size(), cv::Size(256, 256));
+    LandmarkOutput out;
+    for (auto& l : out.landmarks) l = {128, 128, 0, 5, 5};
+    // Auxiliary points that give back the same crop: side = 2 * distance * 1.25.
+    out.landmarks[34].y = 128 - 256 / 2.5f;
+    out.pose_flag = 0.99f;
+    return out;
+  }
+};
+
+Detection person_at(float hip_x, float hip_y, float half_height) {
+  Detection d;
+  d.score = 0.9f;
+  d.keypoints[0] = {hip_x, hip_y};
+  d.keypoints[1] = {hip_x, hip_y - half_height};
+  d.box = cv::Rect2f(hip_x - 100, hip_y - half_height, 200, half_height * 2);
+  return d;
+}
+
+TEST(PoseTrackerLogic, MovesToThePersonWhoCrossesTheScene) {
+  // A bystander stands still, nearer the camera (larger), so the first detection picks them;
+  // a smaller person walks across the frame. The periodic checks see who travels.
+  ScriptedDetector detector;
+  CentredPerson model;
+  std::int64_t now = 0;
+  detector.people = [&] {
+    return std::vector<Detection>{person_at(400, 600, 400),
+                                  person_at(1700 - 20.0f * static_cast<float>(now), 650, 300)};
+  };
+  PoseTracker tracker(detector, model);
+  const cv::Mat frame(1080, 1920, CV_8UC3, cv::Scalar::all(0));
+  std::vector<PoseFrame> track;
+  for (now = 0; now < 60; ++now) track.push_back(tracker.process(frame, now, now / 30.0));
+  for (const auto& f : track) ASSERT_TRUE(f.person);
+  EXPECT_NEAR(track[10].landmarks[0].x, 400, 1);  // the larger person first
+  EXPECT_EQ(tracker.walker_switches(), 1);
+  // By frame 30 the walker has travelled 600 px (> 15% of 1920) while the bystander stayed.
+  EXPECT_NEAR(track[59].landmarks[0].x, 1700 - 20 * 30, 1);
+}
+
+TEST(PoseTrackerLogic, StaysWithTheTrackedPersonWhenNobodyElseMoves) {
+  ScriptedDetector detector;
+  CentredPerson model;
+  detector.people = [] {
+    return std::vector<Detection>{person_at(400, 600, 400), person_at(1500, 650, 300)};
+  };
+  PoseTracker tracker(detector, model);
+  const cv::Mat frame(1080, 1920, CV_8UC3, cv::Scalar::all(0));
+  PoseFrame last;
+  for (int i = 0; i < 90; ++i) last = tracker.process(frame, i, i / 30.0);
+  EXPECT_EQ(tracker.walker_switches(), 0);
+  EXPECT_NEAR(last.landmarks[0].x, 400, 1);
+  // One detection to start, then one check every 15 frames.
+  EXPECT_EQ(detector.calls, 1 + 89 / 15);
 }
 
 TEST(PoseTrackJson, OneLinePerFrameWithRoundedLandmarks) {
@@ -281,7 +353,10 @@ std::vector<PoseFrame> track(const std::filesystem::path& video, PoseModelVarian
   options.variant = variant;
   options.threads = 1;
   std::vector<PoseFrame> frames;
-  track_video_poses(video, options, [&](const PoseFrame& f) { frames.push_back(f); });
+  const auto summary =
+      track_video_poses(video, options, [&](const PoseFrame& f) { frames.push_back(f); });
+  EXPECT_EQ(summary.frames, static_cast<std::int64_t>(frames.size()));
+  EXPECT_EQ(summary.walker_switches, 0);  // one person in each of these clips
   return frames;
 }
 
