@@ -5,20 +5,22 @@
 namespace dancer::analysis {
 namespace {
 
-double rounded(double value, double step) { return std::round(value / step) * step; }
+// Dividing by an exact power of ten gives the double nearest the decimal, which the JSON
+// writer prints in its shortest form (736.3, not 736.3000000000001).
+double rounded(double value, double per_unit) { return std::round(value * per_unit) / per_unit; }
 
 }  // namespace
 
-nlohmann::json to_json(const PoseFrame& frame) {
-  nlohmann::json j = {{"frame", frame.frame_index},
-                      {"time_s", rounded(frame.time_s, 1e-4)},
-                      {"person", frame.person},
-                      {"pose_score", rounded(frame.pose_score, 1e-3)}};
+nlohmann::ordered_json to_json(const PoseFrame& frame) {
+  nlohmann::ordered_json j = {{"frame", frame.frame_index},
+                              {"time_s", rounded(frame.time_s, 1e4)},
+                              {"person", frame.person},
+                              {"pose_score", rounded(frame.pose_score, 1e3)}};
   if (frame.person) {
-    nlohmann::json points = nlohmann::json::array();
+    nlohmann::ordered_json points = nlohmann::ordered_json::array();
     for (const Landmark& l : frame.landmarks) {
-      points.push_back({rounded(l.x, 0.01), rounded(l.y, 0.01), rounded(l.z, 0.01),
-                        rounded(l.visibility, 1e-3), rounded(l.presence, 1e-3)});
+      points.push_back({rounded(l.x, 100), rounded(l.y, 100), rounded(l.z, 100),
+                        rounded(l.visibility, 1e3), rounded(l.presence, 1e3)});
     }
     j["landmarks"] = std::move(points);
   }

@@ -32,8 +32,8 @@ struct PoseFrame {
 
 // {"frame": 12, "time_s": 0.4, "person": true, "pose_score": 0.998,
 //  "landmarks": [[x, y, z, visibility, presence], ...33]} (x, y, z rounded to 0.01 px,
-// probabilities to 0.001); "landmarks" is absent when person is false.
-nlohmann::json to_json(const PoseFrame& frame);
+// probabilities to 0.001), keys in this order; "landmarks" is absent when person is false.
+nlohmann::ordered_json to_json(const PoseFrame& frame);
 // to_json(frame).dump() without a trailing newline.
 std::string to_json_line(const PoseFrame& frame);
 

@@ -211,6 +211,8 @@ TEST(PoseTrackJson, OneLinePerFrameWithRoundedLandmarks) {
   ASSERT_EQ(j["landmarks"].size(), 33u);
   EXPECT_DOUBLE_EQ(j["landmarks"][29][0].get<double>(), 100.12);
   EXPECT_DOUBLE_EQ(j["landmarks"][29][3].get<double>(), 0.912);
+  // Shortest decimal form: rounding must not leave binary noise in the text.
+  EXPECT_NE(line.find("[100.12,200.46,-3.0,0.912,0.5]"), std::string::npos) << line;
   f.person = false;
   EXPECT_FALSE(to_json(f).contains("landmarks"));
 }
@@ -412,6 +414,50 @@ TEST(PoseTracking, FollowsTheWalkerThroughBothPassesOfTheGymClip) {
   EXPECT_GT(hip_x(frames[40]), 1000);  // right to left ...
   EXPECT_LT(hip_x(frames[150]), 250);
   EXPECT_GT(hip_x(frames[330]), 1000);  // ... and back
+}
+
+TEST(PoseTracking, LandmarksAreInThePixelsOfTheDisplayedFrame) {
+  // The same 10 frames of kevin1 (960x540) stored upright, and stored turned 90 degrees
+  // clockwise (540x960) with a display matrix that turns them back: the landmarks must come
+  // out in the displayed frame's pixels, so the two tracks agree. (FFmpeg 5.1 stores the tag
+  // rotate=90 as a matrix that ffprobe reports as rotation=90 and that ffmpeg's own
+  // autorotation shows turned 90 degrees counter-clockwise.)
+  dancer::testing::TempDir dir;
+  const std::string ffmpeg = "ffmpeg -nostdin -v error -y ";
+  const std::string encode = " -an -c:v libx264 -preset ultrafast -qp 0 -pix_fmt yuv444p ";
+  const auto upright = dir / "upright.mp4";
+  const auto turned = dir / "turned.mp4";
+  const auto rotated = dir / "rotated.mp4";
+  const std::string source =
+      shell_quote(shared_test_data("videos/side_gaitcdio_4markerskevin1.mp4").string());
+  ASSERT_EQ(run_command(ffmpeg + "-ss 3 -i " + source + " -frames:v 10 -vf scale=960:540" + encode +
+                        shell_quote(upright.string()))
+                .exit_code,
+            0);
+  ASSERT_EQ(run_command(ffmpeg + "-i " + shell_quote(upright.string()) + " -vf transpose=1" +
+                        encode + shell_quote(turned.string()))
+                .exit_code,
+            0);
+  // FFmpeg 5.1 writes the rotate tag as a display matrix only when copying the stream.
+  ASSERT_EQ(run_command(ffmpeg + "-i " + shell_quote(turned.string()) +
+                        " -c copy -metadata:s:v:0 rotate=90 " + shell_quote(rotated.string()))
+                .exit_code,
+            0);
+  const auto a = track(upright, PoseModelVariant::kLite);
+  const auto b = track(rotated, PoseModelVariant::kLite);
+  ASSERT_EQ(a.size(), 10u);
+  ASSERT_EQ(b.size(), 10u);
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_TRUE(a[i].person && b[i].person) << i;
+    for (std::size_t k = 0; k < a[i].landmarks.size(); ++k) {
+      worst = std::max({worst, std::abs(double{a[i].landmarks[k].x} - b[i].landmarks[k].x),
+                        std::abs(double{a[i].landmarks[k].y} - b[i].landmarks[k].y)});
+    }
+    EXPECT_GT(a[i].landmarks[29].y, a[i].landmarks[0].y + 200);  // heel below the nose
+  }
+  std::cout << "rotated vs upright: max landmark difference " << worst << " px" << std::endl;
+  EXPECT_LT(worst, 2.0);
 }
 
 TEST(PoseTracking, FindsNobodyInAnEmptyRoom) {
