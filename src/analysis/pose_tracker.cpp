@@ -194,6 +194,11 @@ PoseFrame PoseTracker::process(const cv::Mat& rgb_frame, std::int64_t frame_inde
   // Lost (or never found): detect in this very frame rather than waiting for the next, so a
   // frame the tracker drops is re-found at once.
   ++detector_runs_;
+  if (!last_ || current_frame_ - last_frame_ > options_.reacquire_frames) {
+    // A new track: what was seen of the previous one says nothing about this one.
+    walker_x_.clear();
+    others_.clear();
+  }
   const std::optional<Detection> walker = pick(detector_.detect(rgb_frame));
   if (!walker) return frame;
   PoseFrame detected = frame;
