@@ -18,15 +18,16 @@ pkg_check_modules(LIBMAGIC REQUIRED IMPORTED_TARGET libmagic)
 pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 
 # Debian ships OpenCV's pkg-config/CMake files only with the full libopencv-dev
-# meta-package; we install just core, imgproc and video, so locate them directly.
+# meta-package; we install just core, imgproc, video and dnn, so locate them directly.
 find_path(OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
-foreach(_m core imgproc video)
+foreach(_m core imgproc video dnn)
   find_library(OPENCV_${_m}_LIBRARY opencv_${_m} REQUIRED)
 endforeach()
 add_library(dancer_opencv INTERFACE)
 target_include_directories(dancer_opencv SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
 target_link_libraries(dancer_opencv INTERFACE
-  ${OPENCV_core_LIBRARY} ${OPENCV_imgproc_LIBRARY} ${OPENCV_video_LIBRARY})
+  ${OPENCV_core_LIBRARY} ${OPENCV_imgproc_LIBRARY} ${OPENCV_video_LIBRARY}
+  ${OPENCV_dnn_LIBRARY})
 
 if(DANCER_BUILD_TESTS)
   find_package(GTest REQUIRED)

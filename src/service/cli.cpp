@@ -6,11 +6,13 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string_view>
 
 #include "analysis/child_protocol.h"
+#include "analysis/pose_tracker.h"
 #include "aws/credentials.h"
 #include "aws/error.h"
 #include "aws/s3_client.h"
@@ -142,6 +144,45 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
   return output.contains("error") ? 1 : 0;
 }
 
+// `pose FILE`: the body-keypoint track as JSON Lines, one line per frame. Runs in this
+// process (not the sandboxed child): a debugging and reporting tool on a local file.
+int pose(const std::filesystem::path& file, const std::string& model, int threads,
+         const std::string& model_dir) {
+  analysis::PoseVideoOptions options;
+  auto variant = analysis::pose_model_variant_from_string(model);
+  if (!variant) {
+    std::cerr << "unknown model " << model << " (lite, full, heavy)" << std::endl;
+    return kExitConfigError;
+  }
+  options.variant = *variant;
+  options.threads = threads;
+  const char* env_dir = std::getenv("POSE_MODEL_DIR");
+  if (!model_dir.empty()) {
+    options.model_dir = model_dir;
+  } else if (env_dir != nullptr && *env_dir != '\0') {
+    options.model_dir = env_dir;
+  }
+  try {
+    auto summary = analysis::track_video_poses(file, options, [](const analysis::PoseFrame& f) {
+      std::cout << analysis::to_json_line(f) << '\n';
+    });
+    std::cout.flush();
+    std::cerr << nlohmann::json{{"frames", summary.frames},
+                                {"frames_with_person", summary.frames_with_person},
+                                {"detector_runs", summary.detector_runs},
+                                {"walker_switches", summary.walker_switches}}
+                     .dump()
+              << std::endl;
+  } catch (const media::MediaError& e) {
+    std::cerr << "pose: " << media::to_string(e.code()) << ": " << e.what() << std::endl;
+    return 1;
+  } catch (const analysis::PoseModelError& e) {
+    std::cerr << "pose: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -175,6 +216,17 @@ int run_cli(int argc, char** argv) {
   analyze_cmd->add_option("--report-dir", report_dir, "write report.html into this directory");
   analyze_cmd->add_option("--subject-height-m", subject_height, "subject height in metres");
 
+  auto* pose_cmd = app.add_subcommand(
+      "pose", "body keypoints of a local video as JSON Lines (one line per frame)");
+  std::string pose_model = "full", pose_model_dir;
+  int pose_threads = 1;
+  pose_cmd->add_option("FILE", file)->required();
+  pose_cmd->add_option("--model", pose_model, "BlazePose variant: lite, full, heavy");
+  pose_cmd->add_option("--threads", pose_threads, "inference threads")->check(CLI::Range(1, 64));
+  pose_cmd->add_option("--model-dir", pose_model_dir,
+                       "directory of the converted models (default: POSE_MODEL_DIR or the "
+                       "build's models/)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -186,6 +238,11 @@ int run_cli(int argc, char** argv) {
     std::optional<double> height;
     if (subject_height > 0) height = subject_height;
     return analyze(file, report_dir, height);
+  }
+
+  if (pose_cmd->parsed()) {
+    init_logging(LoggingConfig{"WARNING", "text", {}, 0, 0});
+    return pose(file, pose_model, pose_threads, pose_model_dir);
   }
 
   ServiceConfig config;
