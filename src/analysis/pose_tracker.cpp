@@ -298,9 +298,14 @@ PoseVideoSummary track_video_poses(const std::filesystem::path& video,
   PoseRuntimeOptions runtime;
   runtime.threads = options.threads;
   runtime.fusion = options.fusion;
-  auto detector = make_opencv_person_detector(detector_model_path(options.model_dir), runtime);
-  auto model =
-      make_opencv_landmark_model(landmark_model_path(options.model_dir, options.variant), runtime);
+  auto detector = make_opencv_person_detector(options.detector_model.empty()
+                                                  ? detector_model_path(options.model_dir)
+                                                  : options.detector_model,
+                                              runtime);
+  auto model = make_opencv_landmark_model(
+      options.landmark_model.empty() ? landmark_model_path(options.model_dir, options.variant)
+                                     : options.landmark_model,
+      runtime);
 
   media::DecoderOptions decoding;
   decoding.max_width = 0;  // original resolution: landmarks in the video's own pixels

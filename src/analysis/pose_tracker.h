@@ -107,6 +107,10 @@ class PoseTracker {
 
 struct PoseVideoOptions {
   std::filesystem::path model_dir = default_pose_model_dir();
+  // The model files themselves, when set (the sandboxed child reads them through inherited
+  // descriptors, /proc/self/fd/N); otherwise the files of `variant` in model_dir.
+  std::filesystem::path landmark_model;
+  std::filesystem::path detector_model;
   PoseModelVariant variant = PoseModelVariant::kFull;
   int threads = 1;          // inference threads
   int decoder_threads = 1;  // FFmpeg decoding threads

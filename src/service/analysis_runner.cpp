@@ -20,6 +20,8 @@ extern "C" {
 #include "analysis/external_analyzer.h"
 #include "analysis/gait_analyzer.h"
 #include "analysis/placeholder_analyzer.h"
+#include "analysis/pose_track.h"
+#include "analysis/pose_tracker.h"
 #include "analysis/sandbox.h"
 #include "analysis/subprocess.h"
 #include "media/av_log.h"
@@ -37,6 +39,7 @@ namespace protocol = analysis::child_protocol;
 // metadata to read.
 constexpr int kFirstOutputFd = 3;
 constexpr const char* kReportName = "report.html";
+constexpr const char* kPoseTrackName = "pose.jsonl";
 
 // An open descriptor, closed when it goes.
 class OwnedFd {
@@ -378,6 +381,28 @@ std::string child_probe(const ChildArgs& args) {
   }
 }
 
+std::string child_pose(const ChildArgs& args) {
+  analysis::PoseVideoOptions options;
+  const auto variant = analysis::pose_model_variant_from_string(option(args, "model"));
+  if (!variant) throw AnalysisError(AnalysisErrorCode::kInvalidInput, "unknown pose model");
+  options.variant = *variant;
+  options.threads = parse_number<int>(option(args, "threads"), "--threads");
+  options.landmark_model = option(args, "landmark-model");
+  options.detector_model = option(args, "detector-model");
+  analysis::DescriptorOutputs outputs(args.outputs);
+  if (!outputs.accepts(kPoseTrackName)) {
+    throw AnalysisError(AnalysisErrorCode::kInternal, "no output for the pose track");
+  }
+  const analysis::PoseVideoSummary summary =
+      analysis::track_video_poses(args.file, options, [&outputs](const analysis::PoseFrame& frame) {
+        outputs.write(kPoseTrackName, analysis::to_json_line(frame) + "\n");
+      });
+  return protocol::encode_result({{"frames", summary.frames},
+                                  {"frames_with_person", summary.frames_with_person},
+                                  {"detector_runs", summary.detector_runs},
+                                  {"walker_switches", summary.walker_switches}});
+}
+
 std::string child_analyze(const ChildArgs& args) {
   analysis::AnalysisRequest request;
   request.video = args.file;
@@ -419,6 +444,72 @@ std::unique_ptr<AnalysisRunner> make_analysis_runner(const ServiceConfig& config
   return std::make_unique<ChildRunner>(config, std::move(executable));
 }
 
+nlohmann::json run_pose_in_child(const std::filesystem::path& video,
+                                 const PoseCommandOptions& options, const AnalysisSettings& limits,
+                                 std::ostream& out) {
+  const auto variant = analysis::pose_model_variant_from_string(options.model);
+  if (!variant) {
+    throw AnalysisError(AnalysisErrorCode::kInvalidInput,
+                        "unknown pose model " + options.model + " (lite, full, heavy)");
+  }
+  const std::filesystem::path dir =
+      options.model_dir.empty() ? analysis::default_pose_model_dir() : options.model_dir;
+  auto open_model = [](const std::filesystem::path& path) {
+    OwnedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      throw AnalysisError(AnalysisErrorCode::kInternal,
+                          "cannot open the pose model " + path.string() + ": " + strerror(errno));
+    }
+    return fd;
+  };
+  const OwnedFd landmark = open_model(analysis::landmark_model_path(dir, *variant));
+  const OwnedFd detector = open_model(analysis::detector_model_path(dir));
+  const OwnedFd input = open_input(video);
+  const OwnedFd program = open_program(current_executable());
+  OwnedFd track(
+      ::open(std::filesystem::temp_directory_path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (track.get() < 0) {
+    throw AnalysisError(AnalysisErrorCode::kInternal, "cannot create the pose track file");
+  }
+  analysis::SubprocessOptions child;
+  child.program_fd = program.get();
+  child.inherit_fds = {
+      {3, track.get()}, {4, landmark.get()}, {5, detector.get()}, {6, input.get()}};
+  child.argv = {current_executable().string(),
+                "child",
+                "pose",
+                "--model",
+                options.model,
+                "--threads",
+                std::to_string(options.threads),
+                "--landmark-model",
+                child_path(4),
+                "--detector-model",
+                child_path(5),
+                "--output",
+                std::string(kPoseTrackName) + "=3",
+                "--",
+                child_path(6)};
+  child.timeout = std::chrono::seconds(limits.timeout_seconds);
+  child.memory_limit_bytes = limits.memory_limit_mb << 20;
+  child.cpu_limit_seconds = static_cast<std::uint64_t>(limits.timeout_seconds) * 4;
+  analysis::apply_sandbox_defaults(child);
+  nlohmann::json summary = protocol::decode(analysis::run_subprocess(child),
+                                            {"pose", "ANALYSIS_TIMEOUT", limits.timeout_seconds,
+                                             "ANALYSIS_MEMORY_LIMIT_MB", limits.memory_limit_mb});
+  // The track, copied in constant memory.
+  ::lseek(track.get(), 0, SEEK_SET);
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = ::read(track.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.write(buffer, n);
+  }
+  out.flush();
+  return summary;
+}
+
 std::unique_ptr<analysis::Analyzer> make_builtin_analyzer() {
   return analysis::make_gait_analyzer();
 }
@@ -445,6 +536,8 @@ int run_child(const std::vector<std::string>& args) {
       line = child_probe(parsed);
     } else if (parsed.mode == "analyze") {
       line = child_analyze(parsed);
+    } else if (parsed.mode == "pose") {
+      line = child_pose(parsed);
     } else {
       throw std::invalid_argument("child: unknown mode " + parsed.mode);
     }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -43,7 +44,19 @@ std::unique_ptr<AnalysisRunner> make_analysis_runner(const ServiceConfig& config
 // The in-process analyzer the child runs (and `analyze FILE` uses).
 std::unique_ptr<analysis::Analyzer> make_builtin_analyzer();
 
-// The child's side: `dancer-analysis child probe|analyze ...` (argv after "child").
+// `dancer-analysis pose FILE`: the body-keypoint track as JSON Lines on `out`, computed in
+// the sandboxed child (which writes them to a file this process opened and then copies).
+// Returns the child's summary ({"frames", "frames_with_person", ...}); throws like run().
+struct PoseCommandOptions {
+  std::string model = "full";  // lite | full | heavy
+  int threads = 1;
+  std::filesystem::path model_dir;  // empty: POSE_MODEL_DIR's default
+};
+nlohmann::json run_pose_in_child(const std::filesystem::path& video,
+                                 const PoseCommandOptions& options, const AnalysisSettings& limits,
+                                 std::ostream& out);
+
+// The child's side: `dancer-analysis child probe|analyze|pose ...` (argv after "child").
 // Enters the sandbox, does the work, prints one child_protocol line; returns the exit code.
 int run_child(const std::vector<std::string>& args);
 

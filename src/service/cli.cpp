@@ -12,7 +12,6 @@
 #include <string_view>
 
 #include "analysis/child_protocol.h"
-#include "analysis/pose_tracker.h"
 #include "aws/credentials.h"
 #include "aws/error.h"
 #include "aws/s3_client.h"
@@ -144,17 +143,12 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
   return output.contains("error") ? 1 : 0;
 }
 
-// `pose FILE`: the body-keypoint track as JSON Lines, one line per frame. Runs in this
-// process (not the sandboxed child): a debugging and reporting tool on a local file.
+// `pose FILE`: the body-keypoint track as JSON Lines, one line per frame, computed in the
+// same sandboxed child as the service's analysis (the file is untrusted input).
 int pose(const std::filesystem::path& file, const std::string& model, int threads,
          const std::string& model_dir) {
-  analysis::PoseVideoOptions options;
-  auto variant = analysis::pose_model_variant_from_string(model);
-  if (!variant) {
-    std::cerr << "unknown model " << model << " (lite, full, heavy)" << std::endl;
-    return kExitConfigError;
-  }
-  options.variant = *variant;
+  PoseCommandOptions options;
+  options.model = model;
   options.threads = threads;
   const char* env_dir = std::getenv("POSE_MODEL_DIR");
   if (!model_dir.empty()) {
@@ -163,21 +157,15 @@ int pose(const std::filesystem::path& file, const std::string& model, int thread
     options.model_dir = env_dir;
   }
   try {
-    auto summary = analysis::track_video_poses(file, options, [](const analysis::PoseFrame& f) {
-      std::cout << analysis::to_json_line(f) << '\n';
-    });
-    std::cout.flush();
-    std::cerr << nlohmann::json{{"frames", summary.frames},
-                                {"frames_with_person", summary.frames_with_person},
-                                {"detector_runs", summary.detector_runs},
-                                {"walker_switches", summary.walker_switches}}
-                     .dump()
-              << std::endl;
+    const nlohmann::json summary =
+        run_pose_in_child(std::filesystem::absolute(file), options, AnalysisSettings{}, std::cout);
+    std::cerr << summary.dump() << std::endl;
   } catch (const media::MediaError& e) {
     std::cerr << "pose: " << media::to_string(e.code()) << ": " << e.what() << std::endl;
     return 1;
-  } catch (const analysis::PoseModelError& e) {
-    std::cerr << "pose: " << e.what() << std::endl;
+  } catch (const analysis::AnalysisError& e) {
+    std::cerr << "pose: " << analysis::child_protocol::to_string(e.code()) << ": " << e.what()
+              << std::endl;
     return 1;
   }
   return 0;
