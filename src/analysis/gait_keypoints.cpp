@@ -1,0 +1,541 @@
+#include "analysis/gait_keypoints.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+namespace dancer::analysis {
+namespace {
+
+// BlazePose topology (pose_landmark model card): hips 23/24, ankles 27/28, heels 29/30,
+// foot index 31/32, left first.
+constexpr int kNose = 0;
+constexpr int kHip[2] = {23, 24};
+constexpr int kFootPoints[2][3] = {{27, 29, 31}, {28, 30, 32}};
+constexpr int kHeel = 1;
+constexpr int kToe = 2;
+
+// Nose to heel spans about 0.87 of the stature (nose about 0.91 H above the floor, the heel
+// landmark about 0.04 H; Drillis and Contini's segment proportions as tabulated by Winter,
+// Biomechanics and Motor Control of Human Movement, 4th ed., fig. 4.1).
+constexpr double kNoseToHeelOfStature = 0.87;
+
+using Series = std::vector<double>;
+
+double median(Series v) {
+  if (v.empty()) return 0;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+// Second-order Butterworth low-pass by the bilinear transform with pre-warping; run forward and
+// backward (filtfilt) it is the zero-phase fourth-order filter of gait biomechanics (Winter).
+struct Biquad {
+  double b0, b1, b2, a1, a2;
+};
+
+Biquad butterworth_lowpass(double cutoff_hz, double fps) {
+  // Keep the cutoff below Nyquist for low frame rates.
+  const double fc = std::min(cutoff_hz, 0.45 * fps);
+  const double k = std::tan(std::numbers::pi * fc / fps);
+  const double q = std::numbers::sqrt2;
+  const double norm = 1 / (1 + q * k + k * k);
+  const double b0 = k * k * norm;
+  return {b0, 2 * b0, b0, 2 * (k * k - 1) * norm, (1 - q * k + k * k) * norm};
+}
+
+void filter_in_place(const Biquad& c, Series& x) {
+  // Start in the steady state of the first sample (unit DC gain), so there is no step transient.
+  double x1 = x.front(), x2 = x.front(), y1 = x.front(), y2 = x.front();
+  for (double& v : x) {
+    const double out = c.b0 * v + c.b1 * x1 + c.b2 * x2 - c.a1 * y1 - c.a2 * y2;
+    x2 = x1;
+    x1 = v;
+    y2 = y1;
+    y1 = out;
+    v = out;
+  }
+}
+
+// Zero-phase low-pass; the ends are extended by odd reflection (as SciPy's filtfilt) so the
+// filter does not pull them toward zero.
+Series filtfilt(const Series& x, double cutoff_hz, double fps) {
+  const std::size_t n = x.size();
+  if (n < 4) return x;
+  const std::size_t pad =
+      std::min(n - 1, static_cast<std::size_t>(std::lround(fps / std::min(cutoff_hz, fps))));
+  Series ext;
+  ext.reserve(n + 2 * pad);
+  for (std::size_t i = pad; i >= 1; --i) ext.push_back(2 * x.front() - x[i]);
+  ext.insert(ext.end(), x.begin(), x.end());
+  for (std::size_t i = 1; i <= pad; ++i) ext.push_back(2 * x.back() - x[n - 1 - i]);
+  const Biquad c = butterworth_lowpass(cutoff_hz, fps);
+  filter_in_place(c, ext);
+  std::reverse(ext.begin(), ext.end());
+  filter_in_place(c, ext);
+  std::reverse(ext.begin(), ext.end());
+  return Series(ext.begin() + static_cast<std::ptrdiff_t>(pad),
+                ext.begin() + static_cast<std::ptrdiff_t>(pad + n));
+}
+
+// Central differences (one-sided at the ends), per frame.
+Series gradient(const Series& x) {
+  const std::size_t n = x.size();
+  Series g(n, 0);
+  if (n < 2) return g;
+  g[0] = x[1] - x[0];
+  g[n - 1] = x[n - 1] - x[n - 2];
+  for (std::size_t i = 1; i + 1 < n; ++i) g[i] = (x[i + 1] - x[i - 1]) / 2;
+  return g;
+}
+
+using Sample = KeypointGaitBuilder::Sample;
+
+// Which frames of samples[a, b) have the model's feet exchanged, so that each foot's
+// trajectory is smooth. A Viterbi search over "as labelled" / "exchanged" per frame, whose cost
+// is the acceleration of both feet's points (second differences over three frames): a foot
+// in stance stands still and one in swing moves steadily, so the true labelling has small
+// accelerations, while a mislabelled frame makes both feet jump and come back. First
+// differences alone would not do: where the swing foot passes the stance foot either
+// labelling moves the feet equally far. A small cost per exchanged frame keeps the model's
+// own labels where the motion cannot tell.
+std::vector<bool> continuous_labelling(const std::vector<Sample>& samples, std::size_t a,
+                                       std::size_t b, double exchange_cost) {
+  const std::size_t m = b - a;
+  std::vector<bool> swapped(m, false);
+  if (m < 3) return swapped;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  // State index: previous * 2 + current (0 as labelled, 1 exchanged).
+  std::array<double, 4> cost = {0, kInf, kInf, exchange_cost * 2};
+  std::vector<std::array<int, 4>> back(m);
+  auto point = [&](std::size_t t, int foot, int exchanged, int k) {
+    const Sample& s = samples[a + t];
+    const int side = foot ^ exchanged;
+    return std::array<double, 2>{s.x[side][k], s.y[side][k]};
+  };
+  for (std::size_t t = 2; t < m; ++t) {
+    std::array<double, 4> next{kInf, kInf, kInf, kInf};
+    for (int prev = 0; prev < 2; ++prev) {
+      for (int cur = 0; cur < 2; ++cur) {
+        for (int before = 0; before < 2; ++before) {
+          const double base = cost[static_cast<std::size_t>(before * 2 + prev)];
+          if (base == kInf) continue;
+          double c = base + (cur != 0 ? exchange_cost : 0);
+          for (int foot = 0; foot < 2; ++foot) {
+            for (int k = 0; k < 3; ++k) {
+              const auto p0 = point(t - 2, foot, before, k);
+              const auto p1 = point(t - 1, foot, prev, k);
+              const auto p2 = point(t, foot, cur, k);
+              c += std::hypot(p2[0] - 2 * p1[0] + p0[0], p2[1] - 2 * p1[1] + p0[1]);
+            }
+          }
+          const auto idx = static_cast<std::size_t>(prev * 2 + cur);
+          if (c < next[idx]) {
+            next[idx] = c;
+            back[t][idx] = before;
+          }
+        }
+      }
+    }
+    cost = next;
+  }
+  const auto best = static_cast<int>(std::min_element(cost.begin(), cost.end()) - cost.begin());
+  int cur = best % 2;
+  int prev = best / 2;
+  swapped[m - 1] = cur != 0;
+  swapped[m - 2] = prev != 0;
+  for (std::size_t t = m - 1; t >= 2; --t) {
+    const int before = back[t][static_cast<std::size_t>(prev * 2 + cur)];
+    swapped[t - 2] = before != 0;
+    cur = prev;
+    prev = before;
+  }
+  return swapped;
+}
+
+struct Candidate {
+  int track = 0;  // 0: the foot the model mostly calls left in this pass
+  FootEventType type = FootEventType::kInitialContact;
+  std::size_t index = 0;  // into samples
+  double distance = 0;    // heel or toe distance from the pelvis, body heights, forward > 0
+  double time_s = 0;      // of the extremum, between frames (parabola through three samples)
+};
+
+// Time of the extremum at samples[index] of the series v (v[i] there), refined by the parabola
+// through it and its neighbours: at 30 frames/s a frame is 33 ms, as long as the whole error
+// Stenum et al. report, and cadence is an average of such differences.
+double refined_time(const std::vector<Sample>& samples, std::size_t index, const Series& v,
+                    std::size_t i) {
+  const double curvature = v[i - 1] - 2 * v[i] + v[i + 1];
+  if (curvature == 0) return samples[index].time_s;
+  const double offset = std::clamp(0.5 * (v[i - 1] - v[i + 1]) / curvature, -0.5, 0.5);
+  const double neighbour = offset >= 0 ? samples[index + 1].time_s : samples[index - 1].time_s;
+  return samples[index].time_s + std::abs(offset) * (neighbour - samples[index].time_s);
+}
+
+// Strongest-first selection of extrema: each at least one short step from any other kept one.
+std::vector<Candidate> select_events(std::vector<Candidate> events, double min_step_s) {
+  std::sort(events.begin(), events.end(), [](const Candidate& l, const Candidate& r) {
+    return std::abs(l.distance) > std::abs(r.distance);
+  });
+  std::vector<Candidate> kept;
+  for (const Candidate& e : events) {
+    const bool conflict = std::any_of(kept.begin(), kept.end(), [&](const Candidate& k) {
+      return std::abs(e.time_s - k.time_s) < min_step_s;
+    });
+    if (!conflict) kept.push_back(e);
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const Candidate& l, const Candidate& r) { return l.index < r.index; });
+  return kept;
+}
+
+struct PassContext {
+  const std::vector<Sample>& samples;
+  double fps;
+  const KeypointGaitConfig& config;
+};
+
+// Events of one pass, samples[a, b).
+//
+// The timing does not depend on which foot the model calls left: initial contact is Zeni's
+// maximum of the *leading* heel's distance ahead of the pelvis (whichever foot is ahead), and
+// toe-off the maximum of the *trailing* toe's distance behind it. Both series are continuous
+// even where the model exchanges the legs, which in side views it does around every leg
+// crossing. The feet are then told apart by the alternation of gait (contacts alternate left,
+// right; the toe-off between two contacts belongs to the foot that lands next), anchored to
+// the trajectory-continuous labelling in most contacts.
+void analyse_pass(const PassContext& ctx, std::size_t a, std::size_t b, const Series& pelvis_x,
+                  double direction, double height, double speed, WalkingPass& pass,
+                  std::vector<FootEvent>& events, std::size_t pass_index) {
+  const auto& samples = ctx.samples;
+  const auto& config = ctx.config;
+  const std::size_t m = b - a;
+  // Exchanging labels must buy a clear improvement: 1 % of the body height per frame.
+  const std::vector<bool> swapped = continuous_labelling(samples, a, b, 0.01 * height);
+  pass.relabelled_frames = std::count(swapped.begin(), swapped.end(), true);
+
+  // Per frame: the leading heel and trailing toe (x), and which model side each is.
+  Series lead_x(m), trail_x(m);
+  std::vector<int> lead_side(m), trail_side(m);
+  for (std::size_t t = 0; t < m; ++t) {
+    const Sample& s = samples[a + t];
+    const bool zero_leads = (s.x[0][kHeel] - s.x[1][kHeel]) * direction >= 0;
+    lead_side[t] = zero_leads ? 0 : 1;
+    lead_x[t] = s.x[lead_side[t]][kHeel];
+    const bool zero_trails = (s.x[0][kToe] - s.x[1][kToe]) * direction <= 0;
+    trail_side[t] = zero_trails ? 0 : 1;
+    trail_x[t] = s.x[trail_side[t]][kToe];
+  }
+  lead_x = filtfilt(lead_x, config.lowpass_hz, ctx.fps);
+  trail_x = filtfilt(trail_x, config.lowpass_hz, ctx.fps);
+  Series heel(m), toe(m);
+  for (std::size_t t = 0; t < m; ++t) {
+    heel[t] = (lead_x[t] - pelvis_x[t]) * direction / height;
+    toe[t] = (trail_x[t] - pelvis_x[t]) * direction / height;
+  }
+  const Series heel_v = gradient(lead_x);
+  const Series toe_v = gradient(trail_x);
+
+  const auto window = std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::lround(config.confirm_window_s * ctx.fps)));
+  const auto half_step = static_cast<std::size_t>(std::lround(config.extremum_window_s * ctx.fps));
+  const double rest_speed = config.stance_speed_fraction * speed;
+  auto min_speed = [&](const Series& v, std::size_t from, std::size_t to) {
+    double lowest = std::numeric_limits<double>::infinity();
+    for (std::size_t i = from; i < std::min(to, m); ++i) {
+      lowest = std::min(lowest, std::abs(v[i]) * ctx.fps / height);
+    }
+    return lowest;
+  };
+  // Zeni's extremum is the largest reach of the step, not a wiggle within swing or stance: it
+  // must be the extremum within half a short step either side.
+  auto widest = [&](const Series& v, std::size_t i, double sign) {
+    const std::size_t from = i >= half_step ? i - half_step : 0;
+    for (std::size_t k = from; k < std::min(m, i + half_step + 1); ++k) {
+      if (sign * v[k] > sign * v[i]) return false;
+    }
+    return true;
+  };
+  std::vector<Candidate> contacts;
+  std::vector<Candidate> toe_offs;
+  for (std::size_t i = 1; i + 1 < m; ++i) {
+    // Initial contact: the leading heel furthest ahead of the pelvis, then at rest on the floor.
+    if (heel[i] > config.min_reach && heel[i] >= heel[i - 1] && heel[i] > heel[i + 1] &&
+        widest(heel, i, 1) && min_speed(heel_v, i, i + window + 1) <= rest_speed) {
+      contacts.push_back({0, FootEventType::kInitialContact, a + i, heel[i],
+                          refined_time(samples, a + i, heel, i)});
+    }
+    // Toe-off: the trailing toe furthest behind the pelvis, having rested on the floor.
+    if (toe[i] < -config.min_reach && toe[i] <= toe[i - 1] && toe[i] < toe[i + 1] &&
+        widest(toe, i, -1) && min_speed(toe_v, i >= window ? i - window : 0, i + 1) <= rest_speed) {
+      toe_offs.push_back(
+          {0, FootEventType::kToeOff, a + i, toe[i], refined_time(samples, a + i, toe, i)});
+    }
+  }
+  const double min_step_s = 60.0 / config.max_cadence_steps_per_min;
+  contacts = select_events(std::move(contacts), min_step_s);
+  toe_offs = select_events(std::move(toe_offs), min_step_s);
+
+  // Step intervals; one beyond 1.5 times the median means a contact the pose model hid (it
+  // merges two steps), which breaks the alternation into separate chains.
+  Series intervals;
+  for (std::size_t i = 1; i < contacts.size(); ++i) {
+    intervals.push_back(contacts[i].time_s - contacts[i - 1].time_s);
+  }
+  const double typical = median(intervals);
+  double step_sum = 0;
+  int steps = 0;
+  std::vector<std::size_t> chain(contacts.size(), 0);
+  for (std::size_t i = 1; i < contacts.size(); ++i) {
+    const double dt = intervals[i - 1];
+    if (dt > 1.5 * typical) {
+      chain[i] = chain[i - 1] + 1;
+      continue;
+    }
+    chain[i] = chain[i - 1];
+    step_sum += dt;
+    ++steps;
+  }
+  pass.steps = steps;
+  if (steps > 0 && step_sum > 0) pass.cadence_steps_per_min = 60.0 * steps / step_sum;
+
+  // Track of each contact: alternating within a chain; which parity is track 0 is what most of
+  // its contacts' leading feet say under the continuous labelling.
+  auto track_at = [&](std::size_t index, int side) { return side ^ (swapped[index - a] ? 1 : 0); };
+  std::size_t first = 0;
+  while (first < contacts.size()) {
+    std::size_t last = first;
+    while (last < contacts.size() && chain[last] == chain[first]) ++last;
+    int agree = 0;
+    for (std::size_t k = first; k < last; ++k) {
+      const std::size_t idx = contacts[k].index;
+      const int parity = static_cast<int>((k - first) % 2);
+      agree += track_at(idx, lead_side[idx - a]) == parity ? 1 : -1;
+    }
+    for (std::size_t k = first; k < last; ++k) {
+      contacts[k].track = static_cast<int>((k - first) % 2) ^ (agree >= 0 ? 0 : 1);
+    }
+    // k alternating contacts hold k - 2 strides (contact to the same foot's next contact).
+    if (last - first >= 3) pass.strides += static_cast<int>(last - first - 2);
+    first = last;
+  }
+  // A toe-off belongs to the foot that lands next (IC of X, toe-off of Y, IC of Y); failing a
+  // later contact within a step, the opposite of the one before; failing both, the labelling.
+  for (Candidate& to : toe_offs) {
+    const auto next = std::find_if(contacts.begin(), contacts.end(),
+                                   [&](const Candidate& c) { return c.index > to.index; });
+    const double t_to = to.time_s;
+    if (next != contacts.end() && next->time_s - t_to <= 1.5 * typical) {
+      to.track = next->track;
+    } else if (next != contacts.begin() && t_to - std::prev(next)->time_s <= 1.5 * typical) {
+      to.track = std::prev(next)->track ^ 1;
+    } else {
+      to.track = track_at(to.index, trail_side[to.index - a]);
+    }
+  }
+
+  // Names. By default the model's own left/right in most frames of the pass.
+  const auto relabelled = pass.relabelled_frames;
+  int track0_side = relabelled * 2 > static_cast<std::ptrdiff_t>(m) ? 1 : 0;
+  // Nearer foot: at each contact, the depth of the leading foot minus the trailing one
+  // (BlazePose z, smaller is nearer), summed per track.
+  double dz = 0;
+  int votes = 0;
+  for (const Candidate& c : contacts) {
+    const Sample& s = samples[c.index];
+    const int lead = lead_side[c.index - a];
+    const double d = s.z[lead] - s.z[lead ^ 1];
+    dz += c.track == 0 ? d : -d;
+    ++votes;
+  }
+  if (votes == 0) {
+    for (std::size_t t = 0; t < m; ++t) {
+      const int s0 = swapped[t] ? 1 : 0;
+      dz += samples[a + t].z[s0] - samples[a + t].z[s0 ^ 1];
+      ++votes;
+    }
+  }
+  dz /= std::max(votes, 1);
+  // In a side view the legs lie a good part of the pelvis width apart in depth; less than a
+  // tenth of the body height does not tell them apart.
+  if (std::abs(dz) > 0.1 * height) {
+    // A walker seen from the side shows the camera the side facing it: walking toward the
+    // image's right (the image not mirrored, the walker facing the way they walk) that is
+    // their right side. This names the feet even where the model's own left/right, a guess
+    // from appearance, is wrong for a whole pass, and keeps the names the same across passes.
+    const int near_track = dz < 0 ? 0 : 1;
+    const Foot near = direction > 0 ? Foot::kRight : Foot::kLeft;
+    const int near_side = near == Foot::kLeft ? 0 : 1;
+    track0_side = near_side ^ near_track;
+    pass.near_camera = near;
+  }
+  auto foot_of = [&](int track) { return (track ^ track0_side) == 0 ? Foot::kLeft : Foot::kRight; };
+  for (const auto* list : {&contacts, &toe_offs}) {
+    for (const Candidate& c : *list) {
+      events.push_back({foot_of(c.track), c.type, samples[c.index].frame, c.time_s, pass_index});
+    }
+  }
+}
+
+}  // namespace
+
+const char* to_string(Foot foot) { return foot == Foot::kLeft ? "left" : "right"; }
+
+const char* to_string(FootEventType type) {
+  return type == FootEventType::kInitialContact ? "initial_contact" : "toe_off";
+}
+
+KeypointGaitBuilder::KeypointGaitBuilder(KeypointGaitConfig config) : config_(config) {}
+
+void KeypointGaitBuilder::add(const PoseFrame& frame) {
+  Sample s;
+  s.frame = frame.frame_index;
+  s.time_s = frame.time_s;
+  s.person = frame.person;
+  if (frame.person) {
+    const auto& lm = frame.landmarks;
+    s.hips_ok = lm[kHip[0]].visibility >= config_.min_hip_visibility &&
+                lm[kHip[1]].visibility >= config_.min_hip_visibility;
+    s.hip_x = (lm[kHip[0]].x + lm[kHip[1]].x) / 2;
+    s.hip_width = std::abs(lm[kHip[0]].x - lm[kHip[1]].x);
+    s.nose_y = lm[kNose].y;
+    for (int side = 0; side < 2; ++side) {
+      float visibility = 0;
+      float depth = 0;
+      for (int k = 0; k < 3; ++k) {
+        const Landmark& p = lm[static_cast<std::size_t>(kFootPoints[side][k])];
+        s.x[side][k] = p.x;
+        s.y[side][k] = p.y;
+        visibility += p.visibility / 3;
+        depth += p.z / 3;
+      }
+      s.foot_ok[side] = visibility >= config_.min_foot_visibility;
+      s.z[side] = depth;
+    }
+  }
+  samples_.push_back(s);
+}
+
+KeypointGait KeypointGaitBuilder::finish(double fps) const {
+  KeypointGait out;
+  out.frames = static_cast<std::int64_t>(samples_.size());
+  std::vector<bool> usable(samples_.size(), false);
+  for (std::size_t i = 0; i < samples_.size(); ++i) {
+    const Sample& s = samples_[i];
+    if (!s.person) continue;
+    ++out.frames_with_person;
+    usable[i] = s.hips_ok && (s.foot_ok[0] || s.foot_ok[1]);
+    if (!usable[i]) ++out.frames_low_visibility;
+  }
+  if (out.frames_with_person == 0) {
+    out.warnings.emplace_back("no_person");
+    return out;
+  }
+
+  const PassContext ctx{samples_, fps, config_};
+  bool front_view = false;
+  const auto min_frames = static_cast<std::size_t>(std::ceil(config_.min_pass_s * fps));
+  std::size_t a = 0;
+  while (a < samples_.size()) {
+    if (!usable[a]) {
+      ++a;
+      continue;
+    }
+    std::size_t b = a;
+    while (b < samples_.size() && usable[b]) ++b;
+    const std::size_t run_start = a;
+    a = b;
+    if (b - run_start < std::max<std::size_t>(min_frames, 4)) continue;
+
+    Series heights, widths, hip_x;
+    for (std::size_t i = run_start; i < b; ++i) {
+      const Sample& s = samples_[i];
+      const double lowest_heel = std::max(s.y[0][kHeel], s.y[1][kHeel]);
+      heights.push_back((lowest_heel - s.nose_y) / kNoseToHeelOfStature);
+      widths.push_back(s.hip_width);
+      hip_x.push_back(s.hip_x);
+    }
+    const double height = median(heights);
+    if (!(height > 0)) continue;
+    const Series pelvis = filtfilt(hip_x, config_.lowpass_hz, fps);
+    const Series stride_pelvis = filtfilt(hip_x, config_.pass_lowpass_hz, fps);
+    Series velocity = gradient(stride_pelvis);
+    for (double& v : velocity) v *= fps / height;
+
+    // Passes: the pelvis moving steadily one way; a turn or a stop ends one.
+    std::size_t i = 0;
+    const std::size_t n = b - run_start;
+    while (i < n) {
+      const int sign = velocity[i] > config_.min_walking_speed    ? 1
+                       : velocity[i] < -config_.min_walking_speed ? -1
+                                                                  : 0;
+      if (sign == 0) {
+        ++i;
+        continue;
+      }
+      std::size_t j = i;
+      while (j < n && velocity[j] * sign > config_.min_walking_speed) ++j;
+      const std::size_t p0 = i;
+      i = j;
+      const double travel = std::abs(stride_pelvis[j - 1] - stride_pelvis[p0]) / height;
+      if (j - p0 < min_frames || travel < config_.min_pass_travel) continue;
+      const double width = median(Series(widths.begin() + static_cast<std::ptrdiff_t>(p0),
+                                         widths.begin() + static_cast<std::ptrdiff_t>(j))) /
+                           height;
+      if (width > config_.max_side_view_hip_width) {
+        front_view = true;
+        continue;
+      }
+      WalkingPass pass;
+      pass.first_frame = samples_[run_start + p0].frame;
+      pass.last_frame = samples_[run_start + j - 1].frame;
+      pass.start_s = samples_[run_start + p0].time_s;
+      pass.end_s = samples_[run_start + j - 1].time_s;
+      pass.direction = sign > 0 ? "left_to_right" : "right_to_left";
+      pass.body_height_px = height;
+      pass.speed_body_heights_per_s = travel / std::max(pass.end_s - pass.start_s, 1e-9);
+      const Series pass_pelvis(pelvis.begin() + static_cast<std::ptrdiff_t>(p0),
+                               pelvis.begin() + static_cast<std::ptrdiff_t>(j));
+      analyse_pass(ctx, run_start + p0, run_start + j, pass_pelvis, sign, height,
+                   pass.speed_body_heights_per_s, pass, out.events, out.passes.size());
+      out.passes.push_back(std::move(pass));
+    }
+    // A person who never travels sideways but whose hips stand apart faces the camera.
+    if (out.passes.empty() && median(widths) / height > config_.max_side_view_hip_width) {
+      front_view = true;
+    }
+  }
+
+  std::sort(out.events.begin(), out.events.end(), [](const FootEvent& l, const FootEvent& r) {
+    return l.frame != r.frame ? l.frame < r.frame : l.type < r.type;
+  });
+  double step_time = 0;
+  for (const WalkingPass& p : out.passes) {
+    out.strides += p.strides;
+    if (p.cadence_steps_per_min) {
+      out.steps += p.steps;
+      step_time += 60.0 * p.steps / *p.cadence_steps_per_min;
+    }
+  }
+  if (out.steps > 0) out.cadence_steps_per_min = 60.0 * out.steps / step_time;
+
+  if (out.passes.empty()) {
+    out.warnings.emplace_back(front_view ? "front_view" : "no_walking_pass");
+  } else if (out.strides < config_.min_strides) {
+    out.warnings.emplace_back("too_few_strides");
+  }
+  return out;
+}
+
+KeypointGait detect_keypoint_gait(const std::vector<PoseFrame>& frames, double fps,
+                                  const KeypointGaitConfig& config) {
+  KeypointGaitBuilder builder(config);
+  for (const PoseFrame& f : frames) builder.add(f);
+  return builder.finish(fps);
+}
+
+}  // namespace dancer::analysis
