@@ -389,6 +389,37 @@ const char* to_string(FootEventType type) {
   return type == FootEventType::kInitialContact ? "initial_contact" : "toe_off";
 }
 
+nlohmann::ordered_json to_json(const FootEvent& event) {
+  nlohmann::ordered_json j;
+  j["foot"] = to_string(event.foot);
+  j["type"] = to_string(event.type);
+  j["frame"] = event.frame;
+  // Milliseconds are finer than any event's accuracy.
+  j["time_s"] = std::round(event.time_s * 1000) / 1000;
+  return j;
+}
+
+nlohmann::ordered_json to_json(const WalkingPass& pass) {
+  nlohmann::ordered_json j;
+  j["first_frame"] = pass.first_frame;
+  j["last_frame"] = pass.last_frame;
+  j["start_s"] = pass.start_s;
+  j["end_s"] = pass.end_s;
+  j["direction"] = pass.direction;
+  j["body_height_px"] = std::round(pass.body_height_px * 10) / 10;
+  j["speed_body_heights_per_s"] = std::round(pass.speed_body_heights_per_s * 1000) / 1000;
+  j["near_camera"] = pass.near_camera ? nlohmann::ordered_json(to_string(*pass.near_camera))
+                                      : nlohmann::ordered_json(nullptr);
+  j["relabelled_frames"] = pass.relabelled_frames;
+  j["cadence_steps_per_min"] =
+      pass.cadence_steps_per_min
+          ? nlohmann::ordered_json(std::round(*pass.cadence_steps_per_min * 10) / 10)
+          : nlohmann::ordered_json(nullptr);
+  j["steps"] = pass.steps;
+  j["strides"] = pass.strides;
+  return j;
+}
+
 KeypointGaitBuilder::KeypointGaitBuilder(KeypointGaitConfig config) : config_(config) {}
 
 void KeypointGaitBuilder::add(const PoseFrame& frame) {

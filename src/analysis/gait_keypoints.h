@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "analysis/pose_track.h"
 
 namespace dancer::analysis {
@@ -130,6 +132,13 @@ class KeypointGaitBuilder {
   KeypointGaitConfig config_;
   std::vector<Sample> samples_;
 };
+
+// The results contract's shapes: an event is {"foot": "left"|"right", "type":
+// "initial_contact"|"toe_off", "frame": n, "time_s": t}; a pass carries its frames,
+// direction, body height, speed, near foot (or null), relabelled frames, cadence (or null)
+// with the steps and strides it rests on.
+nlohmann::ordered_json to_json(const FootEvent& event);
+nlohmann::ordered_json to_json(const WalkingPass& pass);
 
 KeypointGait detect_keypoint_gait(const std::vector<PoseFrame>& frames, double fps,
                                   const KeypointGaitConfig& config = {});

@@ -245,6 +245,20 @@ TEST(KeypointGait, FrontViewGivesNoSagittalEvents) {
   EXPECT_EQ(g.warnings, std::vector<std::string>{"front_view"});
 }
 
+TEST(KeypointGait, EventsAndPassesInTheResultsShape) {
+  const FootEvent event{Foot::kRight, FootEventType::kToeOff, 109, 3.63349, 0};
+  EXPECT_EQ(to_json(event).dump(),
+            R"({"foot":"right","type":"toe_off","frame":109,"time_s":3.633})");
+  WalkingPass pass;
+  pass.direction = "left_to_right";
+  EXPECT_TRUE(to_json(pass)["near_camera"].is_null());
+  EXPECT_TRUE(to_json(pass)["cadence_steps_per_min"].is_null());
+  pass.near_camera = Foot::kLeft;
+  pass.cadence_steps_per_min = 101.234;
+  EXPECT_EQ(to_json(pass)["near_camera"], "left");
+  EXPECT_EQ(to_json(pass)["cadence_steps_per_min"], 101.2);
+}
+
 TEST(KeypointGait, NobodyGivesNoPersonWarning) {
   std::vector<PoseFrame> frames(90);
   for (std::size_t i = 0; i < frames.size(); ++i)
