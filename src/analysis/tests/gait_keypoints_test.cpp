@@ -193,6 +193,19 @@ TEST(KeypointGait, Kevin1EventsMatchTheHandLabels) {
       EXPECT_EQ(other.events[i].type, g.events[i].type) << name;
     }
   }
+  // Frames whose hips are hidden are left out and counted, and no event is placed in them.
+  auto hidden = tracked.frames;
+  for (auto& f : hidden) {
+    if (f.frame_index < 120 || f.frame_index > 124) continue;
+    f.landmarks[23].visibility = 0.1f;
+    f.landmarks[24].visibility = 0.1f;
+  }
+  const auto gap = detect_keypoint_gait(hidden, 30);
+  EXPECT_EQ(gap.frames_low_visibility, g.frames_low_visibility + 5);
+  EXPECT_EQ(gap.passes.size(), 2u);  // the walk on either side of the gap
+  for (const auto& e : gap.events) {
+    EXPECT_FALSE(e.frame >= 120 && e.frame <= 124) << e.frame;
+  }
 }
 
 TEST(KeypointGait, FindsBothPassesOfTheGymClip) {
