@@ -243,7 +243,7 @@ void analyse_pass(const PassContext& ctx, std::size_t a, std::size_t b, const Se
   const auto window = std::max<std::size_t>(
       1, static_cast<std::size_t>(std::lround(config.confirm_window_s * ctx.fps)));
   const auto half_step = static_cast<std::size_t>(std::lround(config.extremum_window_s * ctx.fps));
-  const double rest_speed = config.stance_speed_fraction * speed;
+  const double rest_speed = std::max(config.stance_speed_fraction * speed, config.min_rest_speed);
   auto min_speed = [&](const Series& v, std::size_t from, std::size_t to) {
     double lowest = std::numeric_limits<double>::infinity();
     for (std::size_t i = from; i < std::min(to, m); ++i) {

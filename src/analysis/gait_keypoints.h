@@ -14,7 +14,18 @@
 // crossing, a mislabelled frame), so each event is confirmed by the foot itself being
 // on the ground: a foot in stance hardly moves in the image, so the heel must come to rest just
 // after initial contact and the toe must have been at rest just before toe-off (the
-// foot-velocity criterion of O'Connor et al. 2007, used here as a check, not as the timing).
+// foot-velocity criterion of O'Connor et al. 2007, Gait & Posture 25:469, used here as a check,
+// not as the timing).
+//
+// Left and right: a 2D model often exchanges the near and far leg in side views, so the timing
+// never uses its labels. Contacts are the extrema of the *leading* heel (whichever foot is
+// ahead) and toe-offs of the *trailing* toe, both continuous through any mislabelling; the
+// feet are then told apart by gait's alternation, anchored to a labelling made continuous in
+// time (analyse_pass in the .cpp), and named from the depth of the feet and the walking
+// direction.
+//
+// Scale: distances are in body heights (nose to heel in the image, see kNoseToHeelOfStature),
+// so every threshold below is physical and independent of resolution and camera distance.
 #pragma once
 
 #include <cstdint>
@@ -77,9 +88,12 @@ struct KeypointGait {
 };
 
 struct KeypointGaitConfig {
-  double lowpass_hz = 6;             // Stenum et al. 2021: 4th-order zero-phase, 6 Hz
-  double min_hip_visibility = 0.5;   // both hips, for the pelvis reference
-  double min_foot_visibility = 0.4;  // mean of ankle, heel and foot index, per foot
+  double lowpass_hz = 6;            // Stenum et al. 2021: 4th-order zero-phase, 6 Hz
+  double min_hip_visibility = 0.5;  // both hips, for the pelvis reference
+  // Mean visibility of a foot's ankle, heel and foot index. A frame is used when both hips and
+  // at least one foot pass: in a side view the far foot is often behind the near leg, and the
+  // model's estimate of it is still what places the leading heel or trailing toe there.
+  double min_foot_visibility = 0.4;
   // Walking: the pelvis, smoothed to the stride (1 Hz), moves at least this fast (body heights
   // per second; healthy adults walk at about 0.8) and travels at least min_pass_travel.
   double pass_lowpass_hz = 1;
@@ -92,6 +106,9 @@ struct KeypointGaitConfig {
   // A foot in stance moves at most this fraction of the walking speed (the swing foot moves at
   // about twice the walking speed); checked within confirm_window_s of the event.
   double stance_speed_fraction = 0.3;
+  // ... but never less than this (body heights per second): the model's jitter on a foot at
+  // rest, which for a slow walker would otherwise exceed the fraction of a small speed.
+  double min_rest_speed = 0.1;
   double confirm_window_s = 0.2;
   // Zeni's extrema: the largest reach within this many seconds either side (half a step at 240
   // steps/min, so any real cadence keeps its events), and at least min_reach body heights
