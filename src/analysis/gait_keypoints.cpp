@@ -303,18 +303,36 @@ void analyse_pass(const PassContext& ctx, std::size_t a, std::size_t b, const Se
   pass.steps = steps;
   if (steps > 0 && step_sum > 0) pass.cadence_steps_per_min = 60.0 * steps / step_sum;
 
-  // Track of each contact: alternating within a chain; which parity is track 0 is what most of
-  // its contacts' leading feet say under the continuous labelling.
+  // Depth at each contact: the leading foot's minus the other's (BlazePose z, smaller is
+  // nearer). In a side view the legs lie a good part of the pelvis width apart in depth; a
+  // typical difference under a tenth of the body height does not tell them apart.
+  Series depth(contacts.size());
+  Series depth_size(contacts.size());
+  for (std::size_t k = 0; k < contacts.size(); ++k) {
+    const std::size_t idx = contacts[k].index;
+    const int lead = lead_side[idx - a];
+    depth[k] = samples[idx].z[lead] - samples[idx].z[lead ^ 1];
+    depth_size[k] = std::abs(depth[k]);
+  }
+  const bool by_depth = !contacts.empty() && median(depth_size) > 0.1 * height;
+
+  // Track of each contact: alternating within a chain. Which parity is track 0: with depth,
+  // track 0 is the near foot (where most contacts say so); otherwise it is the model's left
+  // under the continuous labelling, in most contacts.
   auto track_at = [&](std::size_t index, int side) { return side ^ (swapped[index - a] ? 1 : 0); };
   std::size_t first = 0;
   while (first < contacts.size()) {
     std::size_t last = first;
     while (last < contacts.size() && chain[last] == chain[first]) ++last;
-    int agree = 0;
+    double agree = 0;
     for (std::size_t k = first; k < last; ++k) {
       const std::size_t idx = contacts[k].index;
       const int parity = static_cast<int>((k - first) % 2);
-      agree += track_at(idx, lead_side[idx - a]) == parity ? 1 : -1;
+      if (by_depth) {
+        agree += parity == 0 ? -depth[k] : depth[k];
+      } else {
+        agree += track_at(idx, lead_side[idx - a]) == parity ? 1 : -1;
+      }
     }
     for (std::size_t k = first; k < last; ++k) {
       contacts[k].track = static_cast<int>((k - first) % 2) ^ (agree >= 0 ? 0 : 1);
@@ -324,7 +342,8 @@ void analyse_pass(const PassContext& ctx, std::size_t a, std::size_t b, const Se
     first = last;
   }
   // A toe-off belongs to the foot that lands next (IC of X, toe-off of Y, IC of Y); failing a
-  // later contact within a step, the opposite of the one before; failing both, the labelling.
+  // later contact within a step, the opposite of the one before; failing both, the trailing
+  // toe's own depth or labelling.
   for (Candidate& to : toe_offs) {
     const auto next = std::find_if(contacts.begin(), contacts.end(),
                                    [&](const Candidate& c) { return c.index > to.index; });
@@ -333,45 +352,28 @@ void analyse_pass(const PassContext& ctx, std::size_t a, std::size_t b, const Se
       to.track = next->track;
     } else if (next != contacts.begin() && t_to - std::prev(next)->time_s <= 1.5 * typical) {
       to.track = std::prev(next)->track ^ 1;
+    } else if (by_depth) {
+      const Sample& s = samples[to.index];
+      const int trail = trail_side[to.index - a];
+      to.track = s.z[trail] < s.z[trail ^ 1] ? 0 : 1;
     } else {
       to.track = track_at(to.index, trail_side[to.index - a]);
     }
   }
 
-  // Names. By default the model's own left/right in most frames of the pass.
-  const auto relabelled = pass.relabelled_frames;
-  int track0_side = relabelled * 2 > static_cast<std::ptrdiff_t>(m) ? 1 : 0;
-  // Nearer foot: at each contact, the depth of the leading foot minus the trailing one
-  // (BlazePose z, smaller is nearer), summed per track.
-  double dz = 0;
-  int votes = 0;
-  for (const Candidate& c : contacts) {
-    const Sample& s = samples[c.index];
-    const int lead = lead_side[c.index - a];
-    const double d = s.z[lead] - s.z[lead ^ 1];
-    dz += c.track == 0 ? d : -d;
-    ++votes;
-  }
-  if (votes == 0) {
-    for (std::size_t t = 0; t < m; ++t) {
-      const int s0 = swapped[t] ? 1 : 0;
-      dz += samples[a + t].z[s0] - samples[a + t].z[s0 ^ 1];
-      ++votes;
-    }
-  }
-  dz /= std::max(votes, 1);
-  // In a side view the legs lie a good part of the pelvis width apart in depth; less than a
-  // tenth of the body height does not tell them apart.
-  if (std::abs(dz) > 0.1 * height) {
+  // Names.
+  int track0_side = 0;  // the model side (0: left) whose name track 0 takes
+  if (by_depth) {
     // A walker seen from the side shows the camera the side facing it: walking toward the
     // image's right (the image not mirrored, the walker facing the way they walk) that is
     // their right side. This names the feet even where the model's own left/right, a guess
     // from appearance, is wrong for a whole pass, and keeps the names the same across passes.
-    const int near_track = dz < 0 ? 0 : 1;
     const Foot near = direction > 0 ? Foot::kRight : Foot::kLeft;
-    const int near_side = near == Foot::kLeft ? 0 : 1;
-    track0_side = near_side ^ near_track;
+    track0_side = near == Foot::kLeft ? 0 : 1;
     pass.near_camera = near;
+  } else {
+    // The model's own left/right in most frames of the pass.
+    track0_side = pass.relabelled_frames * 2 > static_cast<std::ptrdiff_t>(m) ? 1 : 0;
   }
   auto foot_of = [&](int track) { return (track ^ track0_side) == 0 ? Foot::kLeft : Foot::kRight; };
   for (const auto* list : {&contacts, &toe_offs}) {
