@@ -378,7 +378,13 @@ void analyse_pass(const PassContext& ctx, std::size_t a, std::size_t b, const Se
   auto foot_of = [&](int track) { return (track ^ track0_side) == 0 ? Foot::kLeft : Foot::kRight; };
   for (const auto* list : {&contacts, &toe_offs}) {
     for (const Candidate& c : *list) {
-      events.push_back({foot_of(c.track), c.type, samples[c.index].frame, c.time_s, pass_index});
+      FootEvent e{foot_of(c.track), c.type, samples[c.index].frame, c.time_s, pass_index, {}};
+      if (c.type == FootEventType::kInitialContact) {
+        const Sample& s = samples[c.index];
+        const int lead = lead_side[c.index - a];
+        e.step_length_body_heights = (s.x[lead][kHeel] - s.x[lead ^ 1][kHeel]) * direction / height;
+      }
+      events.push_back(e);
     }
   }
 }

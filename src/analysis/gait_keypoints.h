@@ -51,6 +51,9 @@ struct FootEvent {
   std::int64_t frame = 0;  // 0-based, decode order: the frame nearest the event
   double time_s = 0;       // the event's own time, refined between frames
   std::size_t pass = 0;    // index into KeypointGait::passes
+  // Initial contacts: the landing heel's horizontal distance ahead of the other heel at this
+  // frame, along the walking direction, in body heights (the step length of gait analysis).
+  std::optional<double> step_length_body_heights;
 };
 
 struct WalkingPass {

@@ -259,7 +259,7 @@ TEST(KeypointGait, FrontViewGivesNoSagittalEvents) {
 }
 
 TEST(KeypointGait, EventsAndPassesInTheResultsShape) {
-  const FootEvent event{Foot::kRight, FootEventType::kToeOff, 109, 3.63349, 0};
+  const FootEvent event{Foot::kRight, FootEventType::kToeOff, 109, 3.63349, 0, {}};
   EXPECT_EQ(to_json(event).dump(),
             R"({"foot":"right","type":"toe_off","frame":109,"time_s":3.633})");
   WalkingPass pass;
