@@ -157,7 +157,12 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
   out.right = summarise(out.strides, Foot::kRight, config.min_strides);
   for (const auto& [side, name] : {std::pair{&out.left, "too_few_strides_left"},
                                    std::pair{&out.right, "too_few_strides_right"}}) {
-    if (side->at("stride_time_s").n < config.min_strides) out.warnings.emplace_back(name);
+    // Any of the side's values null for lack of strides (a stride without its toe-offs counts
+    // for its time but not its phases); each value's n says which.
+    if (std::any_of(side->stats.begin(), side->stats.end(),
+                    [&](const SideStat& st) { return st.n < config.min_strides; })) {
+      out.warnings.emplace_back(name);
+    }
   }
 
   out.cadence_steps_per_min = gait.cadence_steps_per_min;

@@ -76,7 +76,8 @@ struct GaitTable {
   std::optional<double> symmetry_step_time;
   std::optional<double> symmetry_swing;
   std::optional<double> symmetry_step_length;
-  // "too_few_strides_left", "too_few_strides_right": a side's strides below the minimum.
+  // "too_few_strides_left", "too_few_strides_right": some of the side's values rest on fewer
+  // strides than the minimum and are null.
   std::vector<std::string> warnings;
 };
 

@@ -236,5 +236,35 @@ TEST(GaitTable, GymClipStanceAndDoubleSupportInTheNormalRange) {
   EXPECT_LE(*t.speed_body_heights_per_s, 1.2);
 }
 
+TEST(GaitTable, Kevin1StanceAndSwingPerSide) {
+  // One pass, 7 contacts and 6 toe-offs labelled; BlazePose full as the service runs it.
+  const auto t = table_of("side_gaitcdio_4markerskevin1.mp4", PoseModelVariant::kFull);
+  int with_phases[2] = {0, 0};
+  for (const Stride& s : t.strides) {
+    if (!s.stance_s) continue;
+    ++with_phases[s.foot == Foot::kLeft ? 0 : 1];
+    const double stance = 100 * *s.stance_s / s.stride_time_s;
+    std::cout << "kevin1 " << to_string(s.foot) << " stride at frame " << s.start_frame
+              << ": stance " << stance << " %, swing " << 100 - stance << " %\n";
+    EXPECT_GE(stance, 55) << s.start_frame;
+    EXPECT_LE(stance, 70) << s.start_frame;
+    EXPECT_NEAR(*s.stance_s + *s.swing_s, s.stride_time_s, 1e-9);
+  }
+  // Fewer than three strides with phases on a side: its phases are null, and it says so.
+  EXPECT_EQ(t.warnings.empty(), with_phases[0] >= 3 && with_phases[1] >= 3);
+  // Each foot has a stride with its phases.
+  EXPECT_GE(with_phases[0], 1);
+  EXPECT_GE(with_phases[1], 1);
+  for (const SideSummary* side : {&t.left, &t.right}) {
+    const SideStat& stance = side->at("stance_pct");
+    if (stance.mean) {
+      EXPECT_GE(*stance.mean, 55);
+      EXPECT_LE(*stance.mean, 70);
+    } else {
+      EXPECT_LT(stance.n, 3);  // null only below the minimum of strides
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dancer::analysis
