@@ -105,6 +105,23 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
   GaitTable out;
   out.subject_height_m = subject_height_m;
   const auto& ev = gait.events;  // in frame order
+  // Each pass's typical step: the median interval between successive contacts. A step longer
+  // than 1.5 times it hides a missed contact (two missed in a row keep the alternation), so
+  // the stride holding it is not measured; gait_keypoints breaks its chains by the same rule.
+  std::vector<double> typical_step(gait.passes.size(), 0);
+  for (std::size_t p = 0; p < gait.passes.size(); ++p) {
+    std::vector<double> intervals;
+    const FootEvent* previous = nullptr;
+    for (const FootEvent& e : ev) {
+      if (e.pass != p || e.type != FootEventType::kInitialContact) continue;
+      if (previous != nullptr) intervals.push_back(e.time_s - previous->time_s);
+      previous = &e;
+    }
+    if (intervals.empty()) continue;
+    const auto mid = intervals.begin() + static_cast<std::ptrdiff_t>(intervals.size() / 2);
+    std::nth_element(intervals.begin(), mid, intervals.end());
+    typical_step[p] = *mid;
+  }
   for (std::size_t i = 0; i < ev.size(); ++i) {
     const FootEvent& start = ev[i];
     if (start.type != FootEventType::kInitialContact) continue;
@@ -126,6 +143,12 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
     // Exactly one contact of the other foot between: none or two mean a missed contact.
     if (end == nullptr || other_ic.size() != 1) continue;
     const FootEvent& mid = *other_ic.front();
+    const double typical = start.pass < typical_step.size() ? typical_step[start.pass] : 0;
+    const double longest_step = config.max_step_of_typical * typical;
+    if (typical > 0 &&
+        (mid.time_s - start.time_s > longest_step || end->time_s - mid.time_s > longest_step)) {
+      continue;
+    }
     Stride s;
     s.foot = start.foot;
     s.pass = start.pass;

@@ -83,6 +83,8 @@ struct GaitTable {
 
 struct GaitTableConfig {
   int min_strides = 3;  // as KeypointGaitConfig::min_strides
+  // A step longer than this many times the pass's median step hides a missed contact.
+  double max_step_of_typical = 1.5;
 };
 
 GaitTable build_gait_table(const KeypointGait& gait,

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <set>
 
 #include "analysis/gait_keypoints.h"
 #include "analysis/gait_table.h"
@@ -148,6 +149,19 @@ TEST(GaitTable, MissedContactsAndPassBoundariesAreNotBridged) {
     EXPECT_FALSE(s.foot == Foot::kLeft && std::abs(s.start_s - 2) < 1e-9);
   }
 
+  // Two contacts missed in a row (right 2.5 s, left 3 s) keep the alternation, but the steps
+  // around them are twice the typical one: the left stride 2-4 and the right 1.5-3.5 are
+  // not measured.
+  g = walk(6, 0.5, 0.6, 0.35, 0.35);
+  std::erase_if(g.events, [](const FootEvent& e) {
+    return e.type == FootEventType::kInitialContact &&
+           (std::abs(e.time_s - 2.5) < 1e-9 || std::abs(e.time_s - 3) < 1e-9);
+  });
+  table = build_gait_table(g);
+  // Left 0-1, 1-2, 4-5, 5-6; right 0.5-1.5, 3.5-4.5, 4.5-5.5.
+  EXPECT_EQ(table.strides.size(), 7u);
+  for (const Stride& s : table.strides) EXPECT_NEAR(s.stride_time_s, 1.0, kTol) << s.start_s;
+
   // Two passes (0-2 s and 5-7 s): nothing from the end of the first to the second.
   KeypointGait two = walk(2, 0.5, 0.6, 0.35, 0.35);
   KeypointGait second = walk(2, 0.5, 0.6, 0.35, 0.35);
@@ -234,6 +248,22 @@ TEST(GaitTable, GymClipStanceAndDoubleSupportInTheNormalRange) {
   ASSERT_TRUE(t.speed_body_heights_per_s.has_value());
   EXPECT_GE(*t.speed_body_heights_per_s, 0.3);
   EXPECT_LE(*t.speed_body_heights_per_s, 1.2);
+  // Both passes give strides on both feet, and none bridges a missed contact.
+  EXPECT_TRUE(t.warnings.empty());
+  std::set<std::size_t> passes;
+  for (const Stride& s : t.strides) {
+    passes.insert(s.pass);
+    EXPECT_GE(s.stride_time_s, 0.7) << s.start_frame;
+    EXPECT_LE(s.stride_time_s, 1.5) << s.start_frame;
+  }
+  EXPECT_EQ(passes.size(), 2u);
+  // Lengths from the heels agree with the pelvis: stride length is the distance walked in a
+  // stride, speed times stride time, to within the heels' and pelvis's estimation.
+  const double stride_length = pooled(t, "stride_length_body_heights");
+  const double walked = *t.speed_body_heights_per_s * pooled(t, "stride_time_s");
+  std::cout << "gym stride length " << stride_length << " H, speed x stride time " << walked
+            << " H\n";
+  EXPECT_NEAR(stride_length, walked, 0.25 * walked);
 }
 
 TEST(GaitTable, Kevin1StanceAndSwingPerSide) {
