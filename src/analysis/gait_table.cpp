@@ -77,7 +77,7 @@ SideSummary summarise(const std::vector<Stride>& strides, Foot foot, int min_str
   return out;
 }
 
-// Robinson et al. 1986's symmetry index, %.
+// Robinson et al. 1987's symmetry index, %.
 std::optional<double> symmetry(const SideStat& left, const SideStat& right) {
   if (!left.mean || !right.mean || *left.mean + *right.mean == 0) return std::nullopt;
   return 100 * std::abs(*left.mean - *right.mean) / (0.5 * (*left.mean + *right.mean));
@@ -198,7 +198,10 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
     travel += p.speed_body_heights_per_s * d;
     duration += d;
   }
-  if (duration > 0 && !out.strides.empty()) out.speed_body_heights_per_s = travel / duration;
+  if (duration > 0 && !out.strides.empty()) {
+    out.speed_body_heights_per_s = travel / duration;
+    out.speed_passes = static_cast<int>(gait.passes.size());
+  }
 
   out.symmetry_step_time = symmetry(out.left.at("step_time_s"), out.right.at("step_time_s"));
   out.symmetry_swing = symmetry(out.left.at("swing_s"), out.right.at("swing_s"));
@@ -249,11 +252,18 @@ nlohmann::ordered_json to_json(const GaitTable& table) {
   j["cadence_steps_per_min"] = number(table.cadence_steps_per_min, 10);
   j["cadence_steps"] = table.cadence_steps;
   j["walking_speed"] = {{"body_heights_per_s", number(table.speed_body_heights_per_s)},
-                        {"m_per_s", number(metres(table.speed_body_heights_per_s))}};
-  j["symmetry"] = {{"index", "robinson_1986"},
-                   {"step_time_pct", number(table.symmetry_step_time, 10)},
-                   {"swing_time_pct", number(table.symmetry_swing, 10)},
-                   {"step_length_pct", number(table.symmetry_step_length, 10)}};
+                        {"m_per_s", number(metres(table.speed_body_heights_per_s))},
+                        {"passes", table.speed_passes}};
+  // Each index with the strides its two means rest on.
+  const auto index = [&](std::optional<double> value, const std::string& measure) {
+    return nlohmann::ordered_json{{"pct", number(value, 10)},
+                                  {"n_left", table.left.at(measure).n},
+                                  {"n_right", table.right.at(measure).n}};
+  };
+  j["symmetry"] = {{"index", "robinson_1987"},
+                   {"step_time", index(table.symmetry_step_time, "step_time_s")},
+                   {"swing_time", index(table.symmetry_swing, "swing_s")},
+                   {"step_length", index(table.symmetry_step_length, "step_length_body_heights")}};
   j["length_scaling"] =
       "body height = nose-to-heel distance in the image / 0.87 (its fraction of stature); "
       "metres = body heights x subject height";

@@ -69,10 +69,13 @@ struct GaitTable {
   SideSummary right;
   std::optional<double> cadence_steps_per_min;
   int cadence_steps = 0;
+  // The pelvis's travel over the passes' duration (each pass's speed weighted by its time);
+  // null without a measured stride.
   std::optional<double> speed_body_heights_per_s;
+  int speed_passes = 0;  // the passes it rests on
   std::optional<double> subject_height_m;
-  // Robinson et al. 1986 (J Manipulative Physiol Ther 9:149): SI = 100 |L - R| / (0.5 (L + R));
-  // 0 is symmetric. Null when either side's mean is null.
+  // Robinson, Herzog and Nigg 1987 (J Manipulative Physiol Ther 10:172), on the side means:
+  // SI = 100 |L - R| / (0.5 (L + R)), %; 0 is symmetric. Null when either side's mean is null.
   std::optional<double> symmetry_step_time;
   std::optional<double> symmetry_swing;
   std::optional<double> symmetry_step_length;
@@ -93,7 +96,10 @@ GaitTable build_gait_table(const KeypointGait& gait,
 
 // The results contract's fields: {"strides": [...], "per_side": {"left": {measure: {mean, sd,
 // cv, n}}, "right": ...}, "cadence_steps_per_min", "cadence_steps", "walking_speed":
-// {"body_heights_per_s", "m_per_s"}, "symmetry": {...}, "length_scaling": "...", "warnings"}.
+// {"body_heights_per_s", "m_per_s", "passes"}, "symmetry": {"index": "robinson_1987",
+// "step_time" | "swing_time" | "step_length": {"pct", "n_left", "n_right"}}, "length_scaling":
+// "...", "subject_height_m", "warnings"}. Times in s, phases in % of the stride, lengths in body
+// heights and metres (null without a subject height), numbers rounded below their accuracy.
 nlohmann::ordered_json to_json(const GaitTable& table);
 
 }  // namespace dancer::analysis

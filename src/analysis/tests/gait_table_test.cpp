@@ -100,7 +100,10 @@ TEST(GaitTable, SymmetricGaitGivesExactPhases) {
   EXPECT_EQ(j["per_side"]["left"]["step_length_m"]["mean"], 0.595);
   EXPECT_EQ(j["walking_speed"]["body_heights_per_s"], 0.8);
   EXPECT_EQ(j["walking_speed"]["m_per_s"], 1.36);
-  EXPECT_EQ(j["symmetry"]["step_time_pct"], 0.0);
+  EXPECT_EQ(j["symmetry"]["step_time"]["pct"], 0.0);
+  EXPECT_EQ(j["symmetry"]["step_time"]["n_left"], 4);
+  EXPECT_EQ(j["symmetry"]["step_time"]["n_right"], 3);
+  EXPECT_EQ(j["walking_speed"]["passes"], 1);
   EXPECT_TRUE(j["cadence_steps_per_min"].is_null());  // the events' builder gave none
 }
 
@@ -127,6 +130,7 @@ TEST(GaitTable, AsymmetricGaitGivesRobinsonIndices) {
   EXPECT_NEAR(*table.symmetry_step_time, 20, 1e-6);
   EXPECT_NEAR(*table.symmetry_swing, 25, 1e-6);
   EXPECT_NEAR(*table.symmetry_step_length, 100 * 0.1 / 0.35, 1e-6);
+  EXPECT_EQ(to_json(table)["symmetry"]["swing_time"]["pct"], 25.0);
   // No subject height: lengths in metres are null, in body heights given.
   const auto j = to_json(table);
   EXPECT_TRUE(j["strides"][0]["step_length_m"].is_null());
@@ -193,7 +197,7 @@ TEST(GaitTable, TooFewStridesGiveNullsAndAWarning) {
   const auto j = to_json(table);
   EXPECT_TRUE(j["per_side"]["left"]["stance_pct"]["mean"].is_null());
   EXPECT_EQ(j["per_side"]["left"]["stance_pct"]["n"], 2);
-  EXPECT_TRUE(j["symmetry"]["swing_time_pct"].is_null());
+  EXPECT_TRUE(j["symmetry"]["swing_time"]["pct"].is_null());
   // The strides themselves are still reported.
   EXPECT_EQ(j["strides"][0]["stance_pct"], 60.0);
   // A stride without its toe-offs keeps its time and has null phases.
