@@ -300,5 +300,26 @@ TEST(GaitTable, Kevin1StanceAndSwingPerSide) {
   }
 }
 
+TEST(GaitTable, OutdoorOneStrideGivesItsStrideAndNoMeans) {
+  // About one stride at 59.7 frames/s: the stride is listed, no side has a mean.
+  const auto t = table_of("side_sarweshshah_outdoor.mp4", PoseModelVariant::kLite);
+  ASSERT_GE(t.strides.size(), 1u);
+  EXPECT_LE(t.strides.size(), 2u);
+  for (const Stride& s : t.strides) {
+    EXPECT_GE(s.stride_time_s, 0.7);
+    EXPECT_LE(s.stride_time_s, 1.6);
+  }
+  EXPECT_EQ(t.warnings,
+            (std::vector<std::string>{"too_few_strides_left", "too_few_strides_right"}));
+  for (const SideSummary* side : {&t.left, &t.right}) {
+    for (const SideStat& st : side->stats) {
+      EXPECT_FALSE(st.mean.has_value());
+      EXPECT_LT(st.n, 3);
+    }
+  }
+  EXPECT_FALSE(t.symmetry_step_time.has_value());
+  EXPECT_FALSE(t.symmetry_step_length.has_value());
+}
+
 }  // namespace
 }  // namespace dancer::analysis
