@@ -129,6 +129,21 @@ OwnedFd open_program(const std::filesystem::path& executable) {
 
 std::string child_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+// Runs `executable child <mode> ...` (options.argv) in the sandbox, with the memory limit of
+// `description`, and returns its decoded result (child_protocol::decode).
+nlohmann::json run_in_sandbox(const std::filesystem::path& executable,
+                              analysis::SubprocessOptions options,
+                              const protocol::ChildDescription& description,
+                              std::chrono::seconds timeout, std::uint64_t cpu_limit_seconds) {
+  const OwnedFd program = open_program(executable);
+  options.program_fd = program.get();
+  options.timeout = timeout;
+  options.memory_limit_bytes = description.memory_limit_mb << 20;
+  options.cpu_limit_seconds = cpu_limit_seconds;
+  analysis::apply_sandbox_defaults(options);
+  return protocol::decode(analysis::run_subprocess(options), description);
+}
+
 class ChildRunner : public AnalysisRunner {
  public:
   ChildRunner(const ServiceConfig& config, std::filesystem::path executable)
@@ -141,9 +156,7 @@ class ChildRunner : public AnalysisRunner {
                        const std::atomic<bool>* cancel) override {
     analysis::SubprocessOptions options;
     const OwnedFd input = open_input(video);
-    const OwnedFd program = open_program(executable_);
     options.inherit_fds.push_back({kFirstOutputFd, input.get()});
-    options.program_fd = program.get();
     options.argv = {executable_.string(),
                     "child",
                     "probe",
@@ -159,19 +172,17 @@ class ChildRunner : public AnalysisRunner {
                     std::to_string(metadata_max_bytes_),
                     "--",
                     child_path(kFirstOutputFd)};
-    // The probe enforces PROBE_TIMEOUT itself (FFmpeg's interrupt callback) and says so;
-    // the outer limit is the backstop for a child that stops responding.
-    options.timeout = std::chrono::seconds(probe_.timeout_seconds + 10);
-    options.memory_limit_bytes = probe_.memory_limit_mb << 20;
-    options.cpu_limit_seconds = static_cast<std::uint64_t>(probe_.timeout_seconds) * 2 + 10;
     options.max_output_bytes = metadata_max_bytes_ * 2 + (64u << 10);
     options.cancel = cancel;
-    analysis::apply_sandbox_defaults(options);
     nlohmann::json result;
     try {
-      result = protocol::decode(analysis::run_subprocess(options),
-                                {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
-                                 "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb});
+      // The probe enforces PROBE_TIMEOUT itself (FFmpeg's interrupt callback) and says so;
+      // the outer limit is the backstop for a child that stops responding.
+      result = run_in_sandbox(executable_, std::move(options),
+                              {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
+                               "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb},
+                              std::chrono::seconds(probe_.timeout_seconds + 10),
+                              static_cast<std::uint64_t>(probe_.timeout_seconds) * 2 + 10);
     } catch (const media::MediaError& e) {
       // This process opened the file and passed it: a child that cannot read it is a
       // fault of the set-up (permissions, /proc), not of the file.
@@ -194,8 +205,6 @@ class ChildRunner : public AnalysisRunner {
   analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                const std::atomic<bool>* cancel) override {
     analysis::SubprocessOptions options;
-    const OwnedFd program = open_program(executable_);
-    options.program_fd = program.get();
     options.argv = {executable_.string(), "child", "analyze"};
     std::optional<OwnedFd> report;
     std::filesystem::path report_path;
@@ -220,15 +229,13 @@ class ChildRunner : public AnalysisRunner {
     }
     options.argv.push_back("--");
     options.argv.push_back(child_path(video_fd_number));
-    options.timeout = std::chrono::seconds(analysis_.timeout_seconds);
-    options.memory_limit_bytes = analysis_.memory_limit_mb << 20;
-    options.cpu_limit_seconds = static_cast<std::uint64_t>(analysis_.timeout_seconds) * 4;
     options.cancel = cancel;
-    analysis::apply_sandbox_defaults(options);
     nlohmann::json result =
-        protocol::decode(analysis::run_subprocess(options),
-                         {"analysis", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds,
-                          "ANALYSIS_MEMORY_LIMIT_MB", analysis_.memory_limit_mb});
+        run_in_sandbox(executable_, std::move(options),
+                       {"analysis", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds,
+                        "ANALYSIS_MEMORY_LIMIT_MB", analysis_.memory_limit_mb},
+                       std::chrono::seconds(analysis_.timeout_seconds),
+                       static_cast<std::uint64_t>(analysis_.timeout_seconds) * 4);
     if (!result.is_object() || !result.contains("analysis")) {
       throw AnalysisError(AnalysisErrorCode::kCrashed, "analysis process: malformed result");
     }
@@ -465,14 +472,12 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
   const OwnedFd landmark = open_model(analysis::landmark_model_path(dir, *variant));
   const OwnedFd detector = open_model(analysis::detector_model_path(dir));
   const OwnedFd input = open_input(video);
-  const OwnedFd program = open_program(current_executable());
   OwnedFd track(
       ::open(std::filesystem::temp_directory_path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (track.get() < 0) {
     throw AnalysisError(AnalysisErrorCode::kInternal, "cannot create the pose track file");
   }
   analysis::SubprocessOptions child;
-  child.program_fd = program.get();
   child.inherit_fds = {
       {3, track.get()}, {4, landmark.get()}, {5, detector.get()}, {6, input.get()}};
   child.argv = {current_executable().string(),
@@ -490,13 +495,11 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
                 std::string(kPoseTrackName) + "=3",
                 "--",
                 child_path(6)};
-  child.timeout = std::chrono::seconds(limits.timeout_seconds);
-  child.memory_limit_bytes = limits.memory_limit_mb << 20;
-  child.cpu_limit_seconds = static_cast<std::uint64_t>(limits.timeout_seconds) * 4;
-  analysis::apply_sandbox_defaults(child);
-  nlohmann::json summary = protocol::decode(analysis::run_subprocess(child),
-                                            {"pose", "ANALYSIS_TIMEOUT", limits.timeout_seconds,
-                                             "ANALYSIS_MEMORY_LIMIT_MB", limits.memory_limit_mb});
+  nlohmann::json summary = run_in_sandbox(current_executable(), std::move(child),
+                                          {"pose", "ANALYSIS_TIMEOUT", limits.timeout_seconds,
+                                           "ANALYSIS_MEMORY_LIMIT_MB", limits.memory_limit_mb},
+                                          std::chrono::seconds(limits.timeout_seconds),
+                                          static_cast<std::uint64_t>(limits.timeout_seconds) * 4);
   // The track, copied in constant memory.
   ::lseek(track.get(), 0, SEEK_SET);
   char buffer[65536];

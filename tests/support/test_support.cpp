@@ -1,5 +1,6 @@
 #include "support/test_support.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -148,6 +149,27 @@ std::filesystem::path test_data(const std::string& relative) {
 
 std::filesystem::path shared_test_data(const std::string& relative) {
   return std::filesystem::path(DANCER_SHARED_TESTDATA) / relative;
+}
+
+StderrCapture::StderrCapture(std::filesystem::path path) : path_(std::move(path)) {
+  std::fflush(stderr);
+  saved_ = ::dup(2);
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (saved_ < 0 || fd < 0 || ::dup2(fd, 2) < 0) throw std::runtime_error("cannot capture fd 2");
+  ::close(fd);
+}
+
+std::string StderrCapture::finish() {
+  restore();
+  return read_file(path_);
+}
+
+void StderrCapture::restore() {
+  if (saved_ < 0) return;
+  std::fflush(stderr);
+  ::dup2(saved_, 2);
+  ::close(saved_);
+  saved_ = -1;
 }
 
 }  // namespace dancer::testing

@@ -45,6 +45,23 @@ std::filesystem::path make_test_media(const std::filesystem::path& dir, const st
 
 std::string read_file(const std::filesystem::path& path);
 
+// Points fd 2 at a file while alive, so a test can see what reached stderr (including
+// what libraries write there directly).
+class StderrCapture {
+ public:
+  explicit StderrCapture(std::filesystem::path path);
+  ~StderrCapture() { restore(); }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+  // Restores fd 2 and returns what was written.
+  std::string finish();
+
+ private:
+  void restore();
+  std::filesystem::path path_;
+  int saved_ = -1;
+};
+
 // A file or folder of the test data the repository carries (tests/data: SigV4 vectors,
 // event samples), found from the source tree so a fresh clone needs nothing else.
 std::filesystem::path test_data(const std::string& relative);

@@ -23,37 +23,6 @@ namespace {
 
 using dancer::testing::TempDir;
 
-// Points fd 2 at a file while alive, so a test can see whether anything reached stderr.
-class StderrCapture {
- public:
-  explicit StderrCapture(std::filesystem::path path) : path_(std::move(path)) {
-    std::fflush(stderr);
-    saved_ = ::dup(2);
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (saved_ < 0 || fd < 0 || ::dup2(fd, 2) < 0) throw std::runtime_error("cannot capture fd 2");
-    ::close(fd);
-  }
-  ~StderrCapture() { restore(); }
-  StderrCapture(const StderrCapture&) = delete;
-  StderrCapture& operator=(const StderrCapture&) = delete;
-
-  std::string finish() {
-    restore();
-    return dancer::testing::read_file(path_);
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(stderr);
-    ::dup2(saved_, 2);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  std::filesystem::path path_;
-  int saved_ = -1;
-};
-
 struct Collected {
   std::mutex mutex;
   std::vector<std::pair<int, std::string>> lines;
@@ -70,7 +39,7 @@ TEST(AvLogTest, CorruptFileMessagesReachTheSinkNotStderr) {
   const auto truncated = dancer::testing::make_test_media(dir.path(), "truncated_mp4", 0.4);
   Collected collected;
   install_av_log_sink(collected.sink());
-  StderrCapture capture(dir / "stderr.txt");
+  dancer::testing::StderrCapture capture(dir / "stderr.txt");
   EXPECT_THROW(probe_file(truncated), MediaError);
   const std::string stderr_text = capture.finish();
   install_av_log_sink({});

@@ -85,6 +85,18 @@ class HostileUploads : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << args << "\n" << r.output;
   }
 
+  // An MKV of 300 streams, each the same single 4K H.264 frame.
+  void make_streams_bomb(const std::string& name) {
+    ffmpeg(
+        "-f lavfi -i testsrc2=size=3840x2160:rate=1 -frames:v 1 -c:v libx264 -preset "
+        "ultrafast " +
+        shell_quote((media_ / "frame4k.mkv").string()));
+    std::string maps;
+    for (int i = 0; i < 300; ++i) maps += " -map 0:v";
+    ffmpeg("-i " + shell_quote((media_ / "frame4k.mkv").string()) + maps + " -c copy " +
+           shell_quote((media_ / name).string()));
+  }
+
   // Runs `run --until-empty` in the background; returns its peak RSS in KiB.
   long run_and_measure_peak_rss() {
     const pid_t pid = harness_->spawn({"run", "--until-empty"}, media_ / "service.log");
@@ -112,14 +124,7 @@ TEST_F(HostileUploads, MemoryBombsFailTheirJobsWhileTheServiceStaysSmall) {
     out << mp4_with_sample_count(80'000'000);
   }
   // 2. An MKV with 300 streams, each one 4K H.264 frame (the same one, mapped 300 times).
-  ffmpeg(
-      "-f lavfi -i testsrc2=size=3840x2160:rate=1 -frames:v 1 -c:v libx264 -preset "
-      "ultrafast " +
-      shell_quote((media_ / "frame4k.mkv").string()));
-  std::string maps;
-  for (int i = 0; i < 300; ++i) maps += " -map 0:v";
-  ffmpeg("-i " + shell_quote((media_ / "frame4k.mkv").string()) + maps + " -c copy " +
-         shell_quote((media_ / "streams300.mkv").string()));
+  make_streams_bomb("streams300.mkv");
   // 3. An MKV with 3 PNG streams of 6000x6000 (36 Mpx, over the 8K default).
   ffmpeg("-f lavfi -i color=c=gray:size=6000x6000:rate=1 -frames:v 1 -c:v png " +
          shell_quote((media_ / "big.mkv").string()));
@@ -168,14 +173,7 @@ TEST_F(HostileUploads, SigtermEndsAProbeAtOnce) {
   // raised so avformat_find_stream_info decodes them all. SHUTDOWN_TIMEOUT is long: a probe
   // that did not end at SIGTERM would run to its end and the job would finish (the
   // placeholder analysis is instant); ended at once, the job is returned to the queue.
-  ffmpeg(
-      "-f lavfi -i testsrc2=size=3840x2160:rate=1 -frames:v 1 -c:v libx264 -preset "
-      "ultrafast " +
-      shell_quote((media_ / "frame4k.mkv").string()));
-  std::string maps;
-  for (int i = 0; i < 300; ++i) maps += " -map 0:v";
-  ffmpeg("-i " + shell_quote((media_ / "frame4k.mkv").string()) + maps + " -c copy " +
-         shell_quote((media_ / "slow.mkv").string()));
+  make_streams_bomb("slow.mkv");
   harness_->env()["PROBE_MAX_STREAMS"] = "1024";
   harness_->env()["PROBE_MEMORY_LIMIT_MB"] = "8192";
   harness_->env()["PROBE_TIMEOUT"] = "300";

@@ -13,6 +13,7 @@
 #include "service/processor.h"
 #include "service/service.h"
 #include "support/fakes.h"
+#include "support/service_harness.h"
 #include "support/test_support.h"
 
 namespace dancer::service {
@@ -373,13 +374,6 @@ TEST_F(Lifecycle, ALocalWriteErrorWithRoomLeftIsTransientAndSpendsAttempts) {
 
 // --- the whole service, with the fakes behind ServiceDependencies --------------------
 
-// Polls `condition` every 10 ms for up to 30 s.
-void ServiceHarnessWait(const std::function<bool()>& condition) {
-  for (int i = 0; i < 3000 && !condition(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 class ServiceLifecycle : public Lifecycle {
  protected:
   ServiceDependencies dependencies() {
@@ -447,7 +441,7 @@ TEST_F(ServiceLifecycle, NoRoomSendsTheMessageAgainSoItsReceiveCountNeverGrows) 
   Service service(service_config(), dependencies());
   std::thread stopper([&] {
     // Several rounds of "no room": each is a fresh message received once.
-    ServiceHarnessWait([&] { return queue_.deletes() >= 3; });
+    dancer::testing::ServiceHarness::wait_until([&] { return queue_.deletes() >= 3; }, 30);
     service.request_stop();
   });
   EXPECT_EQ(service.run(RunOptions{}), 0);

@@ -289,48 +289,19 @@ TEST(LibraryLogSinkTest, AvLevelsMapToOperatorLevels) {
   EXPECT_EQ(level_for_av_level(AV_LOG_DEBUG), spdlog::level::trace);
 }
 
-// Points fd 2 at a file while alive.
-class StderrCapture {
- public:
-  explicit StderrCapture(std::filesystem::path path) : path_(std::move(path)) {
-    std::fflush(stderr);
-    saved_ = ::dup(2);
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (saved_ < 0 || fd < 0 || ::dup2(fd, 2) < 0) throw std::runtime_error("cannot capture fd 2");
-    ::close(fd);
-  }
-  ~StderrCapture() { restore(); }
-  StderrCapture(const StderrCapture&) = delete;
-  StderrCapture& operator=(const StderrCapture&) = delete;
-  std::vector<std::string> finish() {
-    restore();
-    return read_lines(path_);
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(stderr);
-    ::dup2(saved_, 2);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  std::filesystem::path path_;
-  int saved_ = -1;
-};
-
 TEST_F(LoggingTest, FfmpegMessagesBecomeJsonLines) {
   const auto truncated = testing::make_test_media(dir_.path(), "truncated_mp4", 0.4);
   std::vector<std::string> stderr_lines;
   {
-    StderrCapture capture(dir_ / "stderr.txt");
+    dancer::testing::StderrCapture capture(dir_ / "stderr.txt");
     // The console sink writes to fd 2 (through stdio): capture it too.
     init("INFO", "json");
     media::install_av_log_sink(make_av_log_sink());
     EXPECT_THROW(media::probe_file(truncated), media::MediaError);
     media::install_av_log_sink({});
     spdlog::default_logger()->flush();
-    stderr_lines = capture.finish();
+    capture.finish();
+    stderr_lines = read_lines(dir_ / "stderr.txt");
   }
   // Nothing raw on stderr: every line there is one of the logger's JSON objects.
   ASSERT_FALSE(stderr_lines.empty());
