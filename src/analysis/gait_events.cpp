@@ -4,15 +4,10 @@
 #include <cmath>
 #include <numeric>
 
+#include "analysis/signal.h"
+
 namespace dancer::analysis {
 namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
-  std::nth_element(v.begin(), mid, v.end());
-  return *mid;
-}
 
 double quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;

@@ -74,6 +74,9 @@ struct WalkingPass {
   std::optional<double> cadence_steps_per_min;  // from this pass's alternating contacts
   int steps = 0;                                // contact-to-contact intervals it rests on
   int strides = 0;  // complete gait cycles: contact to the same foot's next contact
+  // Per frame of the pass (first_frame + i): which of the pose model's sides (0: its left, 1: its
+  // right) is the leg named left here, after relabelling; joint angles read each leg through it.
+  std::vector<std::uint8_t> model_side_of_left;
 };
 
 struct KeypointGait {

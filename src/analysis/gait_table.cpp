@@ -5,6 +5,9 @@
 #include <functional>
 #include <stdexcept>
 
+#include "analysis/json_number.h"
+#include "analysis/signal.h"
+
 namespace dancer::analysis {
 namespace {
 
@@ -53,14 +56,10 @@ SideStat stat_of(const std::vector<double>& values, int min_strides) {
   SideStat out;
   out.n = static_cast<int>(values.size());
   if (out.n < std::max(min_strides, 2)) return out;
-  double sum = 0;
-  for (double v : values) sum += v;
-  const double mean = sum / out.n;
-  double ss = 0;
-  for (double v : values) ss += (v - mean) * (v - mean);
-  out.mean = mean;
-  out.sd = std::sqrt(ss / (out.n - 1));
-  if (mean != 0) out.cv = 100 * *out.sd / std::abs(mean);
+  const Spread spread = mean_and_sd(values);
+  out.mean = spread.mean;
+  out.sd = spread.sd;
+  if (spread.mean != 0) out.cv = 100 * spread.sd / std::abs(spread.mean);
   return out;
 }
 
@@ -84,8 +83,7 @@ std::optional<double> symmetry(const SideStat& left, const SideStat& right) {
 }
 
 nlohmann::ordered_json number(std::optional<double> v, double scale = 1000) {
-  if (!v) return nullptr;
-  return std::round(*v * scale) / scale;
+  return json_number(v, scale);
 }
 
 }  // namespace
@@ -117,10 +115,7 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
       if (previous != nullptr) intervals.push_back(e.time_s - previous->time_s);
       previous = &e;
     }
-    if (intervals.empty()) continue;
-    const auto mid = intervals.begin() + static_cast<std::ptrdiff_t>(intervals.size() / 2);
-    std::nth_element(intervals.begin(), mid, intervals.end());
-    typical_step[p] = *mid;
+    typical_step[p] = median(std::move(intervals));
   }
   for (std::size_t i = 0; i < ev.size(); ++i) {
     const FootEvent& start = ev[i];
