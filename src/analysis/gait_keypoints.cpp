@@ -300,7 +300,8 @@ void analyse_pass(const PassContext& ctx, std::size_t a, std::size_t b, const Se
     // image's right (the image not mirrored, the walker facing the way they walk) that is
     // their right side. This names the feet even where the model's own left/right, a guess
     // from appearance, is wrong for a whole pass, and keeps the names the same across passes.
-    const Foot near = direction > 0 ? Foot::kRight : Foot::kLeft;
+    // Walking backward the walker faces against the travel: the facing direction decides.
+    const Foot near = (pass.backward ? -direction : direction) > 0 ? Foot::kRight : Foot::kLeft;
     track0_side = near == Foot::kLeft ? 0 : 1;
     pass.near_camera = near;
   } else {
@@ -350,6 +351,7 @@ nlohmann::ordered_json to_json(const WalkingPass& pass) {
   j["start_s"] = pass.start_s;
   j["end_s"] = pass.end_s;
   j["direction"] = pass.direction;
+  j["facing"] = pass.backward ? "backward" : "forward";
   j["body_height_px"] = std::round(pass.body_height_px * 10) / 10;
   j["speed_body_heights_per_s"] = std::round(pass.speed_body_heights_per_s * 1000) / 1000;
   j["near_camera"] = pass.near_camera ? nlohmann::ordered_json(to_string(*pass.near_camera))
@@ -471,6 +473,15 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
       pass.start_s = samples_[run_start + p0].time_s;
       pass.end_s = samples_[run_start + j - 1].time_s;
       pass.direction = sign > 0 ? "left_to_right" : "right_to_left";
+      // Which way the walker faces: each foot points from heel to toe. Facing against the
+      // travel by a clear margin (the feet's median heel-to-toe reach, a tenth of the foot's
+      // length of about 0.15 stature) is backward walking.
+      Series facing;
+      for (std::size_t k = run_start + p0; k < run_start + j; ++k) {
+        const Sample& s = samples_[k];
+        facing.push_back((s.x[0][kToe] - s.x[0][kHeel] + s.x[1][kToe] - s.x[1][kHeel]) / 2);
+      }
+      pass.backward = median(facing) * sign < -0.015 * height;
       pass.body_height_px = height;
       pass.speed_body_heights_per_s = travel / std::max(pass.end_s - pass.start_s, 1e-9);
       const Series pass_pelvis(pelvis.begin() + static_cast<std::ptrdiff_t>(p0),
@@ -498,6 +509,12 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
   }
   if (out.steps > 0) out.cadence_steps_per_min = 60.0 * out.steps / step_time;
 
+  // Zeni's events are defined for forward walking; backward they are still the feet's
+  // extremes, but no published validation covers them.
+  if (std::any_of(out.passes.begin(), out.passes.end(),
+                  [](const WalkingPass& p) { return p.backward; })) {
+    out.warnings.emplace_back("backward_walking");
+  }
   if (out.passes.empty()) {
     out.warnings.emplace_back(front_view ? "front_view" : "no_walking_pass");
   } else if (out.strides < config_.min_strides) {

@@ -61,7 +61,10 @@ struct WalkingPass {
   std::int64_t last_frame = 0;  // inclusive
   double start_s = 0;
   double end_s = 0;
-  std::string direction;      // "left_to_right" or "right_to_left" (in the image)
+  std::string direction;  // "left_to_right" or "right_to_left" (in the image)
+  // The walker faces against the direction of travel (the feet point backward): walking
+  // backward, as in some rehabilitation tests.
+  bool backward = false;
   double body_height_px = 0;  // the ruler of the pass: thresholds are in body heights
   double speed_body_heights_per_s = 0;
   // The foot whose landmarks lie nearer the camera (BlazePose z), when the two differ clearly.
@@ -89,7 +92,8 @@ struct KeypointGait {
   std::int64_t frames_with_person = 0;
   // Frames with a person whose hips or both feet were not visible enough: left out.
   std::int64_t frames_low_visibility = 0;
-  // Named conditions: "no_person", "front_view", "no_walking_pass", "too_few_strides".
+  // Named conditions: "no_person", "front_view", "no_walking_pass", "too_few_strides",
+  // "backward_walking".
   std::vector<std::string> warnings;
 };
 

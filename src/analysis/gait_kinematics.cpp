@@ -257,7 +257,9 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
   for (const WalkingPass& pass : gait.passes) {
     const std::size_t a = sample_of(pass.first_frame);
     const std::size_t b = std::min(n, sample_of(pass.last_frame) + 1);
-    const double forward = pass.direction == "left_to_right" ? 1 : -1;
+    // Forward is where the walker faces (the travel reversed when walking backward).
+    const double travel = pass.direction == "left_to_right" ? 1 : -1;
+    const double forward = pass.backward ? -travel : travel;
     for (std::size_t i = a; i < b; ++i) {
       const std::size_t t = i - a;
       const int left_ms = t < pass.model_side_of_left.size() ? pass.model_side_of_left[t] : 0;

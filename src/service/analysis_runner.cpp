@@ -13,6 +13,7 @@ extern "C" {
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,7 @@ extern "C" {
 #include "analysis/external_analyzer.h"
 #include "analysis/gait_analyzer.h"
 #include "analysis/placeholder_analyzer.h"
+#include "analysis/pose_gait_analyzer.h"
 #include "analysis/pose_track.h"
 #include "analysis/pose_tracker.h"
 #include "analysis/sandbox.h"
@@ -129,6 +131,36 @@ OwnedFd open_program(const std::filesystem::path& executable) {
 
 std::string child_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+// The pose models of `variant`, opened here for the child (which reads them through
+// /proc/self/fd/N, so the sandbox user needs no permission on the model directory).
+struct PoseModelFiles {
+  OwnedFd landmark;
+  OwnedFd detector;
+};
+
+PoseModelFiles open_pose_models(const std::filesystem::path& model_dir,
+                                analysis::PoseModelVariant variant) {
+  const std::filesystem::path dir =
+      model_dir.empty() ? analysis::default_pose_model_dir() : model_dir;
+  auto open_model = [](const std::filesystem::path& path) {
+    OwnedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      throw AnalysisError(AnalysisErrorCode::kInternal,
+                          "cannot open the pose model " + path.string() + ": " + strerror(errno));
+    }
+    return fd;
+  };
+  return {open_model(analysis::landmark_model_path(dir, variant)),
+          open_model(analysis::detector_model_path(dir))};
+}
+
+// Threads of one analysis: ANALYSIS_THREADS, or the cores shared among the workers.
+int analysis_threads(const ServiceConfig& config) {
+  if (config.analysis.threads > 0) return config.analysis.threads;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, config.max_workers));
+}
+
 // Runs `executable child <mode> ...` (options.argv) in the sandbox, with the memory limit of
 // `description`, and returns its decoded result (child_protocol::decode).
 nlohmann::json run_in_sandbox(const std::filesystem::path& executable,
@@ -148,6 +180,7 @@ class ChildRunner : public AnalysisRunner {
  public:
   ChildRunner(const ServiceConfig& config, std::filesystem::path executable)
       : analysis_(config.analysis),
+        threads_(analysis_threads(config)),
         probe_(config.probe),
         metadata_max_bytes_(config.metadata_max_bytes),
         executable_(std::move(executable)) {}
@@ -205,7 +238,9 @@ class ChildRunner : public AnalysisRunner {
   analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                const std::atomic<bool>* cancel) override {
     analysis::SubprocessOptions options;
-    options.argv = {executable_.string(), "child", "analyze"};
+    options.argv = {
+        executable_.string(),    "child", "analyze", "--analyzer", analysis_.analyzer, "--threads",
+        std::to_string(threads_)};
     std::optional<OwnedFd> report;
     std::filesystem::path report_path;
     if (!request.report_dir.empty()) {
@@ -226,6 +261,21 @@ class ChildRunner : public AnalysisRunner {
     if (request.subject_height_m) {
       options.argv.insert(options.argv.end(),
                           {"--subject-height-m", std::to_string(*request.subject_height_m)});
+    }
+    std::optional<PoseModelFiles> models;
+    if (analysis_.analyzer == "pose") {
+      const auto variant = analysis::pose_model_variant_from_string(analysis_.pose_model);
+      if (!variant) {
+        throw AnalysisError(AnalysisErrorCode::kInternal,
+                            "unknown POSE_MODEL " + analysis_.pose_model);
+      }
+      models.emplace(open_pose_models(analysis_.pose_model_dir, *variant));
+      const int landmark_fd = video_fd_number + 1;
+      options.inherit_fds.push_back({landmark_fd, models->landmark.get()});
+      options.inherit_fds.push_back({landmark_fd + 1, models->detector.get()});
+      options.argv.insert(options.argv.end(), {"--model", analysis_.pose_model, "--landmark-model",
+                                               child_path(landmark_fd), "--detector-model",
+                                               child_path(landmark_fd + 1)});
     }
     options.argv.push_back("--");
     options.argv.push_back(child_path(video_fd_number));
@@ -258,6 +308,7 @@ class ChildRunner : public AnalysisRunner {
 
  private:
   AnalysisSettings analysis_;
+  int threads_;
   ProbeSettings probe_;
   std::uint64_t metadata_max_bytes_;
   std::filesystem::path executable_;
@@ -421,7 +472,19 @@ std::string child_analyze(const ChildArgs& args) {
   }
   analysis::DescriptorOutputs outputs(args.outputs);
   request.outputs = &outputs;
-  analysis::AnalysisResult result = make_builtin_analyzer()->analyze(request);
+  analysis::PoseVideoOptions pose;
+  if (const std::string threads = option(args, "threads"); !threads.empty()) {
+    pose.threads = parse_number<int>(threads, "--threads");
+  }
+  if (const std::string model = option(args, "model"); !model.empty()) {
+    const auto variant = analysis::pose_model_variant_from_string(model);
+    if (!variant) throw AnalysisError(AnalysisErrorCode::kInternal, "unknown pose model");
+    pose.variant = *variant;
+    pose.landmark_model = option(args, "landmark-model");
+    pose.detector_model = option(args, "detector-model");
+  }
+  analysis::AnalysisResult result =
+      make_builtin_analyzer(option(args, "analyzer"), pose)->analyze(request);
   return protocol::encode_result(
       {{"analysis", std::move(result.analysis)}, {"outputs", result.outputs_written}});
 }
@@ -459,18 +522,7 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
     throw AnalysisError(AnalysisErrorCode::kInvalidInput,
                         "unknown pose model " + options.model + " (lite, full, heavy)");
   }
-  const std::filesystem::path dir =
-      options.model_dir.empty() ? analysis::default_pose_model_dir() : options.model_dir;
-  auto open_model = [](const std::filesystem::path& path) {
-    OwnedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-      throw AnalysisError(AnalysisErrorCode::kInternal,
-                          "cannot open the pose model " + path.string() + ": " + strerror(errno));
-    }
-    return fd;
-  };
-  const OwnedFd landmark = open_model(analysis::landmark_model_path(dir, *variant));
-  const OwnedFd detector = open_model(analysis::detector_model_path(dir));
+  const PoseModelFiles models = open_pose_models(options.model_dir, *variant);
   const OwnedFd input = open_input(video);
   OwnedFd track(
       ::open(std::filesystem::temp_directory_path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
@@ -479,7 +531,7 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
   }
   analysis::SubprocessOptions child;
   child.inherit_fds = {
-      {3, track.get()}, {4, landmark.get()}, {5, detector.get()}, {6, input.get()}};
+      {3, track.get()}, {4, models.landmark.get()}, {5, models.detector.get()}, {6, input.get()}};
   child.argv = {current_executable().string(),
                 "child",
                 "pose",
@@ -513,8 +565,17 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
   return summary;
 }
 
-std::unique_ptr<analysis::Analyzer> make_builtin_analyzer() {
-  return analysis::make_gait_analyzer();
+std::unique_ptr<analysis::Analyzer> make_builtin_analyzer(const std::string& analyzer,
+                                                          const analysis::PoseVideoOptions& pose) {
+  if (analyzer == "gait") {
+    return analysis::make_gait_analyzer();
+  }
+  if (analyzer == "pose") {
+    analysis::PoseGaitConfig config;
+    config.pose = pose;
+    return analysis::make_pose_gait_analyzer(config);
+  }
+  throw AnalysisError(AnalysisErrorCode::kInternal, "unknown analyzer " + analyzer);
 }
 
 int run_child(const std::vector<std::string>& args) {

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/analyzer.h"
+#include "analysis/pose_tracker.h"
 #include "service/config.h"
 
 namespace dancer::service {
@@ -41,8 +42,10 @@ std::filesystem::path current_executable();
 std::unique_ptr<AnalysisRunner> make_analysis_runner(const ServiceConfig& config,
                                                      std::filesystem::path executable);
 
-// The in-process analyzer the child runs (and `analyze FILE` uses).
-std::unique_ptr<analysis::Analyzer> make_builtin_analyzer();
+// The analyzer the child runs: "pose" (pose-gait) or "gait" (silhouette-gait), with the
+// pose models and threads of `pose`.
+std::unique_ptr<analysis::Analyzer> make_builtin_analyzer(const std::string& analyzer,
+                                                          const analysis::PoseVideoOptions& pose);
 
 // `dancer-analysis pose FILE`: the body-keypoint track as JSON Lines on `out`, computed in
 // the sandboxed child (which writes them to a file this process opened and then copies).

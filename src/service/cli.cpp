@@ -116,9 +116,11 @@ int send_test_message(const ServiceConfig& config, const std::string& bucket,
 
 // `analyze FILE`: the same sandboxed children the service uses, on a local file.
 int analyze(const std::filesystem::path& file, const std::filesystem::path& report_dir,
-            std::optional<double> subject_height) {
-  ServiceConfig defaults;
-  auto runner = make_analysis_runner(defaults, current_executable());
+            std::optional<double> subject_height, const AnalysisSettings& settings) {
+  ServiceConfig config;
+  config.analysis = settings;
+  config.max_workers = 1;  // one analysis: all the cores (unless ANALYSIS_THREADS says)
+  auto runner = make_analysis_runner(config, current_executable());
   nlohmann::json output;
   analysis::AnalysisRequest request;
   request.video = std::filesystem::absolute(file);
@@ -203,6 +205,19 @@ int run_cli(int argc, char** argv) {
   analyze_cmd->add_option("FILE", file)->required();
   analyze_cmd->add_option("--report-dir", report_dir, "write report.html into this directory");
   analyze_cmd->add_option("--subject-height-m", subject_height, "subject height in metres");
+  AnalysisSettings analyze_settings;
+  analyze_cmd
+      ->add_option("--analyzer", analyze_settings.analyzer,
+                   "pose (gait from body keypoints, the default) or gait (silhouette)")
+      ->check(CLI::IsMember({"pose", "gait"}));
+  analyze_cmd
+      ->add_option("--model", analyze_settings.pose_model, "BlazePose variant: lite, full, heavy")
+      ->check(CLI::IsMember({"lite", "full", "heavy"}));
+  analyze_cmd->add_option("--threads", analyze_settings.threads, "inference threads (0: all cores)")
+      ->check(CLI::Range(0, 64));
+  analyze_cmd->add_option("--model-dir", analyze_settings.pose_model_dir,
+                          "directory of the converted models (default: POSE_MODEL_DIR or the "
+                          "build's models/)");
 
   auto* pose_cmd = app.add_subcommand(
       "pose", "body keypoints of a local video as JSON Lines (one line per frame)");
@@ -225,7 +240,12 @@ int run_cli(int argc, char** argv) {
     init_logging(LoggingConfig{"WARNING", "text", {}, 0, 0});
     std::optional<double> height;
     if (subject_height > 0) height = subject_height;
-    return analyze(file, report_dir, height);
+    if (analyze_settings.pose_model_dir.empty()) {
+      if (const char* env_dir = std::getenv("POSE_MODEL_DIR"); env_dir != nullptr) {
+        analyze_settings.pose_model_dir = env_dir;
+      }
+    }
+    return analyze(file, report_dir, height, analyze_settings);
   }
 
   if (pose_cmd->parsed()) {

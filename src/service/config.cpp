@@ -237,11 +237,20 @@ ServiceConfig load_config(const Environment& env) {
   c.analysis.memory_limit_mb = static_cast<std::uint64_t>(
       r.integer("ANALYSIS_MEMORY_LIMIT_MB", defaults::kAnalysisMemoryLimitMb, 64, 1 << 20));
   c.analysis.subject_height_m = r.positive_number("SUBJECT_HEIGHT_M");
-  c.analysis.analyzer = lower(trim(r.string("ANALYZER", "gait")));
-  if (c.analysis.analyzer != "gait" && c.analysis.analyzer != "placeholder") {
+  c.analysis.analyzer = lower(trim(r.string("ANALYZER", defaults::kAnalyzer)));
+  if (c.analysis.analyzer != "pose" && c.analysis.analyzer != "gait" &&
+      c.analysis.analyzer != "placeholder") {
     throw ConfigError("ANALYZER",
-                      "expected gait or placeholder, got \"" + c.analysis.analyzer + "\"");
+                      "expected pose, gait or placeholder, got \"" + c.analysis.analyzer + "\"");
   }
+  c.analysis.pose_model = lower(trim(r.string("POSE_MODEL", defaults::kPoseModel)));
+  if (c.analysis.pose_model != "lite" && c.analysis.pose_model != "full" &&
+      c.analysis.pose_model != "heavy") {
+    throw ConfigError("POSE_MODEL",
+                      "expected lite, full or heavy, got \"" + c.analysis.pose_model + "\"");
+  }
+  c.analysis.pose_model_dir = r.string("POSE_MODEL_DIR", "");
+  c.analysis.threads = static_cast<int>(r.integer("ANALYSIS_THREADS", 0, 0, 64));
 
   c.download_dir = r.string("DOWNLOAD_DIR", defaults::kDownloadDir);
   c.report_dir = r.string("REPORT_DIR", defaults::kReportDir);

@@ -37,6 +37,8 @@ inline constexpr int kHealthPort = 8080;
 inline constexpr std::uint64_t kMaxFileSizeBytes = 10ull << 30;  // 10 GiB
 inline constexpr int kAnalysisTimeoutSeconds = 1800;
 inline constexpr std::uint64_t kAnalysisMemoryLimitMb = 4096;
+inline constexpr const char* kAnalyzer = "pose";
+inline constexpr const char* kPoseModel = "full";
 inline constexpr int kStatsIntervalSeconds = 60;
 inline constexpr int kRetryBaseDelaySeconds =
     10;  // first redelivery delay after a transient failure
@@ -94,9 +96,15 @@ struct AnalysisSettings {
   int timeout_seconds = defaults::kAnalysisTimeoutSeconds;           // ANALYSIS_TIMEOUT
   std::uint64_t memory_limit_mb = defaults::kAnalysisMemoryLimitMb;  // ANALYSIS_MEMORY_LIMIT_MB
   std::optional<double> subject_height_m;                            // SUBJECT_HEIGHT_M
-  // ANALYZER: gait (the built-in silhouette analysis, in a sandboxed child) | placeholder
+  // ANALYZER: pose (gait from body keypoints, "pose-gait", in a sandboxed child; the default)
+  // | gait (the silhouette analysis, "silhouette-gait", in a sandboxed child) | placeholder
   // (the seed's stand-in: trivial figures from the metadata, in process; for benchmarks).
-  std::string analyzer = "gait";
+  std::string analyzer = defaults::kAnalyzer;
+  std::string pose_model = defaults::kPoseModel;  // POSE_MODEL: lite | full | heavy
+  std::filesystem::path pose_model_dir;           // POSE_MODEL_DIR; empty: the build's models/
+  // ANALYSIS_THREADS: inference threads of one pose analysis; 0: the machine's cores shared
+  // among MAX_WORKERS.
+  int threads = 0;
 };
 
 // Caps on what probing an untrusted upload may cost (libavformat on hostile input).

@@ -209,13 +209,19 @@ TEST(KeypointGait, Kevin1EventsMatchTheHandLabels) {
 }
 
 TEST(KeypointGait, FindsBothPassesOfTheGymClip) {
-  // She walks right to left, turns at the left edge, and walks back (frames ~36-345).
+  // She walks right to left, turns at the left edge, and walks back backward, still facing
+  // left (frames ~36-345).
   const auto tracked = track_and_detect("side_sports2d_demo4_gym.mp4", PoseModelVariant::kLite);
   const auto& g = tracked.gait;
   ASSERT_EQ(g.passes.size(), 2u);
   EXPECT_EQ(g.passes[0].direction, "right_to_left");
   EXPECT_EQ(g.passes[1].direction, "left_to_right");
   EXPECT_LT(g.passes[0].last_frame, g.passes[1].first_frame);
+  EXPECT_FALSE(g.passes[0].backward);
+  EXPECT_TRUE(g.passes[1].backward);
+  // Facing left both times, she shows the camera her left side.
+  EXPECT_EQ(g.passes[0].near_camera, Foot::kLeft);
+  EXPECT_EQ(g.passes[1].near_camera, Foot::kLeft);
   for (const auto& p : g.passes) {
     ASSERT_TRUE(p.cadence_steps_per_min.has_value());
     EXPECT_GE(*p.cadence_steps_per_min, 90);
@@ -225,7 +231,7 @@ TEST(KeypointGait, FindsBothPassesOfTheGymClip) {
   ASSERT_TRUE(g.cadence_steps_per_min.has_value());
   EXPECT_GE(*g.cadence_steps_per_min, 90);
   EXPECT_LE(*g.cadence_steps_per_min, 130);
-  EXPECT_TRUE(g.warnings.empty());
+  EXPECT_EQ(g.warnings, std::vector<std::string>{"backward_walking"});
   expect_alternating_contacts(g);
 }
 

@@ -8,7 +8,15 @@
 namespace dancer::service {
 namespace {
 
-TEST(AnalyzerSetting, DefaultsToGait) { EXPECT_EQ(load_config({}).analysis.analyzer, "gait"); }
+TEST(AnalyzerSetting, DefaultsToPoseWithTheFullModel) {
+  const ServiceConfig config = load_config({});
+  EXPECT_EQ(config.analysis.analyzer, "pose");
+  EXPECT_EQ(config.analysis.pose_model, "full");
+  EXPECT_EQ(config.analysis.threads, 0);
+  EXPECT_EQ(load_config({{"ANALYZER", "gait"}}).analysis.analyzer, "gait");
+  EXPECT_EQ(load_config({{"POSE_MODEL", "Lite"}}).analysis.pose_model, "lite");
+  EXPECT_EQ(load_config({{"ANALYSIS_THREADS", "3"}}).analysis.threads, 3);
+}
 
 TEST(AnalyzerSetting, AcceptsPlaceholderCaseInsensitively) {
   EXPECT_EQ(load_config({{"ANALYZER", "Placeholder"}}).analysis.analyzer, "placeholder");
@@ -16,10 +24,16 @@ TEST(AnalyzerSetting, AcceptsPlaceholderCaseInsensitively) {
 
 TEST(AnalyzerSetting, RejectsUnknownAnalyzerNamingTheVariable) {
   try {
-    load_config({{"ANALYZER", "pose"}});
-    FAIL() << "ANALYZER=pose accepted";
+    load_config({{"ANALYZER", "openpose"}});
+    FAIL() << "ANALYZER=openpose accepted";
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.variable(), "ANALYZER");
+  }
+  try {
+    load_config({{"POSE_MODEL", "huge"}});
+    FAIL() << "POSE_MODEL=huge accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.variable(), "POSE_MODEL");
   }
 }
 

@@ -334,6 +334,8 @@ TEST_F(ServiceEndToEnd, RealGaitResultAndReportReachTheDatabaseAndS3) {
   const auto truth = analysis::render_synthetic_walk(spec, video);
   harness_->env()["RESULTS_PREFIX"] = "results/";
   harness_->env()["SUBJECT_HEIGHT_M"] = "1.70";
+  // The silhouette analyzer, still selectable: the synthetic walker is a silhouette.
+  harness_->env()["ANALYZER"] = "gait";
   harness_->upload_and_notify(video, "uploads/patient 7/walk.mp4");
   run_until_empty();
   auto job = job_for("uploads/patient 7/walk.mp4");

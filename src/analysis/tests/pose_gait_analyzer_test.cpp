@@ -1,0 +1,121 @@
+// The pose-gait analyzer end to end on real clips (in process; the service runs the same
+// analyzer in its sandboxed child, see src/service/tests): the results contract's fields, the
+// joint angles within the ranges of normal gait, and nulls with named warnings where the
+// video cannot give sagittal numbers.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "analysis/pose_gait_analyzer.h"
+#include "support/test_support.h"
+
+namespace dancer::analysis {
+namespace {
+
+using dancer::testing::shared_test_data;
+
+nlohmann::json analyse(const std::string& clip, const std::filesystem::path& report_dir = {}) {
+  PoseGaitConfig config;
+  config.pose.threads = 2;
+  AnalysisRequest request;
+  request.video = shared_test_data("videos/" + clip);
+  request.report_dir = report_dir;
+  const AnalysisResult result = make_pose_gait_analyzer(config)->analyze(request);
+  nlohmann::json summary = result.analysis;
+  summary["kinematics"].erase("per_frame");
+  std::cout << clip << ":\n" << summary.dump(1) << "\n";
+  return result.analysis;
+}
+
+bool has_warning(const nlohmann::json& a, const std::string& name) {
+  const auto& w = a["quality"]["warnings"];
+  return std::find(w.begin(), w.end(), name) != w.end();
+}
+
+TEST(PoseGaitAnalyzer, GymClipGivesTheContractWithAnglesOfNormalGait) {
+  const auto dir = std::filesystem::temp_directory_path() / "pose_gait_gym_report";
+  std::filesystem::remove_all(dir);
+  const nlohmann::json a = analyse("side_sports2d_demo4_gym.mp4", dir);
+  EXPECT_EQ(a["analyzer"]["name"], "pose-gait");
+  EXPECT_EQ(a["analyzer"]["pose_model"], "blazepose-full");
+  EXPECT_TRUE(a["person_detected"].get<bool>());
+  for (const char* key : {"events", "passes", "strides", "per_side", "cadence_steps_per_min",
+                          "walking_speed", "kinematics", "quality", "symmetry"}) {
+    EXPECT_TRUE(a.contains(key)) << key;
+  }
+  // The second pass is walked backward (the walker faces the way she came): found, named and
+  // warned about; the angles' "forward" is where she faces, so both passes give flexion.
+  ASSERT_EQ(a["passes"].size(), 2u);
+  EXPECT_EQ(a["passes"][0]["facing"], "forward");
+  EXPECT_EQ(a["passes"][1]["facing"], "backward");
+  EXPECT_TRUE(has_warning(a, "backward_walking"));
+
+  const auto& k = a["kinematics"];
+  const std::int64_t frames = a["frames_analyzed"];
+  for (const char* side : {"left", "right"}) {
+    for (const char* joint : {"hip", "knee", "ankle"}) {
+      EXPECT_EQ(k["per_frame"][side][joint].size(), static_cast<std::size_t>(frames));
+    }
+    EXPECT_GE(k["cycles"][side]["n"].get<int>(), 3) << side;
+    const auto& peaks = k["peaks"][side];
+    // Normal gait (Perry and Burnfield, ch. 5-7): knee flexion about 60 degrees in swing, hip
+    // about 40-45 degrees of motion, ankle about 30. Projected 2D angles of a pose model
+    // read lower peaks, so the bounds are wide but exclude a sign error or a lost leg.
+    EXPECT_GE(peaks["knee_flexion_swing_max"]["mean"].get<double>(), 35) << side;
+    EXPECT_LE(peaks["knee_flexion_swing_max"]["mean"].get<double>(), 80) << side;
+    EXPECT_GE(peaks["hip_rom"]["mean"].get<double>(), 25) << side;
+    EXPECT_LE(peaks["hip_rom"]["mean"].get<double>(), 65) << side;
+    EXPECT_GE(peaks["ankle_rom"]["mean"].get<double>(), 15) << side;
+    EXPECT_LE(peaks["ankle_rom"]["mean"].get<double>(), 55) << side;
+    // In swing the knee bends more than in loading response.
+    EXPECT_GT(peaks["knee_flexion_swing_max"]["mean"].get<double>(),
+              peaks["knee_flexion_loading_max"]["mean"].get<double>())
+        << side;
+    EXPECT_EQ(k["cycles"][side]["knee"]["mean"].size(), 101u);
+  }
+  EXPECT_FALSE(k["limits"].get<std::string>().empty());
+  // The report is written beside.
+  EXPECT_GT(std::filesystem::file_size(dir / "report.html"), 1000u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PoseGaitAnalyzer, FrontViewGivesNoSagittalNumbers) {
+  const nlohmann::json a = analyse("front_assemblyai_walking_cane.mp4");
+  EXPECT_TRUE(a["person_detected"].get<bool>());
+  EXPECT_TRUE(has_warning(a, "front_view"));
+  EXPECT_TRUE(a["events"].empty());
+  EXPECT_TRUE(a["strides"].empty());
+  EXPECT_TRUE(a["cadence_steps_per_min"].is_null());
+  EXPECT_TRUE(a["walking_speed"]["body_heights_per_s"].is_null());
+  EXPECT_TRUE(a["kinematics"]["per_frame"].is_null());
+  for (const char* side : {"left", "right"}) {
+    EXPECT_EQ(a["kinematics"]["cycles"][side]["n"], 0);
+    EXPECT_TRUE(a["kinematics"]["cycles"][side]["knee"]["mean"].is_null());
+    EXPECT_TRUE(a["per_side"][side]["stride_time_s"]["mean"].is_null());
+  }
+}
+
+TEST(PoseGaitAnalyzer, SubjectHeightScalesLengthsToMetres) {
+  PoseGaitConfig config;
+  config.pose.threads = 2;
+  AnalysisRequest request;
+  request.video = shared_test_data("videos/side_sarweshshah_outdoor.mp4");
+  request.subject_height_m = 1.75;
+  const nlohmann::json a = make_pose_gait_analyzer(config)->analyze(request).analysis;
+  EXPECT_EQ(a["subject_height_m"], 1.75);
+  EXPECT_TRUE(has_warning(a, "too_few_strides"));
+  ASSERT_FALSE(a["strides"].empty());
+  for (const auto& s : a["strides"]) {
+    if (s["step_length_body_heights"].is_null()) continue;
+    EXPECT_NEAR(s["step_length_m"].get<double>(),
+                s["step_length_body_heights"].get<double>() * 1.75, 0.002);
+  }
+  EXPECT_NEAR(a["walking_speed"]["m_per_s"].get<double>(),
+              a["walking_speed"]["body_heights_per_s"].get<double>() * 1.75, 0.002);
+}
+
+}  // namespace
+}  // namespace dancer::analysis

@@ -1,0 +1,72 @@
+// The default analyzer end to end: a real walking clip uploaded to the emulator with the
+// subject's height in its object metadata, the service's pose-gait analysis in the sandboxed
+// child, and the completed row's results read back as the web backend reads them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "service/events.h"
+#include "store/job_store.h"
+#include "support/service_harness.h"
+#include "support/test_support.h"
+
+namespace dancer::testing {
+namespace {
+
+using nlohmann::json;
+
+TEST(PoseGaitEndToEnd, DefaultAnalyzerCompletesARealWalkWithEventsStridesAndAngles) {
+  auto endpoint = integration_env("DANCER_TEST_AWS_ENDPOINT");
+  if (!endpoint) GTEST_SKIP();
+  ServiceHarness harness(*endpoint);
+  harness.env().erase("ANALYZER");  // the default
+  harness.env()["RESULTS_PREFIX"] = "results/";
+  const auto video = shared_test_data("videos/side_gaitcdio_4markerskevin1.mp4");
+  const std::string key = "uploads/clinic 3/kevin1.mp4";
+  // The backend sets the subject's height on the object; it overrides SUBJECT_HEIGHT_M.
+  harness.env()["SUBJECT_HEIGHT_M"] = "1.60";
+  harness.s3().put_object(harness.bucket(), key, video, "video/mp4",
+                          {{"subject-height-m", "1.80"}});
+  const aws::ObjectInfo head = harness.s3().head_object(harness.bucket(), key);
+  harness.send_raw(service::make_object_created_body(
+      harness.bucket(), key, static_cast<std::int64_t>(head.size), head.etag, "us-east-1"));
+  const ServiceResult r = harness.run({"run", "--until-empty"}, 600);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text << r.stdout_text;
+
+  auto store = store::open_job_store(harness.env().at("DATABASE_URL"));
+  std::optional<store::Job> job;
+  for (auto& j : store->list_jobs(10)) {
+    if (j.object.key == key) job = j;
+  }
+  ASSERT_TRUE(job);
+  ASSERT_EQ(store::to_string(job->status), "completed") << job->error_message;
+  const json results = json::parse(job->results_json);
+  const json& a = results["analysis"];
+  EXPECT_EQ(a["analyzer"]["name"], "pose-gait");
+  EXPECT_TRUE(a["person_detected"].get<bool>());
+  EXPECT_EQ(a["subject_height_m"], 1.8);
+  // kevin1's hand labels hold 7 contacts and 6 toe-offs; the accuracy against them is proven
+  // in analysis/tests/gait_keypoints_test.cpp, here that the service carries them through.
+  const auto count = [&](const char* type) {
+    return std::count_if(a["events"].begin(), a["events"].end(),
+                         [&](const json& e) { return e["type"] == type; });
+  };
+  EXPECT_GE(count("initial_contact"), 7);
+  EXPECT_GE(count("toe_off"), 6);
+  EXPECT_GE(a["strides"].size(), 4u);
+  ASSERT_TRUE(a["cadence_steps_per_min"].is_number());
+  EXPECT_NEAR(a["cadence_steps_per_min"].get<double>(), 101.9, 4.0);
+  ASSERT_TRUE(a["walking_speed"]["m_per_s"].is_number());
+  EXPECT_NEAR(a["walking_speed"]["m_per_s"].get<double>(),
+              a["walking_speed"]["body_heights_per_s"].get<double>() * 1.8, 0.002);
+  EXPECT_EQ(a["kinematics"]["per_frame"]["left"]["knee"].size(),
+            a["frames_analyzed"].get<std::size_t>());
+  EXPECT_TRUE(a["quality"]["warnings"].is_array());
+  // The report is uploaded under RESULTS_PREFIX.
+  EXPECT_NE(job->report_location.find("/results/"), std::string::npos) << job->report_location;
+}
+
+}  // namespace
+}  // namespace dancer::testing
