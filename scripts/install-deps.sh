@@ -17,10 +17,11 @@ BUILD_PACKAGES=(
 )
 # Tools the service and the test suites run: ffmpeg/ffprobe make and check test videos,
 # PostgreSQL is the second database, Node.js runs the S3+SQS emulator, botocore is the
-# reference signer for differential SigV4 tests, yaml parses the deployment manifests.
+# reference signer for differential SigV4 tests, yaml parses the deployment manifests,
+# jsonschema checks results_json against docs/results.schema.json (tools/results_schema).
 RUNTIME_PACKAGES=(
   ffmpeg sqlite3 postgresql nodejs python3 python3-botocore python3-boto3 python3-yaml
-  clang-format
+  python3-jsonschema clang-format
 )
 if [[ "${1:-}" == "--with-test-extras" ]]; then
   RUNTIME_PACKAGES+=(chromium)

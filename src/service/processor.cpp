@@ -13,6 +13,7 @@
 #include "common/strings.h"
 #include "media/metadata.h"
 #include "service/reasons.h"
+#include "service/results.h"
 
 namespace dancer::service {
 namespace {
@@ -604,7 +605,8 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     }
   }
 
-  nlohmann::json results = {{"analysis", analysis.analysis},
+  nlohmann::json results = {{"results_version", kResultsVersion},
+                            {"analysis", analysis.analysis},
                             {"object",
                              {{"bucket", object.bucket},
                               {"key", object.key},

@@ -12,6 +12,7 @@
 #include "service/events.h"
 
 #include "store/job_store.h"
+#include "support/results_schema.h"
 #include "support/service_harness.h"
 #include "support/test_support.h"
 
@@ -119,6 +120,7 @@ TEST_F(ServiceEndToEnd, ProcessesEveryVideoFormatAndRecordsMetadataEqualToFfprob
     json results = json::parse(job->results_json);
     ASSERT_TRUE(results.contains("analysis")) << results.dump();
     EXPECT_TRUE(results["analysis"].contains("analyzer"));
+    EXPECT_TRUE(matches_results_schema(results)) << key;  // docs/results.md
   }
   EXPECT_EQ(harness_->messages_left(), 0);
   EXPECT_TRUE(download_dir_entries().empty());
@@ -341,7 +343,9 @@ TEST_F(ServiceEndToEnd, RealGaitResultAndReportReachTheDatabaseAndS3) {
   auto job = job_for("uploads/patient 7/walk.mp4");
   ASSERT_TRUE(job);
   ASSERT_EQ(store::to_string(job->status), "completed") << job->error_message;
-  json analysis = json::parse(job->results_json)["analysis"];
+  const json results = json::parse(job->results_json);
+  EXPECT_TRUE(matches_results_schema(results));  // docs/results.md
+  json analysis = results["analysis"];
   EXPECT_EQ(analysis["analyzer"]["name"], "silhouette-gait");
   EXPECT_EQ(analysis["person_detected"], true);
   EXPECT_NEAR(analysis["cadence_steps_per_min"].get<double>(), truth.cadence_steps_per_min, 3.0);
