@@ -308,11 +308,30 @@ void analyse_pass(const PassContext& ctx, std::size_t a, std::size_t b, const Se
     // The model's own left/right in most frames of the pass.
     track0_side = pass.relabelled_frames * 2 > static_cast<std::ptrdiff_t>(m) ? 1 : 0;
   }
-  pass.model_side_of_left.resize(m);
-  for (std::size_t t = 0; t < m; ++t) {
-    pass.model_side_of_left[t] = static_cast<std::uint8_t>((swapped[t] ? 1 : 0) ^ track0_side);
-  }
   auto foot_of = [&](int track) { return (track ^ track0_side) == 0 ? Foot::kLeft : Foot::kRight; };
+
+  // Each frame's legs for the joint angles, named as the events name the feet: at a contact
+  // the landing foot is the leading one, so the contact nearest in time says which model side
+  // that foot is, and the trajectory-continuous labelling carries it to the frames around
+  // (track c is the model's side c ^ swapped). Without contacts, the labelling's own names.
+  pass.model_side_of_left.resize(m);
+  const auto distance = [&](std::size_t k, std::size_t t) {
+    const auto at = static_cast<std::ptrdiff_t>(contacts[k].index - a);
+    return std::abs(at - static_cast<std::ptrdiff_t>(t));
+  };
+  std::size_t nearest = 0;  // contacts are in frame order, and so is t
+  for (std::size_t t = 0; t < m; ++t) {
+    int left_track = track0_side;
+    if (!contacts.empty()) {
+      while (nearest + 1 < contacts.size() && distance(nearest + 1, t) <= distance(nearest, t)) {
+        ++nearest;
+      }
+      const Candidate& c = contacts[nearest];
+      const int landing_track = lead_side[c.index - a] ^ (swapped[c.index - a] ? 1 : 0);
+      left_track = foot_of(c.track) == Foot::kLeft ? landing_track : landing_track ^ 1;
+    }
+    pass.model_side_of_left[t] = static_cast<std::uint8_t>((swapped[t] ? 1 : 0) ^ left_track);
+  }
   for (const auto* list : {&contacts, &toe_offs}) {
     for (const Candidate& c : *list) {
       FootEvent e{foot_of(c.track), c.type, samples[c.index].frame, c.time_s, pass_index, {}};

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "analysis/pose_gait_analyzer.h"
+#include "support/results_schema.h"
 #include "support/test_support.h"
 
 namespace dancer::analysis {
@@ -27,12 +28,60 @@ nlohmann::json analyse(const std::string& clip, const std::filesystem::path& rep
   nlohmann::json summary = result.analysis;
   summary["kinematics"].erase("per_frame");
   std::cout << clip << ":\n" << summary.dump(1) << "\n";
+  // Every result is valid under the results contract (docs/results.schema.json).
+  EXPECT_TRUE(dancer::testing::matches_analysis_schema(result.analysis));
   return result.analysis;
 }
 
 bool has_warning(const nlohmann::json& a, const std::string& name) {
   const auto& w = a["quality"]["warnings"];
   return std::find(w.begin(), w.end(), name) != w.end();
+}
+
+// At an initial contact the landing leg reaches ahead of the body and the other trails (Perry:
+// hip about 30 degrees flexed and 10 extended), so the landing leg's hip is the more flexed;
+// walking backward the landing foot reaches behind and it is the less flexed. Holding at every
+// contact means the angles' signs, the facing and each leg's name agree with the events.
+void expect_landing_hip_leads(const nlohmann::json& a) {
+  const auto& per_frame = a["kinematics"]["per_frame"];
+  int checked = 0;
+  for (const auto& e : a["events"]) {
+    if (e["type"] != "initial_contact") continue;
+    const std::int64_t f = e["frame"];
+    const auto pass = std::find_if(a["passes"].begin(), a["passes"].end(), [&](const auto& p) {
+      return p["first_frame"].template get<std::int64_t>() <= f &&
+             f <= p["last_frame"].template get<std::int64_t>();
+    });
+    ASSERT_NE(pass, a["passes"].end()) << f;
+    const std::string own = e["foot"];
+    const std::string other = own == "left" ? "right" : "left";
+    const auto& mine = per_frame[own]["hip"][static_cast<std::size_t>(f)];
+    const auto& theirs = per_frame[other]["hip"][static_cast<std::size_t>(f)];
+    if (mine.is_null() || theirs.is_null()) continue;
+    const double lead = mine.get<double>() - theirs.get<double>();
+    if ((*pass)["facing"] == "forward") {
+      EXPECT_GT(lead, 0) << own << " contact at frame " << f;
+    } else {
+      EXPECT_LT(lead, 0) << own << " contact at frame " << f << " (backward)";
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 3);
+}
+
+TEST(PoseGaitAnalyzer, Kevin1LegsAreNamedAsTheirEventsWithTheCycleOfNormalGait) {
+  const nlohmann::json a = analyse("side_gaitcdio_4markerskevin1.mp4");
+  expect_landing_hip_leads(a);
+  // Three left strides: the curve starts flexed at contact and extends through stance
+  // (Perry: hip about +30 at 0 %, about -10 at 50 %; knee nearly straight at contact, about
+  // 60 flexed in swing near 70 %).
+  const auto& left = a["kinematics"]["cycles"]["left"];
+  ASSERT_EQ(left["n"], 3);
+  const auto hip = left["hip"]["mean"].get<std::vector<double>>();
+  const auto knee = left["knee"]["mean"].get<std::vector<double>>();
+  EXPECT_GT(hip[0] - hip[50], 20);
+  EXPECT_LT(knee[0], 15);
+  EXPECT_GT(*std::max_element(knee.begin() + 60, knee.end()), 40);
 }
 
 TEST(PoseGaitAnalyzer, GymClipGivesTheContractWithAnglesOfNormalGait) {
@@ -52,6 +101,7 @@ TEST(PoseGaitAnalyzer, GymClipGivesTheContractWithAnglesOfNormalGait) {
   EXPECT_EQ(a["passes"][0]["facing"], "forward");
   EXPECT_EQ(a["passes"][1]["facing"], "backward");
   EXPECT_TRUE(has_warning(a, "backward_walking"));
+  expect_landing_hip_leads(a);
 
   const auto& k = a["kinematics"];
   const std::int64_t frames = a["frames_analyzed"];
@@ -105,6 +155,8 @@ TEST(PoseGaitAnalyzer, SubjectHeightScalesLengthsToMetres) {
   request.video = shared_test_data("videos/side_sarweshshah_outdoor.mp4");
   request.subject_height_m = 1.75;
   const nlohmann::json a = make_pose_gait_analyzer(config)->analyze(request).analysis;
+  EXPECT_TRUE(dancer::testing::matches_analysis_schema(a));
+  expect_landing_hip_leads(a);
   EXPECT_EQ(a["subject_height_m"], 1.75);
   EXPECT_TRUE(has_warning(a, "too_few_strides"));
   ASSERT_FALSE(a["strides"].empty());

@@ -9,6 +9,7 @@
 
 #include "service/events.h"
 #include "store/job_store.h"
+#include "support/results_schema.h"
 #include "support/service_harness.h"
 #include "support/test_support.h"
 
@@ -43,6 +44,7 @@ TEST(PoseGaitEndToEnd, DefaultAnalyzerCompletesARealWalkWithEventsStridesAndAngl
   ASSERT_TRUE(job);
   ASSERT_EQ(store::to_string(job->status), "completed") << job->error_message;
   const json results = json::parse(job->results_json);
+  EXPECT_TRUE(matches_results_schema(results));
   const json& a = results["analysis"];
   EXPECT_EQ(a["analyzer"]["name"], "pose-gait");
   EXPECT_TRUE(a["person_detected"].get<bool>());
