@@ -46,9 +46,17 @@ curl -sf -X POST "$EMULATOR_ENDPOINT/" -H 'Content-Type: application/x-amz-json-
   -H 'X-Amz-Target: AmazonSQS.CreateQueue' \
   -d "{\"QueueName\":\"$SQS_QUEUE_NAME\",\"Attributes\":{\"VisibilityTimeout\":\"300\"}}" >/dev/null
 
-# A short walking clip: the project's synthetic walker when built, else a test pattern.
+# A walking clip: DEMO_VIDEO when set; else the shared real side-view walk when this checkout
+# sits beside the test data (the default pose-gait analyzer needs a real person); else the
+# project's synthetic walker (a silhouette: pose-gait reports no_person, ANALYZER=gait
+# measures it), else a test pattern.
 SAMPLE="$DEMO_DIR/sample-walk.mp4"
-if [[ -x build/synthetic_walker ]]; then
+SHARED_WALK="../shared/testdata/videos/side_sports2d_demo4_gym.mp4"
+if [[ -n "${DEMO_VIDEO:-}" ]]; then
+  cp "$DEMO_VIDEO" "$SAMPLE"
+elif [[ -f "$SHARED_WALK" ]]; then
+  cp "$SHARED_WALK" "$SAMPLE"
+elif [[ -x build/synthetic_walker ]]; then
   build/synthetic_walker --output "$SAMPLE" --cadence 108 --width 960 --height 540 >/dev/null
 else
   ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=640x360:rate=30:duration=4 \
