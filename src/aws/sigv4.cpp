@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "aws/uri.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace dancer::aws::sigv4 {
@@ -69,14 +70,7 @@ std::string payload_hash_or_empty(const Request& request) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &digest_size, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  return common::hex_encode(digest, digest_size);
-}
+std::string sha256_hex(std::string_view data) { return common::sha256_hex(data); }
 
 std::string amz_date(std::chrono::system_clock::time_point time) {
   const std::tm utc = utc_time(time);

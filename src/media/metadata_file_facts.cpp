@@ -2,7 +2,6 @@
 // recorded when a file is not usable media.
 #include <fcntl.h>
 #include <magic.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "media/metadata.h"
 
@@ -33,11 +33,6 @@ class FileDescriptor {
  private:
   int fd_;
 };
-
-struct DigestContextFreer {
-  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-};
-using DigestContextPtr = std::unique_ptr<EVP_MD_CTX, DigestContextFreer>;
 
 struct MagicCloser {
   void operator()(magic_set* cookie) const noexcept { magic_close(cookie); }
@@ -80,10 +75,7 @@ nlohmann::json basic_file_facts(const std::filesystem::path& path) {
         "cannot open " + path.string() + ": " + std::strerror(error));
   }
 
-  DigestContextPtr digest(EVP_MD_CTX_new());
-  if (!digest || EVP_DigestInit_ex(digest.get(), EVP_sha256(), nullptr) != 1) {
-    throw MediaError(MediaErrorCode::kIo, "cannot initialise SHA-256");
-  }
+  common::Sha256 digest;
   // Fixed-size reads: memory stays constant whatever the file size.
   std::vector<unsigned char> buffer(1 << 16);
   std::uint64_t size = 0;
@@ -95,16 +87,10 @@ nlohmann::json basic_file_facts(const std::filesystem::path& path) {
       throw MediaError(MediaErrorCode::kIo,
                        "cannot read " + path.string() + ": " + std::strerror(errno));
     }
-    if (EVP_DigestUpdate(digest.get(), buffer.data(), static_cast<std::size_t>(got)) != 1) {
-      throw MediaError(MediaErrorCode::kIo, "SHA-256 update failed");
-    }
+    digest.update(buffer.data(), static_cast<std::size_t>(got));
     size += static_cast<std::uint64_t>(got);
   }
-  unsigned char sha256[EVP_MAX_MD_SIZE];
-  unsigned sha256_length = 0;
-  if (EVP_DigestFinal_ex(digest.get(), sha256, &sha256_length) != 1) {
-    throw MediaError(MediaErrorCode::kIo, "SHA-256 finalisation failed");
-  }
+  const std::string sha256 = digest.hex();
 
   // libmagic reads only the head of the file (its bytes_max parameter), not all of it.
   std::string detected_type = "application/octet-stream";
@@ -114,7 +100,7 @@ nlohmann::json basic_file_facts(const std::filesystem::path& path) {
 
   nlohmann::json facts = nlohmann::json::object();
   facts["size"] = size;
-  facts["sha256"] = common::hex_encode(sha256, sha256_length);
+  facts["sha256"] = sha256;
   facts["detected_type"] = detected_type;
   facts["extension"] = lower_case_extension(path);
   return facts;
