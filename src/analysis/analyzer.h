@@ -16,10 +16,20 @@
 
 namespace dancer::analysis {
 
+// Who the analysis is for, as the reports and exports name it. All optional.
+struct JobContext {
+  std::string job_id;
+  std::string object_name;  // the upload's key, or the local file's name
+  std::string video_url;    // s3://bucket/key, or file:///path
+};
+
 struct AnalysisRequest {
   std::filesystem::path video;
   nlohmann::json metadata;                 // ffprobe-compatible, may be null
   std::optional<double> subject_height_m;  // SUBJECT_HEIGHT_M or x-amz-meta-subject-height-m
+  JobContext job;
+  // Which artifacts to write besides report.html (outputs.h names), when the analyzer makes them.
+  std::vector<std::string> artifacts;
   // Where to write report.html (and later artifacts): `outputs` when set (the sandboxed
   // child's descriptors), else the directory report_dir; neither: no report.
   std::filesystem::path report_dir;
@@ -32,6 +42,8 @@ struct AnalysisResult {
   nlohmann::json analysis;                           // stored under results_json["analysis"]
   std::optional<std::filesystem::path> report_path;  // report_dir/report.html when written there
   std::vector<std::string> outputs_written;          // names written ("report.html", ...)
+  // Every file written into report_dir (report.html and the artifacts), when written there.
+  std::vector<std::filesystem::path> artifacts;
 };
 
 // How an analysis failed. The processor maps each code to retry or fail in one place

@@ -44,7 +44,7 @@ class ExternalAnalyzer final : public Analyzer {
     if (!parsed.contains("analyzer")) {
       parsed["analyzer"] = {{"name", name()}, {"command", config_.command}};
     }
-    return AnalysisResult{std::move(parsed), std::nullopt, {}};
+    return AnalysisResult{std::move(parsed), std::nullopt, {}, {}};
   }
 
  private:

@@ -393,7 +393,10 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
     outputs->write("report.html", render_gait_report(analysis, request.metadata, times, signal,
                                                      key_frames.frames()));
     result.outputs_written.push_back("report.html");
-    if (outputs == &directory) result.report_path = request.report_dir / "report.html";
+    if (outputs == &directory) {
+      result.report_path = request.report_dir / "report.html";
+      result.artifacts.push_back(*result.report_path);
+    }
   }
   result.analysis = std::move(analysis);
   return result;

@@ -1,5 +1,6 @@
 #include "analysis/outputs.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,38 @@ void DirectoryOutputs::write(const std::string& name, std::string_view bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.flush();
   if (!out) throw AnalysisError(AnalysisErrorCode::kInternal, "cannot write " + name);
+}
+
+const ArtifactSpec* find_artifact(std::string_view name) {
+  for (const ArtifactSpec& spec : kArtifacts) {
+    if (name == spec.name) return &spec;
+  }
+  return nullptr;
+}
+
+DirectoryOutputs::~DirectoryOutputs() {
+  for (const auto& [name, fd] : opened_) ::close(fd);
+}
+
+std::optional<OutputFiles::Descriptor> DirectoryOutputs::descriptor(const std::string& name) {
+  if (auto it = opened_.find(name); it != opened_.end())
+    return Descriptor{it->second, (dir_ / name).string()};
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  const auto path = dir_ / name;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw AnalysisError(AnalysisErrorCode::kInternal,
+                        "cannot create " + name + ": " + std::strerror(errno));
+  }
+  opened_[name] = fd;
+  return Descriptor{fd, path.string()};
+}
+
+std::optional<OutputFiles::Descriptor> DescriptorOutputs::descriptor(const std::string& name) {
+  auto it = fds_.find(name);
+  if (it == fds_.end()) return std::nullopt;
+  return Descriptor{it->second, "/proc/self/fd/" + std::to_string(it->second)};
 }
 
 void DescriptorOutputs::write(const std::string& name, std::string_view bytes) {

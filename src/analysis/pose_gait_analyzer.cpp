@@ -106,7 +106,10 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     outputs->write("report.html",
                    render_gait_report(report_view, request.metadata, angles.times_s, knee, {}));
     result.outputs_written.push_back("report.html");
-    if (outputs == &directory) result.report_path = request.report_dir / "report.html";
+    if (outputs == &directory) {
+      result.report_path = request.report_dir / "report.html";
+      result.artifacts.push_back(*result.report_path);
+    }
   }
   return result;
 }

@@ -40,7 +40,6 @@ namespace protocol = analysis::child_protocol;
 // The descriptors the parent passes to the analysis child: its outputs from 3 on, then the
 // metadata to read.
 constexpr int kFirstOutputFd = 3;
-constexpr const char* kReportName = "report.html";
 constexpr const char* kPoseTrackName = "pose.jsonl";
 
 // An open descriptor, closed when it goes.
@@ -66,10 +65,14 @@ class OwnedFd {
   int fd_;
 };
 
-OwnedFd open_for_child_output(const std::filesystem::path& path) {
-  OwnedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+// A file the child writes through its descriptor; seekable ones (the MP4 muxer reads back
+// what it wrote) are opened for reading too.
+OwnedFd open_for_child_output(const std::filesystem::path& path, bool seekable) {
+  OwnedFd fd(
+      ::open(path.c_str(), (seekable ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (fd.get() < 0) {
-    throw AnalysisError(AnalysisErrorCode::kInternal, "cannot create the report file");
+    throw AnalysisError(AnalysisErrorCode::kInternal,
+                        "cannot create " + path.filename().string() + ": " + strerror(errno));
   }
   return fd;
 }
@@ -241,15 +244,26 @@ class ChildRunner : public AnalysisRunner {
     options.argv = {
         executable_.string(),    "child", "analyze", "--analyzer", analysis_.analyzer, "--threads",
         std::to_string(threads_)};
-    std::optional<OwnedFd> report;
-    std::filesystem::path report_path;
+    // The outputs: report.html and the artifacts asked for, each a file this process opens
+    // (the sandbox cannot) and the child writes through its descriptor.
+    std::vector<std::pair<std::filesystem::path, OwnedFd>> outputs;
     if (!request.report_dir.empty()) {
       std::filesystem::create_directories(request.report_dir);
-      report_path = request.report_dir / kReportName;
-      report.emplace(open_for_child_output(report_path));
-      options.inherit_fds.push_back({kFirstOutputFd, report->get()});
-      options.argv.insert(options.argv.end(), {"--output", std::string(kReportName) + "=" +
-                                                               std::to_string(kFirstOutputFd)});
+      std::vector<std::string> names = {analysis::kReportArtifact.name};
+      for (const std::string& name : request.artifacts) {
+        if (analysis::find_artifact(name) != nullptr &&
+            std::find(names.begin(), names.end(), name) == names.end()) {
+          names.push_back(name);
+        }
+      }
+      for (const std::string& name : names) {
+        const int number = kFirstOutputFd + static_cast<int>(options.inherit_fds.size());
+        auto path = request.report_dir / name;
+        OwnedFd fd = open_for_child_output(path, analysis::find_artifact(name)->seekable);
+        options.inherit_fds.push_back({number, fd.get()});
+        options.argv.insert(options.argv.end(), {"--output", name + "=" + std::to_string(number)});
+        outputs.emplace_back(std::move(path), std::move(fd));
+      }
     }
     const int metadata_fd_number = kFirstOutputFd + static_cast<int>(options.inherit_fds.size());
     OwnedFd metadata = metadata_descriptor(request.metadata, request.video.parent_path());
@@ -261,6 +275,11 @@ class ChildRunner : public AnalysisRunner {
     if (request.subject_height_m) {
       options.argv.insert(options.argv.end(),
                           {"--subject-height-m", std::to_string(*request.subject_height_m)});
+    }
+    for (const auto& [flag, value] : {std::pair{"--job-id", &request.job.job_id},
+                                      std::pair{"--object-name", &request.job.object_name},
+                                      std::pair{"--video-url", &request.job.video_url}}) {
+      if (!value->empty()) options.argv.insert(options.argv.end(), {flag, *value});
     }
     std::optional<PoseModelFiles> models;
     if (analysis_.analyzer == "pose") {
@@ -296,12 +315,17 @@ class ChildRunner : public AnalysisRunner {
         if (name.is_string()) out.outputs_written.push_back(name.get<std::string>());
       }
     }
-    if (report && std::find(out.outputs_written.begin(), out.outputs_written.end(), kReportName) !=
-                      out.outputs_written.end()) {
-      out.report_path = report_path;
-    } else if (report) {
-      std::error_code ec;
-      std::filesystem::remove(report_path, ec);
+    // What the child wrote is kept; a file it did not write is removed.
+    for (const auto& [path, fd] : outputs) {
+      const std::string name = path.filename().string();
+      if (std::find(out.outputs_written.begin(), out.outputs_written.end(), name) !=
+          out.outputs_written.end()) {
+        out.artifacts.push_back(path);
+        if (name == analysis::kReportArtifact.name) out.report_path = path;
+      } else {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+      }
     }
     return out;
   }
@@ -469,6 +493,10 @@ std::string child_analyze(const ChildArgs& args) {
   }
   if (const std::string height = option(args, "subject-height-m"); !height.empty()) {
     request.subject_height_m = std::stod(height);
+  }
+  request.job = {option(args, "job-id"), option(args, "object-name"), option(args, "video-url")};
+  for (const auto& [name, fd] : args.outputs) {
+    if (name != analysis::kReportArtifact.name) request.artifacts.push_back(name);
   }
   analysis::DescriptorOutputs outputs(args.outputs);
   request.outputs = &outputs;

@@ -251,6 +251,7 @@ ServiceConfig load_config(const Environment& env) {
   }
   c.analysis.pose_model_dir = r.string("POSE_MODEL_DIR", "");
   c.analysis.threads = static_cast<int>(r.integer("ANALYSIS_THREADS", 0, 0, 64));
+  c.analysis.overlay_video = r.boolean("OVERLAY_VIDEO", true);
 
   c.download_dir = r.string("DOWNLOAD_DIR", defaults::kDownloadDir);
   c.report_dir = r.string("REPORT_DIR", defaults::kReportDir);

@@ -105,6 +105,9 @@ struct AnalysisSettings {
   // ANALYSIS_THREADS: inference threads of one pose analysis; 0: the machine's cores shared
   // among MAX_WORKERS.
   int threads = 0;
+  // OVERLAY_VIDEO: with pose-gait, also write overlay.mp4, the video with the skeleton and the
+  // events drawn (a second decoding pass and an H.264 encode at up to 720p).
+  bool overlay_video = true;
 };
 
 // Caps on what probing an untrusted upload may cost (libavformat on hostile input).

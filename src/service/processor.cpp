@@ -1,6 +1,5 @@
 #include "service/processor.h"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -9,7 +8,9 @@
 #include <thread>
 
 #include "analysis/child_protocol.h"
+#include "analysis/outputs.h"
 #include "aws/error.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "media/metadata.h"
 #include "service/reasons.h"
@@ -43,10 +44,7 @@ double seconds_since(Clock::time_point start) {
 }
 
 std::string short_sha256_hex(const std::string& data, std::size_t chars) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return common::hex_encode(digest, length).substr(0, chars);
+  return common::sha256_hex(data).substr(0, chars);
 }
 
 std::string truncate_for_log(const std::string& text, std::size_t max = 200) {
@@ -585,24 +583,41 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
   }
   std::filesystem::create_directories(report_dir);
   request.report_dir = report_dir;
+  request.job = {std::to_string(job.id), object.key, "s3://" + object.bucket + "/" + object.key};
+  request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
+  if (config.analysis.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);
   analysis::AnalysisResult analysis = deps_.analysis.run(request, deps_.cancel);
   const double analysis_s = seconds_since(t_analysis);
 
+  // Every file the analysis wrote goes under RESULTS_PREFIX/job-<id>/ in the upload's bucket,
+  // or into REPORT_DIR/job-<id>/, and is listed with its size and SHA-256 so the backend can
+  // check what it serves.
   std::string report_location;
-  if (analysis.report_path && std::filesystem::exists(*analysis.report_path)) {
+  nlohmann::json artifacts = nlohmann::json::array();
+  const std::string job_dir = "job-" + std::to_string(job.id);
+  for (const std::filesystem::path& file : analysis.artifacts) {
+    const std::string name = file.filename().string();
+    const analysis::ArtifactSpec* spec = analysis::find_artifact(name);
+    if (spec == nullptr || !std::filesystem::exists(file)) continue;
+    const common::FileDigest digest = common::sha256_file(file);
+    std::string location;
     if (!config.storage.results_prefix.empty()) {
-      const std::string report_key =
-          config.storage.results_prefix + "job-" + std::to_string(job.id) + "/report.html";
-      deps_.objects.put(object.bucket, report_key, *analysis.report_path,
-                        "text/html; charset=utf-8");
-      report_location = "s3://" + object.bucket + "/" + report_key;
+      const std::string key = config.storage.results_prefix + job_dir + "/" + name;
+      deps_.objects.put(object.bucket, key, file, spec->content_type);
+      location = "s3://" + object.bucket + "/" + key;
     } else {
-      std::filesystem::create_directories(deps_.reports_dir);
-      auto kept = deps_.reports_dir / ("job-" + std::to_string(job.id) + ".html");
-      std::filesystem::copy_file(*analysis.report_path, kept,
+      const auto dir = deps_.reports_dir / job_dir;
+      std::filesystem::create_directories(dir);
+      std::filesystem::copy_file(file, dir / name,
                                  std::filesystem::copy_options::overwrite_existing);
-      report_location = std::filesystem::absolute(kept).lexically_normal().string();
+      location = std::filesystem::absolute(dir / name).lexically_normal().string();
     }
+    if (name == analysis::kReportArtifact.name) report_location = location;
+    artifacts.push_back({{"name", name},
+                         {"location", location},
+                         {"content_type", spec->content_type},
+                         {"size_bytes", digest.size},
+                         {"sha256", digest.sha256}});
   }
 
   nlohmann::json results = {{"results_version", kResultsVersion},
@@ -621,6 +636,7 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
                               {"analysis_s", analysis_s},
                               {"total_s", seconds_since(t_start)}}}};
   if (!report_location.empty()) results["report_location"] = report_location;
+  if (!artifacts.empty()) results["artifacts"] = artifacts;
   const std::string metadata_text = metadata.dump();
   const std::string results_text = results.dump();
   // The work is done: a busy database must not throw it away (the heartbeat keeps the

@@ -10,6 +10,7 @@
 #include "analysis/gait_analyzer.h"
 #include "analysis/placeholder_analyzer.h"
 #include "analysis/synthetic_walker.h"
+#include "common/sha256.h"
 #include "media/metadata.h"
 #include "service/events.h"
 #include "service/processor.h"
@@ -113,8 +114,17 @@ TEST_F(ResultsContract, SilhouetteGaitOnARealSideViewWalkMatches) {
   EXPECT_TRUE(a["cadence_steps_per_min"].is_number());
   EXPECT_TRUE(a["speed_m_per_s"].is_number());
   EXPECT_FALSE(a["step_events"].empty());
-  // The analyzer wrote its HTML report, so the row says where it is kept.
-  EXPECT_TRUE(results.contains("report_location"));
+  // The analyzer wrote its HTML report, so the row says where it is kept, and lists it as an
+  // artifact with the size and SHA-256 of the file kept there.
+  ASSERT_TRUE(results.contains("report_location"));
+  ASSERT_EQ(results["artifacts"].size(), 1u);
+  const json& report = results["artifacts"][0];
+  EXPECT_EQ(report["name"], "report.html");
+  EXPECT_EQ(report["location"], results["report_location"]);
+  const auto kept = common::sha256_file(report["location"].get<std::string>());
+  EXPECT_EQ(report["size_bytes"], kept.size);
+  EXPECT_EQ(report["sha256"], kept.sha256);
+  EXPECT_EQ(report["content_type"], "text/html; charset=utf-8");
   // The analyzer's own output, before the processor wraps it, matches too.
   EXPECT_TRUE(matches_analysis_schema(a));
 }
