@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "analysis/child_protocol.h"
+#include "analysis/outputs.h"
 #include "aws/credentials.h"
 #include "aws/error.h"
 #include "aws/s3_client.h"
@@ -126,12 +127,17 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
   request.video = std::filesystem::absolute(file);
   request.subject_height_m = subject_height;
   request.report_dir = report_dir.empty() ? report_dir : std::filesystem::absolute(report_dir);
+  request.job.object_name = file.filename().string();
+  request.job.video_url = "file://" + request.video.string();
+  request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
+  if (settings.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);
   try {
     request.metadata = runner->probe(request.video, nullptr);
     output["metadata"] = request.metadata;
     analysis::AnalysisResult result = runner->run(request, nullptr);
     output["analysis"] = result.analysis;
     if (result.report_path) output["report_path"] = result.report_path->string();
+    for (const auto& artifact : result.artifacts) output["artifacts"].push_back(artifact.string());
   } catch (const analysis::child_protocol::ChildReportedMediaError& e) {
     output["metadata"] = {{"fallback", e.details()}, {"probe_error", e.what()}};
     output["error"] = {{"code", media::to_string(e.code())}, {"message", e.what()}};
@@ -203,7 +209,9 @@ int run_cli(int argc, char** argv) {
   std::string file, report_dir;
   double subject_height = 0;
   analyze_cmd->add_option("FILE", file)->required();
-  analyze_cmd->add_option("--report-dir", report_dir, "write report.html into this directory");
+  analyze_cmd->add_option("--report-dir", report_dir,
+                          "write report.html, overlay.mp4, strides.csv and fhir.json into this "
+                          "directory");
   analyze_cmd->add_option("--subject-height-m", subject_height, "subject height in metres");
   AnalysisSettings analyze_settings;
   analyze_cmd
@@ -215,6 +223,8 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember({"lite", "full", "heavy"}));
   analyze_cmd->add_option("--threads", analyze_settings.threads, "inference threads (0: all cores)")
       ->check(CLI::Range(0, 64));
+  analyze_cmd->add_flag("!--no-overlay", analyze_settings.overlay_video,
+                        "do not write overlay.mp4 (the verification video) into --report-dir");
   analyze_cmd->add_option("--model-dir", analyze_settings.pose_model_dir,
                           "directory of the converted models (default: POSE_MODEL_DIR or the "
                           "build's models/)");
