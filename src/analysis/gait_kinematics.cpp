@@ -249,6 +249,8 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
   for (auto& side : out.angles) {
     for (auto& joint : side) joint.assign(n, std::nullopt);
   }
+  for (auto& heel : out.heel_ahead) heel.assign(n, std::nullopt);
+  out.left_model_side.assign(n, -1);
   // Sample index of a frame number (frames come in decode order).
   const auto sample_of = [&](std::int64_t frame) {
     return static_cast<std::size_t>(std::lower_bound(frames_.begin(), frames_.end(), frame) -
@@ -263,6 +265,18 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
     for (std::size_t i = a; i < b; ++i) {
       const std::size_t t = i - a;
       const int left_ms = t < pass.model_side_of_left.size() ? pass.model_side_of_left[t] : 0;
+      out.left_model_side[i] = static_cast<std::int8_t>(left_ms);
+      const Sample& s = samples_[i];
+      const bool hips_seen = s.person && s.v[0][kHipPoint] >= config_.min_visibility &&
+                             s.v[1][kHipPoint] >= config_.min_visibility;
+      for (int named = 0; named < 2; ++named) {
+        const int ms = named == 0 ? left_ms : 1 - left_ms;
+        if (hips_seen && s.v[ms][kHeelPoint] >= config_.min_visibility && pass.body_height_px > 0) {
+          const double mid_hip = (s.x[0][kHipPoint] + s.x[1][kHipPoint]) / 2;
+          out.heel_ahead[static_cast<std::size_t>(named)][i] =
+              (s.x[ms][kHeelPoint] - mid_hip) * forward / pass.body_height_px;
+        }
+      }
       for (int named = 0; named < 2; ++named) {
         const auto angles = leg_angles(samples_[i], named == 0 ? left_ms : 1 - left_ms, forward,
                                        config_.min_visibility);
@@ -273,6 +287,7 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
     for (auto& side : out.angles) {
       for (auto& joint : side) smooth(joint, a, b, config_.lowpass_hz, fps);
     }
+    for (auto& heel : out.heel_ahead) smooth(heel, a, b, config_.lowpass_hz, fps);
   }
   for (std::size_t i = 0; i < n; ++i) {
     bool any = false;

@@ -81,6 +81,7 @@ void make_walk(Walk& w, double forward, int left_model_side, int seconds) {
   pass.last_frame = frames - 1;
   pass.end_s = seconds;
   pass.direction = forward > 0 ? "left_to_right" : "right_to_left";
+  pass.body_height_px = 1000;
   pass.model_side_of_left.assign(static_cast<std::size_t>(frames),
                                  static_cast<std::uint8_t>(left_model_side));
   w.gait.passes.push_back(pass);
@@ -108,6 +109,7 @@ TEST(GaitKinematics, PerFrameAnglesEqualTheStickFiguresInBothDirectionsAndThroug
       const auto k = w.builder.finish(w.gait, w.table, kFps);
       ASSERT_EQ(k.frames.size(), 121u);
       EXPECT_EQ(k.frames_with_angles, 121);
+      EXPECT_EQ(k.left_model_side[60], left_model_side);
       for (std::size_t i = 0; i < k.frames.size(); ++i) {
         const double t = k.times_s[i];
         for (int named = 0; named < 2; ++named) {
@@ -118,6 +120,15 @@ TEST(GaitKinematics, PerFrameAnglesEqualTheStickFiguresInBothDirectionsAndThroug
           EXPECT_NEAR(*got[0][i], want.hip, 0.5) << "hip " << named << " frame " << i;
           EXPECT_NEAR(*got[1][i], want.knee, 0.5) << "knee " << named << " frame " << i;
           EXPECT_NEAR(*got[2][i], want.ankle, 0.5) << "ankle " << named << " frame " << i;
+          // The heel ahead of the mid-hip, in body heights along the walking direction.
+          const PoseFrame f = frame_at(static_cast<std::int64_t>(i), forward, left_model_side);
+          const int ms = named == 0 ? left_model_side : 1 - left_model_side;
+          const double heel = f.landmarks[static_cast<std::size_t>(29 + ms)].x;
+          const double hip = (f.landmarks[23].x + f.landmarks[24].x) / 2.0;
+          ASSERT_TRUE(k.heel_ahead[static_cast<std::size_t>(named)][i]);
+          EXPECT_NEAR(*k.heel_ahead[static_cast<std::size_t>(named)][i],
+                      (heel - hip) * forward / 1000, 0.003)
+              << "heel " << named << " frame " << i;
         }
       }
     }
