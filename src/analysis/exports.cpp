@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <optional>
 #include <regex>
+#include <span>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -187,7 +188,7 @@ void check_context(const FhirContext& c) {
 // Reading the analysis
 
 // The value at a path of object keys, or nullptr where a key is missing.
-const json* find(const json& root, std::initializer_list<std::string_view> path) {
+const json* find(const json& root, std::span<const std::string_view> path) {
   const json* at = &root;
   for (const std::string_view key : path) {
     if (!at->is_object()) return nullptr;
@@ -196,6 +197,10 @@ const json* find(const json& root, std::initializer_list<std::string_view> path)
     at = &*it;
   }
   return at;
+}
+
+const json* find(const json& root, std::initializer_list<std::string_view> path) {
+  return find(root, std::span<const std::string_view>(path.begin(), path.size()));
 }
 
 std::string path_text(std::initializer_list<std::string_view> path) {
@@ -526,7 +531,7 @@ class BundleBuilder {
       std::vector<std::string_view> path(base);
       path.push_back(side);
       path.push_back(m.key);
-      const json* stat = find_path(path);
+      const json* stat = find(a_, path);
       std::optional<double> mean;
       std::optional<std::int64_t> n;
       if (stat != nullptr) {
@@ -580,17 +585,6 @@ class BundleBuilder {
                "symmetric.",
                value ? "" : warnings_note()});
     return o;
-  }
-
-  const json* find_path(const std::vector<std::string_view>& path) const {
-    const json* at = &a_;
-    for (const std::string_view key : path) {
-      if (!at->is_object()) return nullptr;
-      const auto it = at->find(key);
-      if (it == at->end()) return nullptr;
-      at = &*it;
-    }
-    return at;
   }
 
   json diagnostic_report(const std::string& urn, json results, const std::string& media) const {
