@@ -43,6 +43,7 @@ std::map<std::string, std::vector<Label>> read_labels(const fs::path& csv) {
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // Python's csv writes CRLF
     std::vector<std::string> cells;
     std::stringstream row(line);
     for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
@@ -198,7 +199,7 @@ void compare_with_labels(const std::string& clip, const json& analysis,
     lines.push_back("label " + label_foot + " → reported " + join(parts, ", ") + " (of " +
                     std::to_string(total) + ")");
   }
-  if (majority.size() != foot_map.size()) consistent = false;
+  if (foot_map.empty() || majority.size() != foot_map.size()) consistent = false;
   md << "| foot mapping | " << join(lines, "; ") << ": "
      << (consistent ? "consistent" : "NOT consistent") << " |\n";
 }

@@ -353,7 +353,10 @@ int drive(const fs::path& given_video, const fs::path& source) {
     const double s = m.out.at("seconds").get<double>();
     std::string result;
     if (mode == "silhouette") {
-      result = "cadence " + m.out.at("cadence_steps_per_min").dump();
+      const json& cadence = m.out.at("cadence_steps_per_min");
+      char text[32] = "null";
+      if (cadence.is_number()) std::snprintf(text, sizeof text, "%.1f", cadence.get<double>());
+      result = std::string("cadence ") + text;
     } else if (mode != "decode") {
       result = "person in " + m.out.at("frames_with_person").dump() + " frames, detector " +
                m.out.at("detector_runs").dump() + "x, cadence " +
