@@ -19,8 +19,9 @@ namespace dancer::analysis {
 // Who the analysis is for, as the reports and exports name it. All optional.
 struct JobContext {
   std::string job_id;
-  std::string object_name;  // the upload's key, or the local file's name
-  std::string video_url;    // s3://bucket/key, or file:///path
+  std::string object_name;         // the upload's key, or the local file's name
+  std::string video_url;           // s3://bucket/key, or file:///path
+  std::string video_content_type;  // the upload's Content-Type, when known
 };
 
 struct AnalysisRequest {

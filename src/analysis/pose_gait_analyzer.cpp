@@ -1,14 +1,42 @@
 #include "analysis/pose_gait_analyzer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
+#include <regex>
 
+#include "analysis/exports.h"
 #include "analysis/gait_report.h"
 #include "analysis/json_number.h"
 #include "analysis/pose_model.h"
 
 namespace dancer::analysis {
 namespace {
+
+// The recording's creation time as the container states it (format.tags.creation_time, an
+// ISO 8601 UTC time in MP4 and QuickTime files), or "" when it says nothing usable.
+std::string recording_time(const nlohmann::json& metadata) {
+  if (!metadata.is_object() || !metadata.contains("format")) return "";
+  const auto& format = metadata["format"];
+  if (!format.is_object() || !format.contains("tags") || !format["tags"].is_object()) return "";
+  const auto& tags = format["tags"];
+  if (!tags.contains("creation_time") || !tags["creation_time"].is_string()) return "";
+  const std::string value = tags["creation_time"];
+  // FHIR dateTime: YYYY-MM-DDThh:mm:ss(.s+)?(Z|+hh:mm); FFmpeg writes "...T...:...:....000000Z".
+  static const std::regex kDateTime(
+      R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))");
+  return std::regex_match(value, kDateTime) ? value : "";
+}
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
 
 class PoseGaitAnalyzer final : public Analyzer {
  public:
@@ -92,7 +120,20 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   OutputFiles* outputs = request.outputs != nullptr    ? request.outputs
                          : !request.report_dir.empty() ? &directory
                                                        : nullptr;
-  if (outputs != nullptr && outputs->accepts("report.html")) {
+  // report.html whenever there is somewhere to write; the other artifacts when asked for.
+  const auto wanted = [&](const ArtifactSpec& spec) {
+    if (outputs == nullptr || !outputs->accepts(spec.name)) return false;
+    return &spec == &kReportArtifact ||
+           std::find(request.artifacts.begin(), request.artifacts.end(), spec.name) !=
+               request.artifacts.end();
+  };
+  const auto written = [&](const ArtifactSpec& spec) {
+    result.outputs_written.emplace_back(spec.name);
+    if (outputs == &directory) result.artifacts.push_back(request.report_dir / spec.name);
+  };
+
+  std::string report_html;
+  if (wanted(kReportArtifact)) {
     // The knee angle of the left leg over time, with the events, until the clinical report.
     std::vector<double> knee;
     for (const auto& v : angles.angles[0][1]) knee.push_back(v ? *v : std::nan(""));
@@ -103,13 +144,29 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
         report_view["step_events"].push_back({{"time_s", e.time_s}, {"frame", e.frame}});
       }
     }
-    outputs->write("report.html",
-                   render_gait_report(report_view, request.metadata, angles.times_s, knee, {}));
-    result.outputs_written.push_back("report.html");
-    if (outputs == &directory) {
-      result.report_path = request.report_dir / "report.html";
-      result.artifacts.push_back(*result.report_path);
-    }
+    report_html = render_gait_report(report_view, request.metadata, angles.times_s, knee, {});
+    outputs->write(kReportArtifact.name, report_html);
+    written(kReportArtifact);
+    if (outputs == &directory) result.report_path = request.report_dir / kReportArtifact.name;
+  }
+  if (wanted(kStridesArtifact)) {
+    outputs->write(kStridesArtifact.name, strides_csv(result.analysis));
+    written(kStridesArtifact);
+  }
+  if (wanted(kFhirArtifact)) {
+    FhirContext fhir;
+    fhir.job_id = request.job.job_id.empty() ? request.job.object_name : request.job.job_id;
+    if (fhir.job_id.empty()) fhir.job_id = request.video.filename().string();
+    fhir.video_url =
+        request.job.video_url.empty() ? "file://" + request.video.string() : request.job.video_url;
+    fhir.video_content_type = request.job.video_content_type.empty()
+                                  ? "application/octet-stream"
+                                  : request.job.video_content_type;
+    fhir.report_html = report_html;
+    fhir.recorded = recording_time(request.metadata);
+    fhir.issued = utc_now_iso8601();
+    outputs->write(kFhirArtifact.name, fhir_bundle(result.analysis, fhir).dump(1));
+    written(kFhirArtifact);
   }
   return result;
 }

@@ -276,9 +276,11 @@ class ChildRunner : public AnalysisRunner {
       options.argv.insert(options.argv.end(),
                           {"--subject-height-m", std::to_string(*request.subject_height_m)});
     }
-    for (const auto& [flag, value] : {std::pair{"--job-id", &request.job.job_id},
-                                      std::pair{"--object-name", &request.job.object_name},
-                                      std::pair{"--video-url", &request.job.video_url}}) {
+    for (const auto& [flag, value] :
+         {std::pair{"--job-id", &request.job.job_id},
+          std::pair{"--object-name", &request.job.object_name},
+          std::pair{"--video-url", &request.job.video_url},
+          std::pair{"--video-content-type", &request.job.video_content_type}}) {
       if (!value->empty()) options.argv.insert(options.argv.end(), {flag, *value});
     }
     std::optional<PoseModelFiles> models;
@@ -494,7 +496,8 @@ std::string child_analyze(const ChildArgs& args) {
   if (const std::string height = option(args, "subject-height-m"); !height.empty()) {
     request.subject_height_m = std::stod(height);
   }
-  request.job = {option(args, "job-id"), option(args, "object-name"), option(args, "video-url")};
+  request.job = {option(args, "job-id"), option(args, "object-name"), option(args, "video-url"),
+                 option(args, "video-content-type")};
   for (const auto& [name, fd] : args.outputs) {
     if (name != analysis::kReportArtifact.name) request.artifacts.push_back(name);
   }

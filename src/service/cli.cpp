@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string_view>
 
 #include "analysis/child_protocol.h"
@@ -17,6 +18,7 @@
 #include "aws/error.h"
 #include "aws/s3_client.h"
 #include "aws/sqs_client.h"
+#include "common/strings.h"
 #include "media/av_log.h"
 #include "media/metadata.h"
 #include "service/analysis_runner.h"
@@ -115,6 +117,15 @@ int send_test_message(const ServiceConfig& config, const std::string& bucket,
   return 0;
 }
 
+// The media type a local video's extension suggests (for the FHIR bundle's Media).
+std::string video_content_type(const std::filesystem::path& file) {
+  static const std::map<std::string, std::string> kTypes = {
+      {".mp4", "video/mp4"},   {".m4v", "video/mp4"},        {".mov", "video/quicktime"},
+      {".webm", "video/webm"}, {".mkv", "video/x-matroska"}, {".avi", "video/x-msvideo"}};
+  const auto it = kTypes.find(common::ascii_lower(file.extension().string()));
+  return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
 // `analyze FILE`: the same sandboxed children the service uses, on a local file.
 int analyze(const std::filesystem::path& file, const std::filesystem::path& report_dir,
             std::optional<double> subject_height, const AnalysisSettings& settings) {
@@ -129,6 +140,7 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
   request.report_dir = report_dir.empty() ? report_dir : std::filesystem::absolute(report_dir);
   request.job.object_name = file.filename().string();
   request.job.video_url = "file://" + request.video.string();
+  request.job.video_content_type = video_content_type(request.video);
   request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
   if (settings.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);
   try {

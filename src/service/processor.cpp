@@ -583,7 +583,8 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
   }
   std::filesystem::create_directories(report_dir);
   request.report_dir = report_dir;
-  request.job = {std::to_string(job.id), object.key, "s3://" + object.bucket + "/" + object.key};
+  request.job = {std::to_string(job.id), object.key, "s3://" + object.bucket + "/" + object.key,
+                 head.content_type};
   request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
   if (config.analysis.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);
   analysis::AnalysisResult analysis = deps_.analysis.run(request, deps_.cancel);
