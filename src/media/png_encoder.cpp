@@ -28,7 +28,11 @@ std::string encode_png(const std::uint8_t* pixels, int width, int height, int st
   ctx->height = height;
   ctx->pix_fmt = format;
   ctx->time_base = {1, 1};
-  int err = avcodec_open2(ctx.get(), codec, nullptr);
+  // FFmpeg's PNG encoder filters no row by default ("pred" none); "mixed" picks the best
+  // filter per row as libpng does, about 25% smaller for a photographic frame.
+  AvDictionary options;
+  options.set("pred", "mixed");
+  int err = avcodec_open2(ctx.get(), codec, options.address());
   if (err < 0) {
     throw MediaError(MediaErrorCode::kUnsupported,
                      "cannot open PNG encoder: " + av_error_text(err));
