@@ -18,8 +18,8 @@
 // descriptor to it. The encoder therefore installs its own io_open, which answers that one
 // read request with an IO context that pread()s the same descriptor, and refuses every
 // other open. Hence the descriptor must be open for reading AND writing (O_RDWR), regular
-// (seekable), and empty: writing starts at offset 0 and the file is never truncated
-// (ftruncate may be unavailable to the child).
+// (seekable), and empty (O_TRUNC): writing starts at offset 0 with pwrite, so the
+// descriptor's own offset does not matter, and nothing is truncated.
 #pragma once
 
 #include <cstdint>
