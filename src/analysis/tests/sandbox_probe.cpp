@@ -8,6 +8,11 @@
 //   sandbox_probe decode <video>     enter_sandbox(), decode with media::VideoDecoder:
 //                                    "frames <n>"
 //   sandbox_probe analyze <video>    enter_sandbox(), run the gait analyzer: its JSON
+//   sandbox_probe encode <frames>    enter_sandbox(), encode <frames> frames as an MP4 on fd 3
+//                                    (media::VideoEncoder): "reopen <errno>" for an open of
+//                                    /proc/self/fd/3 for reading, then "bytes <n>"
+//   sandbox_probe overlay <video>    enter_sandbox(), render_overlay of <video> (no skeleton,
+//                                    one event, a key frame) to fd 3: "frames <n> keyframes <k>"
 // <dir> holds `existing`, `readable`, `victim_unlink`, `victim_rename`; the caller opens fd 3 for
 // writing.
 #include <fcntl.h>
@@ -23,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -37,8 +43,10 @@
 #include <vector>
 
 #include "analysis/gait_analyzer.h"
+#include "analysis/overlay.h"
 #include "analysis/sandbox.h"
 #include "media/video_decoder.h"
+#include "media/video_encoder.h"
 
 namespace {
 
@@ -267,7 +275,8 @@ int run_attempts(const std::string& dir) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: sandbox_probe syscalls|control|decode|analyze <path>\n");
+    std::fprintf(stderr,
+                 "usage: sandbox_probe syscalls|control|decode|analyze|encode|overlay <arg>\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -287,6 +296,36 @@ int main(int argc, char** argv) {
       long frames = 0;
       while (decoder.next(frame)) ++frames;
       std::printf("frames %ld\n", frames);
+      return 0;
+    }
+    if (mode == "encode") {
+      // What the mov muxer's default faststart pass would do: re-open the output by name.
+      std::printf("reopen %d\n", open_and_close("/proc/self/fd/3", O_RDONLY));
+      dancer::media::VideoEncoderOptions options;
+      options.width = 64;
+      options.height = 48;
+      options.fps = 25;
+      dancer::media::VideoEncoder encoder(3, options);
+      std::vector<std::uint8_t> bgr(64 * 48 * 3);
+      const int frames = std::stoi(path);
+      for (int i = 0; i < frames; ++i) {
+        std::fill(bgr.begin(), bgr.end(), static_cast<std::uint8_t>(i * 8));
+        encoder.write_bgr(bgr.data(), 64 * 3, i / 25.0);
+      }
+      encoder.finish();
+      std::printf("bytes %lld\n", static_cast<long long>(encoder.bytes_written()));
+      return 0;
+    }
+    if (mode == "overlay") {
+      dancer::analysis::FootEvent event;
+      event.frame = 2;
+      event.time_s = 0.2;
+      dancer::analysis::OverlayOptions options;
+      options.key_frames = {2};
+      const auto result = dancer::analysis::render_overlay(path, dancer::analysis::SkeletonTrack{},
+                                                           {event}, options, 3);
+      std::printf("frames %lld keyframes %zu\n", static_cast<long long>(result.frames),
+                  result.key_frames.size());
       return 0;
     }
     if (mode == "analyze") {

@@ -1,0 +1,375 @@
+#include "media/video_encoder.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavformat/avio.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+}
+
+#include "media/av_handles.h"
+
+namespace dancer::media {
+namespace {
+
+// Timestamps in 1/90000 s (the MPEG clock): fine enough to carry a variable-rate source's
+// own frame times; the mov muxer takes the stream's time base as the track's timescale.
+constexpr AVRational kTimeBase{1, 90000};
+constexpr int kIoBufferSize = 64 * 1024;
+
+// A position in the descriptor, read and written with pread/pwrite so that the descriptor's
+// own file offset (shared with the parent, which opened it) plays no part.
+struct FdCursor {
+  int fd = -1;
+  std::int64_t pos = 0;
+  std::int64_t end = 0;  // bytes in the file written by us so far
+  int error = 0;         // first errno of a failed write
+};
+
+int write_fd(void* opaque, std::uint8_t* buf, int size) {
+  auto* cursor = static_cast<FdCursor*>(opaque);
+  int done = 0;
+  while (done < size) {
+    const ssize_t n = ::pwrite(cursor->fd, buf + done, static_cast<std::size_t>(size - done),
+                               static_cast<off_t>(cursor->pos + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      cursor->error = n < 0 ? errno : EIO;
+      return AVERROR(cursor->error);
+    }
+    done += static_cast<int>(n);
+  }
+  cursor->pos += size;
+  cursor->end = std::max(cursor->end, cursor->pos);
+  return size;
+}
+
+int read_fd(void* opaque, std::uint8_t* buf, int size) {
+  auto* cursor = static_cast<FdCursor*>(opaque);
+  while (true) {
+    const ssize_t n =
+        ::pread(cursor->fd, buf, static_cast<std::size_t>(size), static_cast<off_t>(cursor->pos));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return AVERROR(errno);
+    if (n == 0) return AVERROR_EOF;
+    cursor->pos += n;
+    return static_cast<int>(n);
+  }
+}
+
+std::int64_t file_size(const FdCursor& cursor) {
+  struct stat st {};
+  if (::fstat(cursor.fd, &st) != 0) return AVERROR(errno);
+  return std::max<std::int64_t>(st.st_size, cursor.end);
+}
+
+std::int64_t seek_fd(void* opaque, std::int64_t offset, int whence) {
+  auto* cursor = static_cast<FdCursor*>(opaque);
+  std::int64_t target = 0;
+  switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE:
+      return file_size(*cursor);
+    case SEEK_SET:
+      target = offset;
+      break;
+    case SEEK_CUR:
+      target = cursor->pos + offset;
+      break;
+    case SEEK_END: {
+      const std::int64_t size = file_size(*cursor);
+      if (size < 0) return size;
+      target = size + offset;
+      break;
+    }
+    default:
+      return AVERROR(EINVAL);
+  }
+  if (target < 0) return AVERROR(EINVAL);
+  cursor->pos = target;
+  return target;
+}
+
+// avio_context_free() leaves the buffer to the caller, and AVIOContext may have replaced the
+// buffer given to avio_alloc_context() by one of its own (ffio_set_buf_size), so the one to
+// free is the context's current one.
+struct AvioContextFreer {
+  void operator()(AVIOContext* ctx) const noexcept {
+    if (ctx == nullptr) return;
+    av_freep(&ctx->buffer);
+    avio_context_free(&ctx);
+  }
+};
+using AvioContextPtr = std::unique_ptr<AVIOContext, AvioContextFreer>;
+
+// An output context is never "closed" like an input one: avformat_free_context() releases
+// it (and calls the muxer's deinit, which frees its tracks when the trailer was never
+// written). With AVFMT_FLAG_CUSTOM_IO the pb is ours and is left alone.
+struct OutputContextFreer {
+  void operator()(AVFormatContext* ctx) const noexcept { avformat_free_context(ctx); }
+};
+using OutputContextPtr = std::unique_ptr<AVFormatContext, OutputContextFreer>;
+
+AvioContextPtr make_avio(FdCursor* cursor, bool writable) {
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferSize));
+  if (buffer == nullptr) return nullptr;
+  AVIOContext* ctx =
+      avio_alloc_context(buffer, kIoBufferSize, writable ? 1 : 0, cursor,
+                         writable ? nullptr : read_fd, writable ? write_fd : nullptr, seek_fd);
+  if (ctx == nullptr) av_free(buffer);
+  return AvioContextPtr(ctx);
+}
+
+// The second IO context of the faststart pass: a reader over the same descriptor, with its
+// own position.
+struct ShiftReader {
+  FdCursor cursor;
+  AvioContextPtr io;
+};
+
+}  // namespace
+
+struct VideoEncoder::Impl {
+  VideoEncoderOptions options;
+  FdCursor sink;
+  std::string url;  // the name the muxer re-opens for the faststart pass
+  AvioContextPtr io;
+  OutputContextPtr format;
+  CodecContextPtr codec;
+  FramePtr frame{av_frame_alloc()};
+  PacketPtr packet{av_packet_alloc()};
+  SwsContextPtr sws;
+  std::vector<std::unique_ptr<ShiftReader>> readers;  // open faststart readers
+  AVStream* stream = nullptr;
+  std::int64_t frame_ticks = 0;  // nominal frame duration in kTimeBase
+  std::int64_t last_pts = AV_NOPTS_VALUE;
+  std::int64_t frames = 0;
+  bool finished = false;
+
+  [[noreturn]] void fail(MediaErrorCode code, const std::string& what, int err) const {
+    std::string message = "video encoder: " + what;
+    if (sink.error != 0) {
+      message += ": " + std::string(std::strerror(sink.error));
+      code = MediaErrorCode::kIo;
+    } else if (err < 0) {
+      message += ": " + av_error_text(err);
+    }
+    throw MediaError(code, message);
+  }
+
+  // The mov muxer's only io_open call is shift_data's read-only re-open of s->url (FFmpeg
+  // 5.1 libavformat/movenc.c); nothing else may be opened.
+  static int open_reader(AVFormatContext* s, AVIOContext** pb, const char* url, int flags,
+                         AVDictionary** /*options*/) {
+    auto* self = static_cast<Impl*>(s->opaque);
+    if (self == nullptr || url == nullptr || self->url != url || (flags & AVIO_FLAG_WRITE) != 0) {
+      return AVERROR(EPERM);
+    }
+    auto reader = std::make_unique<ShiftReader>();
+    reader->cursor.fd = self->sink.fd;
+    reader->cursor.end = self->sink.end;
+    reader->io = make_avio(&reader->cursor, false);
+    if (!reader->io) return AVERROR(ENOMEM);
+    *pb = reader->io.get();
+    self->readers.push_back(std::move(reader));
+    return 0;
+  }
+
+  // Called through ff_format_io_close() for each context open_reader handed out: io_close2
+  // is used instead of the deprecated io_close when that is left at its default (avformat.h).
+  static int close_reader(AVFormatContext* s, AVIOContext* pb) {
+    auto* self = static_cast<Impl*>(s->opaque);
+    if (self == nullptr || pb == nullptr) return 0;
+    std::erase_if(self->readers, [pb](const auto& r) { return r->io.get() == pb; });
+    return 0;
+  }
+
+  void open(int fd) {
+    if (!frame || !packet) throw MediaError(MediaErrorCode::kIo, "out of memory");
+    if (options.width <= 0 || options.height <= 0 || options.width % 2 != 0 ||
+        options.height % 2 != 0) {
+      throw MediaError(MediaErrorCode::kInvalidData,
+                       "video encoder: frame size must be even and positive, got " +
+                           std::to_string(options.width) + "x" + std::to_string(options.height));
+    }
+    if (!(options.fps > 0) || options.fps > 1000) {
+      throw MediaError(MediaErrorCode::kInvalidData,
+                       "video encoder: bad frame rate " + std::to_string(options.fps));
+    }
+    check_descriptor(fd);
+    sink.fd = fd;
+    url = "fd:" + std::to_string(fd);
+
+    const AVCodec* encoder = avcodec_find_encoder_by_name("libx264");
+    if (encoder == nullptr) {
+      throw MediaError(MediaErrorCode::kUnsupported, "video encoder: no libx264 in this FFmpeg");
+    }
+    AVFormatContext* raw = nullptr;
+    int err = avformat_alloc_output_context2(&raw, nullptr, "mp4", nullptr);
+    if (err < 0 || raw == nullptr) fail(MediaErrorCode::kUnsupported, "no mp4 muxer", err);
+    format.reset(raw);
+    io = make_avio(&sink, true);
+    if (!io) throw MediaError(MediaErrorCode::kIo, "out of memory");
+    format->pb = io.get();
+    format->flags |= AVFMT_FLAG_CUSTOM_IO;
+    format->opaque = this;
+    format->io_open = &Impl::open_reader;
+    format->io_close2 = &Impl::close_reader;
+    format->url = av_strdup(url.c_str());  // freed by avformat_free_context
+    if (format->url == nullptr) throw MediaError(MediaErrorCode::kIo, "out of memory");
+
+    stream = avformat_new_stream(format.get(), nullptr);
+    codec.reset(avcodec_alloc_context3(encoder));
+    if (stream == nullptr || !codec) throw MediaError(MediaErrorCode::kIo, "out of memory");
+    const AVRational rate = av_d2q(options.fps, 1001000);
+    codec->width = options.width;
+    codec->height = options.height;
+    codec->pix_fmt = AV_PIX_FMT_YUV420P;
+    codec->time_base = kTimeBase;
+    // libx264 takes its rate-control frame rate from `framerate` when set, otherwise from
+    // the time base, which here would claim 90000 frames per second.
+    codec->framerate = rate;
+    codec->gop_size =
+        std::max(1, static_cast<int>(std::lround(options.fps * options.keyframe_interval_s)));
+    // 0: libx264 picks its thread count (AVCodecContext's default of 1 would serialise it).
+    codec->thread_count = std::max(0, options.threads);
+    // BT.709 limited range, as converted below and tagged so players invert it the same way.
+    codec->colorspace = AVCOL_SPC_BT709;
+    codec->color_primaries = AVCOL_PRI_BT709;
+    codec->color_trc = AVCOL_TRC_BT709;
+    codec->color_range = AVCOL_RANGE_MPEG;
+    // MP4 keeps SPS/PPS in the avcC box of the moov rather than in the stream.
+    if ((format->oformat->flags & AVFMT_GLOBALHEADER) != 0) {
+      codec->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    }
+    AvDictionary codec_options;
+    codec_options.set("crf", std::to_string(options.crf).c_str());
+    codec_options.set("preset", options.preset.c_str());
+    err = avcodec_open2(codec.get(), encoder, codec_options.address());
+    if (err < 0) fail(MediaErrorCode::kUnsupported, "cannot open libx264", err);
+    if (av_dict_count(codec_options.get()) > 0) {
+      throw MediaError(MediaErrorCode::kUnsupported, "video encoder: libx264 ignored an option");
+    }
+    err = avcodec_parameters_from_context(stream->codecpar, codec.get());
+    if (err < 0) fail(MediaErrorCode::kUnsupported, "codec parameters", err);
+    stream->time_base = kTimeBase;
+    stream->avg_frame_rate = rate;
+    frame_ticks = std::max<std::int64_t>(1, std::llround(kTimeBase.den / options.fps));
+
+    AvDictionary muxer_options;
+    if (options.faststart) muxer_options.set("movflags", "+faststart");
+    err = avformat_write_header(format.get(), muxer_options.address());
+    if (err < 0) fail(MediaErrorCode::kIo, "cannot write the MP4 header", err);
+
+    frame->format = AV_PIX_FMT_YUV420P;
+    frame->width = options.width;
+    frame->height = options.height;
+    frame->color_range = AVCOL_RANGE_MPEG;
+    frame->colorspace = AVCOL_SPC_BT709;
+    if (av_frame_get_buffer(frame.get(), 0) < 0) {
+      throw MediaError(MediaErrorCode::kIo, "out of memory");
+    }
+    sws.reset(sws_getContext(options.width, options.height, AV_PIX_FMT_BGR24, options.width,
+                             options.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr,
+                             nullptr));
+    if (!sws) throw MediaError(MediaErrorCode::kUnsupported, "cannot convert BGR to yuv420p");
+    // swscale's RGB-to-YUV matrix defaults to BT.601; use BT.709 to match the tags above.
+    const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
+    sws_setColorspaceDetails(sws.get(), bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);
+  }
+
+  static void check_descriptor(int fd) {
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      throw MediaError(MediaErrorCode::kIo, "video encoder: output is not a regular file");
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || (flags & O_ACCMODE) != O_RDWR) {
+      throw MediaError(MediaErrorCode::kIo,
+                       "video encoder: output must be open for reading and writing (O_RDWR)");
+    }
+    if ((flags & O_APPEND) != 0) {
+      throw MediaError(MediaErrorCode::kIo, "video encoder: output must not be O_APPEND");
+    }
+    if (st.st_size != 0) {
+      throw MediaError(MediaErrorCode::kIo, "video encoder: output file is not empty");
+    }
+  }
+
+  // Moves every packet the encoder has ready into the muxer.
+  void drain() {
+    while (true) {
+      int err = avcodec_receive_packet(codec.get(), packet.get());
+      if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
+      if (err < 0) fail(MediaErrorCode::kInvalidData, "encoding failed", err);
+      packet->duration = frame_ticks;
+      av_packet_rescale_ts(packet.get(), codec->time_base, stream->time_base);
+      packet->stream_index = stream->index;
+      err = av_interleaved_write_frame(format.get(), packet.get());  // takes the reference
+      if (err < 0) fail(MediaErrorCode::kIo, "cannot write a packet", err);
+    }
+  }
+
+  void write(const std::uint8_t* bgr, int stride, double time_s) {
+    if (finished) throw MediaError(MediaErrorCode::kInvalidData, "video encoder: finished");
+    // The encoder may still hold a reference to the previous frame's buffers (lookahead).
+    int err = av_frame_make_writable(frame.get());
+    if (err < 0) fail(MediaErrorCode::kIo, "out of memory", err);
+    const std::uint8_t* src[4] = {bgr, nullptr, nullptr, nullptr};
+    const int src_stride[4] = {stride, 0, 0, 0};
+    sws_scale(sws.get(), src, src_stride, 0, options.height, frame->data, frame->linesize);
+    std::int64_t pts =
+        std::isfinite(time_s) ? std::llround(std::max(0.0, time_s) * kTimeBase.den) : 0;
+    if (last_pts != AV_NOPTS_VALUE && pts <= last_pts) pts = last_pts + 1;
+    frame->pts = pts;
+    last_pts = pts;
+    err = avcodec_send_frame(codec.get(), frame.get());
+    if (err < 0) fail(MediaErrorCode::kInvalidData, "encoding failed", err);
+    ++frames;
+    drain();
+  }
+
+  void finish() {
+    if (finished) return;
+    finished = true;
+    int err = avcodec_send_frame(codec.get(), nullptr);
+    if (err < 0) fail(MediaErrorCode::kInvalidData, "flushing the encoder", err);
+    drain();
+    err = av_write_trailer(format.get());
+    if (err < 0) fail(MediaErrorCode::kIo, "cannot write the MP4 trailer", err);
+    avio_flush(io.get());
+    if (io->error < 0 || sink.error != 0) fail(MediaErrorCode::kIo, "write failed", io->error);
+  }
+};
+
+VideoEncoder::VideoEncoder(int fd, const VideoEncoderOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->open(fd);
+}
+
+VideoEncoder::~VideoEncoder() = default;
+
+void VideoEncoder::write_bgr(const std::uint8_t* bgr, int stride, double time_s) {
+  impl_->write(bgr, stride, time_s);
+}
+
+void VideoEncoder::finish() { impl_->finish(); }
+
+std::int64_t VideoEncoder::frames_written() const { return impl_->frames; }
+
+std::int64_t VideoEncoder::bytes_written() const { return impl_->sink.end; }
+
+}  // namespace dancer::media
