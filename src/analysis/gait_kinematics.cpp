@@ -250,7 +250,7 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
     for (auto& joint : side) joint.assign(n, std::nullopt);
   }
   for (auto& heel : out.heel_ahead) heel.assign(n, std::nullopt);
-  out.left_model_side.assign(n, -1);
+
   // Sample index of a frame number (frames come in decode order).
   const auto sample_of = [&](std::int64_t frame) {
     return static_cast<std::size_t>(std::lower_bound(frames_.begin(), frames_.end(), frame) -
@@ -265,7 +265,6 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
     for (std::size_t i = a; i < b; ++i) {
       const std::size_t t = i - a;
       const int left_ms = t < pass.model_side_of_left.size() ? pass.model_side_of_left[t] : 0;
-      out.left_model_side[i] = static_cast<std::int8_t>(left_ms);
       const Sample& s = samples_[i];
       const bool hips_seen = s.person && s.v[0][kHipPoint] >= config_.min_visibility &&
                              s.v[1][kHipPoint] >= config_.min_visibility;

@@ -80,9 +80,7 @@ struct GaitKinematics {
   // body heights, low-passed as the events' signals (gait_keypoints.h finds contacts at its
   // maxima); null outside passes or where the heel or hips are hidden. [0] left, [1] right.
   std::array<std::vector<std::optional<double>>, 2> heel_ahead;
-  // Per frame: which of the pose model's sides is the leg named left (0 or 1), -1 outside
-  // walking passes (drawing the skeleton colours each leg by its name).
-  std::vector<std::int8_t> left_model_side;
+
   SideKinematics left;
   SideKinematics right;
 };

@@ -9,12 +9,7 @@
 
 #include <opencv2/imgproc.hpp>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavutil/frame.h>
-}
-
-#include "media/av_handles.h"
+#include "media/png_encoder.h"
 
 namespace dancer::analysis {
 namespace {
@@ -155,34 +150,11 @@ std::vector<KeyFrame> KeyFrameSampler::frames() const {
 }
 
 std::string encode_png(const cv::Mat& gray) {
-  if (gray.type() != CV_8UC1 || gray.empty())
+  if (gray.type() != CV_8UC1 || gray.empty()) {
     throw std::runtime_error("encode_png: needs 8-bit gray");
-  const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
-  if (!codec) throw std::runtime_error("no PNG encoder in this FFmpeg");
-  media::CodecContextPtr ctx(avcodec_alloc_context3(codec));
-  media::FramePtr frame(av_frame_alloc());
-  media::PacketPtr packet(av_packet_alloc());
-  if (!ctx || !frame || !packet) throw std::runtime_error("out of memory");
-  ctx->width = gray.cols;
-  ctx->height = gray.rows;
-  ctx->pix_fmt = AV_PIX_FMT_GRAY8;
-  ctx->time_base = {1, 1};
-  if (avcodec_open2(ctx.get(), codec, nullptr) < 0)
-    throw std::runtime_error("cannot open PNG encoder");
-  frame->format = AV_PIX_FMT_GRAY8;
-  frame->width = gray.cols;
-  frame->height = gray.rows;
-  if (av_frame_get_buffer(frame.get(), 0) < 0) throw std::runtime_error("out of memory");
-  for (int y = 0; y < gray.rows; ++y) {
-    std::copy_n(gray.ptr<std::uint8_t>(y), gray.cols, frame->data[0] + y * frame->linesize[0]);
   }
-  if (avcodec_send_frame(ctx.get(), frame.get()) < 0 ||
-      avcodec_send_frame(ctx.get(), nullptr) < 0 ||
-      avcodec_receive_packet(ctx.get(), packet.get()) < 0) {
-    throw std::runtime_error("PNG encoding failed");
-  }
-  return std::string(reinterpret_cast<const char*>(packet->data),
-                     static_cast<std::size_t>(packet->size));
+  return media::encode_png(gray.data, gray.cols, gray.rows, static_cast<int>(gray.step),
+                           media::PixelLayout::kGray8);
 }
 
 std::string render_gait_report(const nlohmann::json& analysis, const nlohmann::json& metadata,

@@ -32,9 +32,8 @@ DirectoryOutputs::~DirectoryOutputs() {
   for (const auto& [name, fd] : opened_) ::close(fd);
 }
 
-std::optional<OutputFiles::Descriptor> DirectoryOutputs::descriptor(const std::string& name) {
-  if (auto it = opened_.find(name); it != opened_.end())
-    return Descriptor{it->second, (dir_ / name).string()};
+std::optional<int> DirectoryOutputs::descriptor(const std::string& name) {
+  if (auto it = opened_.find(name); it != opened_.end()) return it->second;
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   const auto path = dir_ / name;
@@ -44,13 +43,13 @@ std::optional<OutputFiles::Descriptor> DirectoryOutputs::descriptor(const std::s
                         "cannot create " + name + ": " + std::strerror(errno));
   }
   opened_[name] = fd;
-  return Descriptor{fd, path.string()};
+  return fd;
 }
 
-std::optional<OutputFiles::Descriptor> DescriptorOutputs::descriptor(const std::string& name) {
+std::optional<int> DescriptorOutputs::descriptor(const std::string& name) {
   auto it = fds_.find(name);
   if (it == fds_.end()) return std::nullopt;
-  return Descriptor{it->second, "/proc/self/fd/" + std::to_string(it->second)};
+  return it->second;
 }
 
 void DescriptorOutputs::write(const std::string& name, std::string_view bytes) {

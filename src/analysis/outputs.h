@@ -36,14 +36,10 @@ class OutputFiles {
   virtual void write(const std::string& name, std::string_view bytes) = 0;
 
   // For writers that seek and read back what they wrote (the MP4 muxer moves its index to the
-  // front, FFmpeg's "faststart", by re-opening the file for reading): a descriptor open for
-  // reading and writing at offset 0, owned here, and a URL that opens the same file for
-  // reading. Null when `name` is not accepted. Throws AnalysisError(kInternal).
-  struct Descriptor {
-    int fd = -1;
-    std::string read_url;
-  };
-  virtual std::optional<Descriptor> descriptor(const std::string& name) = 0;
+  // front, FFmpeg's "faststart"; media::VideoEncoder reads it back with pread on the same
+  // descriptor): a descriptor of an empty file open for reading and writing, owned here. Null
+  // when `name` is not accepted. Throws AnalysisError(kInternal).
+  virtual std::optional<int> descriptor(const std::string& name) = 0;
 };
 
 // Files in a directory (created on first write).
@@ -55,7 +51,7 @@ class DirectoryOutputs final : public OutputFiles {
   DirectoryOutputs& operator=(const DirectoryOutputs&) = delete;
   bool accepts(const std::string&) const override { return true; }
   void write(const std::string& name, std::string_view bytes) override;
-  std::optional<Descriptor> descriptor(const std::string& name) override;
+  std::optional<int> descriptor(const std::string& name) override;
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
@@ -70,9 +66,8 @@ class DescriptorOutputs final : public OutputFiles {
   explicit DescriptorOutputs(std::map<std::string, int> fds) : fds_(std::move(fds)) {}
   bool accepts(const std::string& name) const override { return fds_.count(name) > 0; }
   void write(const std::string& name, std::string_view bytes) override;
-  // The inherited descriptor (the parent opens seekable outputs O_RDWR) and /proc/self/fd/N,
-  // which the sandbox may open for reading.
-  std::optional<Descriptor> descriptor(const std::string& name) override;
+  // The inherited descriptor (the parent opens seekable outputs O_RDWR).
+  std::optional<int> descriptor(const std::string& name) override;
 
  private:
   std::map<std::string, int> fds_;

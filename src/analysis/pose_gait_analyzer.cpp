@@ -9,6 +9,7 @@
 #include "analysis/exports.h"
 #include "analysis/gait_report.h"
 #include "analysis/json_number.h"
+#include "analysis/overlay.h"
 #include "analysis/pose_model.h"
 
 namespace dancer::analysis {
@@ -53,6 +54,7 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   KeypointGaitBuilder events(config_.events);
   KinematicsBuilder kinematics(config_.kinematics);
+  SkeletonTrack skeleton;  // for the verification video and the key frames
   PoseVideoSummary summary;
   try {
     summary = track_video_poses(request.video, config_.pose, [&](const PoseFrame& frame) {
@@ -61,6 +63,7 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
       }
       events.add(frame);
       kinematics.add(frame);
+      skeleton.add(frame);
     });
   } catch (const PoseModelError& e) {
     // A missing or unreadable model is this machine's fault, not the video's.
@@ -131,6 +134,40 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     result.outputs_written.emplace_back(spec.name);
     if (outputs == &directory) result.artifacts.push_back(request.report_dir / spec.name);
   };
+
+  // The render pass: the video again, with the skeleton and the events drawn, encoded as the
+  // verification video and captured at initial contacts as the report's key frames.
+  std::vector<KeyFrameImage> key_frames;
+  const std::optional<int> overlay_fd =
+      wanted(kOverlayArtifact) ? outputs->descriptor(kOverlayArtifact.name) : std::nullopt;
+  std::vector<std::int64_t> contacts;
+  for (const FootEvent& e : gait.events) {
+    if (e.type == FootEventType::kInitialContact) contacts.push_back(e.frame);
+  }
+  // At most config_.report_key_frames of them, spread over the walk.
+  std::vector<std::int64_t> key_frame_indices;
+  const auto key_count = std::min<std::size_t>(contacts.size(), config_.report_key_frames);
+  for (std::size_t i = 0; i < key_count; ++i) {
+    key_frame_indices.push_back(contacts[i * contacts.size() / key_count]);
+  }
+  if (overlay_fd || (wanted(kReportArtifact) && !key_frame_indices.empty())) {
+    OverlayOptions overlay;
+    overlay.left_model_side = left_model_sides(gait.passes, summary.frames);
+    overlay.key_frames = key_frame_indices;
+    overlay.cancel = request.cancel;
+    overlay.decoder_threads = config_.pose.decoder_threads;
+    overlay.encoder_threads = config_.pose.threads;
+    try {
+      const OverlayResult rendered =
+          render_overlay(request.video, skeleton, gait.events, overlay, overlay_fd.value_or(-1));
+      key_frames = rendered.key_frames;
+    } catch (const media::MediaError& e) {
+      // The video decoded once already: what fails now is writing (a full disk), not the file.
+      throw AnalysisError(AnalysisErrorCode::kInternal,
+                          std::string("verification video: ") + e.what());
+    }
+    if (overlay_fd) written(kOverlayArtifact);
+  }
 
   std::string report_html;
   if (wanted(kReportArtifact)) {

@@ -23,6 +23,9 @@ struct PoseGaitConfig {
   // Below this frame rate an event's timing error (half a frame) exceeds 33 ms, the accuracy
   // of video gait events against motion capture (Stenum et al. 2021): "low_frame_rate".
   double min_fps = 20;
+  // Key frames (the video at initial contacts, skeleton drawn) in the report, spread over the
+  // walk; each is about 100 KB of PNG.
+  std::size_t report_key_frames = 6;
 };
 
 inline constexpr const char* kPoseGaitAnalyzerName = "pose-gait";
