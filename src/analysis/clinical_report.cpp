@@ -202,6 +202,11 @@ std::optional<double> number(const json& v) {
   return std::isfinite(d) ? std::optional<double>(d) : std::nullopt;
 }
 
+// A count from the JSON (strides, frames), clamped so that a foreign or corrupt value cannot
+// overflow the conversion (undefined behaviour for out-of-range doubles).
+int as_count(double v) { return static_cast<int>(std::clamp(v, -1e9, 1e9)); }
+long long as_frame(double v) { return static_cast<long long>(std::clamp(v, -1e15, 1e15)); }
+
 std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
 
 const json& array_of(const json& v) {
@@ -256,6 +261,7 @@ struct Facts {
   std::optional<double> height_m;
   bool lengths_in_m = false;      // a subject height was given
   std::string no_strides_reason;  // why nothing was measured, "" when strides exist
+  std::string short_reason;       // the same in two words, for table cells
 };
 
 Facts facts_of(const json& analysis) {
@@ -267,14 +273,19 @@ Facts facts_of(const json& analysis) {
   f.lengths_in_m = f.height_m.has_value();
   if (f.has("no_person")) {
     f.no_strides_reason = "nobody was seen in the video";
+    f.short_reason = "no person";
   } else if (f.has("front_view")) {
     f.no_strides_reason = "front view: the person walked toward or away from the camera";
+    f.short_reason = "front view";
   } else if (f.has("no_walking_pass")) {
     f.no_strides_reason = "no stretch of steady walking across the image";
+    f.short_reason = "no walking pass";
   } else if (f.has("no_walking_detected")) {
     f.no_strides_reason = "no walking was found";
+    f.short_reason = "no walking";
   } else if (array_of(field(analysis, "strides")).empty()) {
     f.no_strides_reason = "no complete stride was measured";
+    f.short_reason = "no stride";
   }
   return f;
 }
@@ -422,7 +433,7 @@ void header_section(std::string& out, const json& analysis, const json& metadata
   const auto& analyzer = field(analysis, "analyzer");
   const auto& quality = field(analysis, "quality");
   out += "<header id=\"report-header\"><h1>Gait analysis report</h1>";
-  out += "<p class=\"sub\">Video gait analysis from body keypoints, side view</p>";
+  out += "<p class=\"sub\">Video gait analysis from body keypoints</p>";
   out += "<dl class=\"meta\">";
   const auto row = [&out](const char* id, const char* label, const std::string& html) {
     out += "<dt>" + std::string(label) + "</dt><dd id=\"" + id + "\">" + html + "</dd>";
@@ -573,7 +584,7 @@ struct SummaryRow {
 
 void summary_section(std::string& out, const json& analysis, const Facts& facts) {
   std::vector<SummaryRow> rows;
-  const std::string& absent = facts.no_strides_reason;
+  const std::string& absent = facts.short_reason;
 
   {  // Walking speed
     SummaryRow r;
@@ -599,7 +610,7 @@ void summary_section(std::string& out, const json& analysis, const Facts& facts)
       r.value_html = null_span("walking_speed.m_per_s", absent.empty() ? "not measured" : absent);
       r.range = find_range("walking_speed_m_per_s");
     }
-    if (passes) {
+    if (passes && *passes > 0) {
       r.n_html =
           metric_span("walking_speed.passes", raw_value(field(ws, "passes")), fixed(*passes, 0)) +
           (*passes == 1 ? " pass" : " passes");
@@ -617,7 +628,7 @@ void summary_section(std::string& out, const json& analysis, const Facts& facts)
             ? metric_span("cadence_steps_per_min", raw_value(c), fixed(*r.value, 1)) +
                   " <span class=\"unit\">steps/min</span>"
             : null_span("cadence_steps_per_min", absent.empty() ? "no alternating steps" : absent);
-    if (const auto steps = number(field(analysis, "cadence_steps"))) {
+    if (const auto steps = number(field(analysis, "cadence_steps")); steps && *steps > 0) {
       r.n_html = metric_span("cadence_steps", raw_value(field(analysis, "cadence_steps")),
                              fixed(*steps, 0)) +
                  " steps";
@@ -645,8 +656,10 @@ void summary_section(std::string& out, const json& analysis, const Facts& facts)
                      (!absent.empty() ? absent : few_strides_reason(m.n) + " with this measure") +
                      "</span>";
     }
-    r.n_html =
-        "mean of " + std::to_string(m.n) + (m.n == 1 ? " stride" : " strides") + ", both sides";
+    if (m.n > 0) {
+      r.n_html =
+          "mean of " + std::to_string(m.n) + (m.n == 1 ? " stride" : " strides") + ", both sides";
+    }
     if (range_key) r.range = find_range(range_key);
     r.no_range_reason = no_range_reason;
     rows.push_back(std::move(r));
@@ -671,14 +684,14 @@ void summary_section(std::string& out, const json& analysis, const Facts& facts)
     r.decimals = 1;
     const auto& stat = field(field(field(analysis, "per_side"), side), "stride_time_s");
     const auto n = number(field(stat, "n"));
-    const int strides = n ? static_cast<int>(*n) : 0;
+    const int strides = n ? as_count(*n) : 0;
     const std::string path = std::string("per_side.") + side + ".stride_time_s.cv";
     r.value = number(field(stat, "cv"));
     r.value_html = r.value
                        ? metric_span(path, raw_value(field(stat, "cv")), fixed(*r.value, 1)) +
                              " <span class=\"unit\">%</span>"
                        : null_span(path, !absent.empty() ? absent : few_strides_reason(strides));
-    r.n_html = std::to_string(strides) + (strides == 1 ? " stride" : " strides");
+    if (strides > 0) r.n_html = std::to_string(strides) + (strides == 1 ? " stride" : " strides");
     if (r.value && strides < kStableVariability) {
       r.n_html += " <span class=\"flag\" data-flag=\"few-strides\">few strides</span>";
     }
@@ -756,6 +769,11 @@ void per_side_section(std::string& out, const json& analysis, const Facts& facts
     out += "<p>— <span class=\"reason\">no per-side values in this result</span></p></section>";
     return;
   }
+  if (array_of(field(analysis, "strides")).empty() && !facts.no_strides_reason.empty()) {
+    out += "<p data-per-side=\"none\">No per-side values: " + facts.no_strides_reason +
+           ".</p></section>";
+    return;
+  }
   out +=
       "<table class=\"compact group\"><thead><tr><th rowspan=\"2\">Measure</th>"
       "<th colspan=\"3\" class=\"grp sep\">Left</th><th colspan=\"3\" class=\"grp sep\">Right</th>"
@@ -771,7 +789,7 @@ void per_side_section(std::string& out, const json& analysis, const Facts& facts
       const auto& stat = field(field(per_side, side), m.key);
       const std::string base = std::string("per_side.") + side + "." + m.key;
       const auto n = number(field(stat, "n"));
-      const int strides = n ? static_cast<int>(*n) : 0;
+      const int strides = n ? as_count(*n) : 0;
       const auto mean = number(field(stat, "mean"));
       const auto sd = number(field(stat, "sd"));
       const auto cv = number(field(stat, "cv"));
@@ -820,6 +838,11 @@ void symmetry_section(std::string& out, const json& analysis, const Facts& facts
   out += "<section id=\"symmetry\"><h2>Symmetry</h2>";
   if (!sym.is_object()) {
     out += "<p>— <span class=\"reason\">no symmetry indices in this result</span></p></section>";
+    return;
+  }
+  if (array_of(field(analysis, "strides")).empty() && !facts.no_strides_reason.empty()) {
+    out += "<p data-symmetry=\"none\">No symmetry indices: " + facts.no_strides_reason +
+           ".</p></section>";
     return;
   }
   out +=
@@ -936,7 +959,7 @@ std::vector<Event> events_of(const json& analysis) {
       continue;
     }
     const auto f = number(field(e, "frame"));
-    out.push_back({foot, type, *t, f ? static_cast<long long>(*f) : 0});
+    out.push_back({foot, type, *t, f ? as_frame(*f) : 0});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Event& a, const Event& b) { return a.time_s < b.time_s; });
@@ -1136,7 +1159,7 @@ SideCurve side_curve(const json& cycles, const char* side, const char* joint) {
   c.sd = curve(field(field(s, joint), "sd"));
   if (c.sd && c.mean && c.sd->size() != c.mean->size()) c.sd.reset();
   const auto n = number(field(s, "n"));
-  c.n = n ? static_cast<int>(*n) : 0;
+  c.n = n ? as_count(*n) : 0;
   return c;
 }
 
@@ -1314,7 +1337,7 @@ void kinematics_section(std::string& out, const json& analysis, const Facts& fac
         const auto mean = number(field(p, "mean"));
         const auto sd = number(field(p, "sd"));
         const auto n = number(field(p, "n"));
-        const int strides = n ? static_cast<int>(*n) : 0;
+        const int strides = n ? as_count(*n) : 0;
         out += "<td class=\"num\">";
         if (mean) {
           out += metric_span(base + ".mean", raw_value(field(p, "mean")), fixed(*mean, 1)) + " ± " +
@@ -1575,7 +1598,7 @@ void strides_section(std::string& out, const json& analysis, const Facts& facts)
       if (std::string_view(c.key) == "pass") {
         const auto p = number(v);
         out += "<td class=\"num\">" +
-               (p ? metric_span(path, raw_value(v), std::to_string(static_cast<long long>(*p) + 1))
+               (p ? metric_span(path, raw_value(v), std::to_string(as_frame(*p) + 1))
                   : null_span(path, "")) +
                "</td>";
         continue;

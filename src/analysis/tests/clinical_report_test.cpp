@@ -275,6 +275,10 @@ TEST(ClinicalReport, FrontViewDrawsNoPlotsOfNothing) {
   EXPECT_NE(text_after(html, "cadence_steps_per_min").find("front view"), std::string::npos);
   EXPECT_NE(text_after(html, "summary.step_length_m").find("front view"), std::string::npos);
   EXPECT_EQ(count(html, "data-verdict="), 0u);
+  // One sentence instead of tables of dashes.
+  EXPECT_NE(section(html, "per-side").find("No per-side values: front view"), std::string::npos);
+  EXPECT_EQ(section(html, "per-side").find("<table"), std::string::npos);
+  EXPECT_NE(section(html, "symmetry").find("No symmetry indices: front view"), std::string::npos);
   EXPECT_NE(section(html, "quality").find("data-warning=\"front_view\""), std::string::npos);
   EXPECT_NE(html.find("id=\"limits\""), std::string::npos);
   EXPECT_EQ(html.find("id=\"key-frames\""), std::string::npos);
@@ -388,6 +392,38 @@ TEST(ClinicalReport, RecordingDateComesFromTheVideoUnlessGiven) {
   html = render(a, c, {}, {}, metadata);
   EXPECT_NE(html.find("<dd id=\"meta-recorded\">2023-01-02</dd>"), std::string::npos);
   EXPECT_NE(html.find("<dd id=\"meta-job\">42</dd>"), std::string::npos);
+}
+
+TEST(ClinicalReport, ForeignOrMalformedAnalysesRenderWithoutThrowing) {
+  using nlohmann::json;
+  const std::vector<json> cases = {
+      nullptr,
+      json::object(),
+      json::array(),
+      "text",
+      {{"analyzer", {{"name", "placeholder"}, {"version", "1.0.0"}}}, {"placeholder", true}},
+      {{"analyzer", {{"name", "silhouette-gait"}}},
+       {"cadence_steps_per_min", 101.2},
+       {"quality", {{"warnings", {"too_dark", "camera_moving"}}}}},
+      {{"events", "x"},
+       {"strides", {1, "a", nullptr, {{"stride_time_s", "1.1"}}}},
+       {"per_side", 5},
+       {"passes", {{{"start_s", 1e300}, {"end_s", 1e301}}}},
+       {"quality", {{"warnings", {1, "front_view"}}, {"fps", "30"}, {"resolution", 3}}},
+       {"kinematics",
+        {{"cycles", {{"left", {{"n", 1e300}, {"hip", {{"mean", {"a", "b"}}, {"sd", 2}}}}}}},
+         {"peaks", {{"left", {{"hip_rom", {{"mean", 1e308}, {"n", -1e300}}}}}}}}},
+       {"symmetry", {{"step_time", {{"pct", "x"}, {"n_left", 1e300}}}}}},
+      {{"events",
+        {{{"foot", "left"}, {"type", "initial_contact"}, {"time_s", 1.0}, {"frame", 1e300}}}},
+       {"strides", {{{"foot", "left"}, {"pass", 1e300}, {"stride_time_s", 1.1}}}}},
+  };
+  for (const auto& analysis : cases) {
+    std::string html;
+    EXPECT_NO_THROW(html = render(analysis)) << analysis;
+    EXPECT_NE(html.find("</html>"), std::string::npos) << analysis;
+    EXPECT_EQ(html.find("<script"), std::string::npos);
+  }
 }
 
 }  // namespace
