@@ -6,8 +6,8 @@
 #include <ctime>
 #include <regex>
 
+#include "analysis/clinical_report.h"
 #include "analysis/exports.h"
-#include "analysis/gait_report.h"
 #include "analysis/json_number.h"
 #include "analysis/overlay.h"
 #include "analysis/pose_model.h"
@@ -171,17 +171,20 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
 
   std::string report_html;
   if (wanted(kReportArtifact)) {
-    // The knee angle of the left leg over time, with the events, until the clinical report.
-    std::vector<double> knee;
-    for (const auto& v : angles.angles[0][1]) knee.push_back(v ? *v : std::nan(""));
-    nlohmann::json report_view = result.analysis;
-    report_view["step_events"] = nlohmann::json::array();
-    for (const FootEvent& e : gait.events) {
-      if (e.type == FootEventType::kInitialContact) {
-        report_view["step_events"].push_back({{"time_s", e.time_s}, {"frame", e.frame}});
+    ReportSignals signals;
+    signals.time_s = angles.times_s;
+    for (std::size_t side = 0; side < 2; ++side) {
+      for (const auto& v : angles.heel_ahead[side]) {
+        signals.heel_ahead[side].push_back(v ? *v : std::nan(""));
       }
     }
-    report_html = render_gait_report(report_view, request.metadata, angles.times_s, knee, {});
+    ReportContext context;
+    context.object_name = request.job.object_name.empty() ? request.video.filename().string()
+                                                          : request.job.object_name;
+    context.processed_at = std::chrono::system_clock::now();
+    if (!request.job.job_id.empty()) context.job_id = request.job.job_id;
+    report_html =
+        render_clinical_report(result.analysis, request.metadata, context, key_frames, signals);
     outputs->write(kReportArtifact.name, report_html);
     written(kReportArtifact);
     if (outputs == &directory) result.report_path = request.report_dir / kReportArtifact.name;
