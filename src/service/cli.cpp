@@ -18,6 +18,7 @@
 #include "aws/error.h"
 #include "aws/s3_client.h"
 #include "aws/sqs_client.h"
+#include "aws/uri.h"
 #include "common/strings.h"
 #include "media/av_log.h"
 #include "media/metadata.h"
@@ -139,7 +140,7 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
   request.subject_height_m = subject_height;
   request.report_dir = report_dir.empty() ? report_dir : std::filesystem::absolute(report_dir);
   request.job.object_name = file.filename().string();
-  request.job.video_url = "file://" + request.video.string();
+  request.job.video_url = "file://" + aws::uri_encode(request.video.string(), true);
   request.job.video_content_type = video_content_type(request.video);
   request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
   if (settings.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);

@@ -10,6 +10,7 @@
 #include "analysis/child_protocol.h"
 #include "analysis/outputs.h"
 #include "aws/error.h"
+#include "aws/uri.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "media/metadata.h"
@@ -583,7 +584,9 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
   }
   std::filesystem::create_directories(report_dir);
   request.report_dir = report_dir;
-  request.job = {std::to_string(job.id), object.key, "s3://" + object.bucket + "/" + object.key,
+  // A URL, so the key is percent-encoded (RFC 3986; the FHIR bundle's Media.content.url).
+  request.job = {std::to_string(job.id), object.key,
+                 "s3://" + object.bucket + "/" + aws::uri_encode(object.key, true),
                  head.content_type};
   request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
   if (config.analysis.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);

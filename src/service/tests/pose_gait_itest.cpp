@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "common/sha256.h"
 #include "service/events.h"
 #include "store/job_store.h"
+#include "support/fhir_validator.h"
 #include "support/results_schema.h"
 #include "support/service_harness.h"
 #include "support/test_support.h"
@@ -66,8 +69,44 @@ TEST(PoseGaitEndToEnd, DefaultAnalyzerCompletesARealWalkWithEventsStridesAndAngl
   EXPECT_EQ(a["kinematics"]["per_frame"]["left"]["knee"].size(),
             a["frames_analyzed"].get<std::size_t>());
   EXPECT_TRUE(a["quality"]["warnings"].is_array());
-  // The report is uploaded under RESULTS_PREFIX.
-  EXPECT_NE(job->report_location.find("/results/"), std::string::npos) << job->report_location;
+  // The report and the artifacts are uploaded under RESULTS_PREFIX/job-<id>/, each listed with
+  // the size and SHA-256 of what S3 holds.
+  const std::string dir =
+      "s3://" + harness.bucket() + "/results/job-" + std::to_string(job->id) + "/";
+  EXPECT_EQ(job->report_location, dir + "report.html");
+  EXPECT_EQ(results["report_location"], job->report_location);
+  std::set<std::string> names;
+  TempDir downloads;
+  for (const json& artifact : results["artifacts"]) {
+    const std::string name = artifact["name"];
+    names.insert(name);
+    EXPECT_EQ(artifact["location"], dir + name);
+    const std::string artifact_key = artifact["location"].get<std::string>().substr(
+        std::string("s3://" + harness.bucket() + "/").size());
+    const auto local = downloads.path() / name;
+    const aws::ObjectInfo stored =
+        harness.s3().download_to_file(harness.bucket(), artifact_key, local);
+    EXPECT_EQ(stored.content_type, artifact["content_type"]) << name;
+    const common::FileDigest digest = common::sha256_file(local);
+    EXPECT_EQ(artifact["size_bytes"], digest.size) << name;
+    EXPECT_EQ(artifact["sha256"], digest.sha256) << name;
+    if (name == "fhir.json") {
+      EXPECT_TRUE(matches_fhir_r4(json::parse(read_file(local))));
+    } else if (name == "strides.csv") {
+      const std::string csv = read_file(local);
+      EXPECT_EQ(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')),
+                a["strides"].size() + 1);  // the header, then one row per stride
+    } else if (name == "overlay.mp4") {
+      const json probe =
+          json::parse(run_command("ffprobe -v quiet -print_format json -show_streams " +
+                                  shell_quote(local.string()))
+                          .output);
+      EXPECT_EQ(probe["streams"][0]["codec_name"], "h264");
+      EXPECT_LE(probe["streams"][0]["height"].get<int>(), 720);
+    }
+  }
+  EXPECT_EQ(names,
+            (std::set<std::string>{"report.html", "overlay.mp4", "strides.csv", "fhir.json"}));
 }
 
 }  // namespace
