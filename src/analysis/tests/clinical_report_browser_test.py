@@ -1,123 +1,27 @@
-#!/usr/bin/env python3
 """The clinical report in a real browser (ctest clinical_report_browser).
 
-Renders a stored result with report_render, opens it in headless Chromium driven over the
-DevTools protocol on a pipe (--remote-debugging-pipe: NUL-terminated JSON on fds 3 and 4, so
-nothing listens on a port and no package is needed), and checks:
-  * no console error, no uncaught exception, no request for anything but the page itself;
-  * at desktop width (1280 px) nothing is wider than the window; a full-page screenshot;
-  * with print media at the A4 printable width (210 mm - 2 x 14 mm margins), no element's box
-    reaches past it (nothing cut), and tables and figures are kept whole (break-inside: avoid);
-  * the A4 PDF (Page.printToPDF, the page's own @page size) has A4 pages, in the expected
-    number;
-  * every figure the page shows (data-metric / data-value) equals the result's value, its text
-    is that value rounded, and the event markers are the result's events.
+Renders a stored result with report_render and runs report_browser.inspect_report on it
+(headless Chromium over the DevTools protocol on a pipe: console and network, overflow at
+desktop and A4 printable width, the A4 PDF's pages, every data-metric figure and event marker
+against the result), and checks that every initial contact has its key frame.
 Key frames are cut from the shared kevin1 clip (the example's source) at its initial contacts;
 the keypoint signals are drawn through the example's events (the result does not store them).
 Writes report.html, report-desktop.png, report-print.png and report.pdf into --out-dir.
 """
 
 import argparse
-import base64
 import json
 import math
 import os
-import re
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-CHROMIUM = "/usr/bin/chromium"
-A4_CONTENT_WIDTH_MM = 210 - 14 - 14  # @page margins in clinical_report.cpp
-PX_PER_MM = 96 / 25.4
-PAGES_MIN, PAGES_MAX = 4, 9  # the example report: measured 7 pages
+import report_browser
+from report_browser import CHROMIUM, check, failures
 
-failures = []
-
-
-def check(condition, message):
-    if not condition:
-        failures.append(message)
-    return condition
-
-
-class Browser:
-    """Headless Chromium with the DevTools protocol on a pipe."""
-
-    def __init__(self, profile, log):
-        to_r, self.w = os.pipe()
-        self.r, from_w = os.pipe()
-        # The protocol reads fd 3 and writes fd 4 of the browser process.
-        cmd = ["/bin/sh", "-c", f'exec "$0" "$@" 3<&{to_r} 4>&{from_w}', CHROMIUM,
-               "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
-               "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--hide-scrollbars", "--user-data-dir=" + profile, "about:blank"]
-        self.proc = subprocess.Popen(cmd, pass_fds=(to_r, from_w), stdout=log, stderr=log)
-        os.close(to_r)
-        os.close(from_w)
-        self.buf = b""
-        self.next_id = 0
-        self.events = []
-
-    def _read(self, deadline):
-        while b"\0" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.r], [], [], left)[0]:
-                raise TimeoutError("no answer from chromium")
-            chunk = os.read(self.r, 1 << 20)
-            if not chunk:
-                raise RuntimeError("chromium closed the protocol pipe")
-            self.buf += chunk
-        raw, self.buf = self.buf.split(b"\0", 1)
-        return json.loads(raw)
-
-    def send(self, method, params=None, session=None, timeout=60):
-        self.next_id += 1
-        message = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self.w, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            m = self._read(deadline)
-            if m.get("id") == self.next_id:
-                if "error" in m:
-                    raise RuntimeError(f"{method}: {m['error']}")
-                return m["result"]
-            self.events.append(m)
-
-    def wait_for(self, method, timeout=60):
-        deadline = time.monotonic() + timeout
-        for m in self.events:
-            if m.get("method") == method:
-                return m
-        while True:
-            m = self._read(deadline)
-            self.events.append(m)
-            if m.get("method") == method:
-                return m
-
-    def evaluate(self, session, expression):
-        r = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                      session)
-        if "exceptionDetails" in r:
-            raise RuntimeError(f"page script failed: {r['exceptionDetails']}")
-        return json.loads(r["result"]["value"])
-
-    def close(self):
-        try:
-            self.send("Browser.close", timeout=10)
-        except Exception:  # the browser may close the pipe before answering
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+PAGES = (4, 9)  # the example report: measured 7 pages
 
 
 def run(cmd):
@@ -171,115 +75,6 @@ def signals(analysis, path):
         json.dump(out, f)
 
 
-def resolve(analysis, path):
-    node = analysis
-    for part in path.split("."):
-        if isinstance(node, list):
-            node = node[int(part)]
-        else:
-            node = node[part]
-    return node
-
-
-def expected_value(analysis, metric):
-    """(value, n) the page should show for a data-metric."""
-    if metric.startswith("summary."):
-        key = metric[len("summary."):]
-        values = [s[key] for s in analysis["strides"] if isinstance(s.get(key), (int, float))]
-        return (sum(values) / len(values) if len(values) >= 3 else None), len(values)
-    return resolve(analysis, metric), None
-
-
-def check_figures(analysis, figures):
-    seen = set()
-    for metric, value, n, text in figures:
-        seen.add(metric)
-        try:
-            expected, expected_n = expected_value(analysis, metric)
-        except (KeyError, IndexError, ValueError):
-            check(False, f"{metric}: not in the result")
-            continue
-        shown = json.loads(value)
-        if expected is None or shown is None:
-            check(expected is None and shown is None, f"{metric}: page {shown}, result {expected}")
-            check(shown is not None or text.strip() == "—", f"{metric}: null shown as {text!r}")
-            continue
-        check(math.isclose(shown, expected, rel_tol=1e-12, abs_tol=1e-12),
-              f"{metric}: page {shown}, result {expected}")
-        if expected_n is not None:
-            check(n is not None and int(n) == expected_n, f"{metric}: n {n}, strides {expected_n}")
-        # The text is the value rounded to the decimals shown (passes are shown 1-based).
-        digits = text.strip()
-        if metric.startswith("strides.") and metric.endswith(".pass"):
-            check(int(digits) == expected + 1, f"{metric}: shown {digits!r}")
-            continue
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
-        check(abs(float(digits) - expected) <= 0.5 * 10 ** -decimals + 1e-9,
-              f"{metric}: shown {digits!r}, value {expected}")
-    # What must be on the page.
-    required = ["cadence_steps_per_min", "walking_speed.m_per_s", "summary.stride_time_s",
-                "summary.step_length_m", "summary.double_support_pct", "summary.stance_pct",
-                "subject_height_m", "quality.duration_s"]
-    for side in ("left", "right"):
-        for measure in analysis["per_side"][side]:
-            if measure.endswith("_body_heights"):
-                continue  # lengths are shown in metres when the subject's height is known
-            for stat in ("mean", "cv", "n"):
-                required.append(f"per_side.{side}.{measure}.{stat}")
-        for peak in analysis["kinematics"]["peaks"][side]:
-            required.append(f"kinematics.peaks.{side}.{peak}.mean")
-    for key in ("step_time", "swing_time", "step_length"):
-        required.append(f"symmetry.{key}.pct")
-    for i, stride in enumerate(analysis["strides"]):
-        for key in ("start_s", "stride_time_s", "step_time_s", "stance_pct", "swing_pct",
-                    "single_support_pct", "double_support_pct", "step_length_m",
-                    "stride_length_m"):
-            required.append(f"strides.{i}.{key}")
-    missing = [m for m in required if m not in seen]
-    check(not missing, f"figures missing from the page: {missing}")
-    return len(figures)
-
-
-FIGURES_JS = """JSON.stringify(Array.from(document.querySelectorAll('[data-metric]')).map(
-  e => [e.dataset.metric, e.dataset.value, e.dataset.n || null, e.textContent]))"""
-
-EVENTS_JS = """JSON.stringify(Array.from(document.querySelectorAll(
-  '[data-figure=timeline] [data-event]')).map(
-  e => [e.dataset.foot, e.dataset.event, parseFloat(e.dataset.timeS)]))"""
-
-OVERFLOW_JS = """(() => {
-  const W = document.documentElement.clientWidth;
-  const bad = [];
-  for (const e of document.querySelectorAll('body *')) {
-    const r = e.getBoundingClientRect();
-    if (r.width === 0 && r.height === 0) continue;
-    if (r.right > W + 0.5 || r.left < -0.5) {
-      bad.push(e.tagName + (e.id ? '#' + e.id : '') + ' ' + r.left.toFixed(1) + '..' +
-               r.right.toFixed(1));
-    }
-  }
-  const loose = [];
-  for (const e of document.querySelectorAll('table, figure')) {
-    if (getComputedStyle(e).breakInside !== 'avoid') loose.push(e.tagName);
-  }
-  return JSON.stringify({width: W, scroll: document.documentElement.scrollWidth,
-                         bad: bad.slice(0, 20), n: bad.length, loose: loose});
-})()"""
-
-
-def png_size(data):
-    check(data[:8] == b"\x89PNG\r\n\x1a\n", "screenshot is not a PNG")
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-
-
-def pdf_pages(pdf):
-    """Page objects and their MediaBoxes (Chromium's PDFs keep page dictionaries uncompressed)."""
-    pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
-    boxes = [tuple(float(x) for x in m.groups()) for m in re.finditer(
-        rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]", pdf)]
-    return pages, boxes
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--render", required=True)
@@ -296,7 +91,6 @@ def main():
         analysis = json.load(f)["analysis"]
 
     work = tempfile.mkdtemp(prefix="clinical-report-")
-    browser = None
     try:
         html = os.path.join(args.out_dir, "report.html")
         render = [args.render, args.results, html, "--job", "42", "--processed-at", "1764316800"]
@@ -313,100 +107,15 @@ def main():
             render += ["--key-frame", spec]
         run(render)
 
-        log = open(os.path.join(args.out_dir, "chromium.log"), "w")
-        browser = Browser(os.path.join(work, "profile"), log)
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        sid = browser.send("Target.attachToTarget",
-                           {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.send(f"{domain}.enable", session=sid)
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}, sid)
-        browser.send("Page.navigate", {"url": "file://" + os.path.abspath(html)}, sid)
-        browser.wait_for("Page.loadEventFired")
-
-        # The figures against the result.
-        n = check_figures(analysis, browser.evaluate(sid, FIGURES_JS))
-        events = browser.evaluate(sid, EVENTS_JS)
-        stored = sorted((e["foot"], e["type"], e["time_s"]) for e in analysis["events"])
-        check(sorted((f, t, s) for f, t, s in events) == stored,
-              f"timeline events {events} differ from the result's {stored}")
-        shown_frames = browser.evaluate(
-            sid, "JSON.stringify(document.querySelectorAll('.key-frame img').length)")
-        check(shown_frames == sum(e["type"] == "initial_contact" for e in analysis["events"]),
-              f"{shown_frames} key frames shown")
-
-        # Desktop: nothing wider than the window; a full-page screenshot.
-        desktop = browser.evaluate(sid, OVERFLOW_JS)
-        check(desktop["scroll"] <= 1280, f"desktop: page {desktop['scroll']} px wide")
-        metrics = browser.send("Page.getLayoutMetrics", session=sid)
-        height = math.ceil(metrics["cssContentSize"]["height"])
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False},
-                     sid)
-        shot = base64.b64decode(browser.send("Page.captureScreenshot", {"format": "png"},
-                                             sid)["data"])
-        with open(os.path.join(args.out_dir, "report-desktop.png"), "wb") as f:
-            f.write(shot)
-        width, _ = png_size(shot)
-        check(width == 1280, f"screenshot {width} px wide")
-        check(len(shot) > 100_000, f"screenshot of {len(shot)} bytes: a blank page?")
-
-        # Print: the A4 printable width, print media; nothing reaches past it.
-        print_width = math.floor(A4_CONTENT_WIDTH_MM * PX_PER_MM)
-        browser.send("Emulation.setEmulatedMedia", {"media": "print"}, sid)
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": print_width, "height": 1100, "deviceScaleFactor": 1,
-                      "mobile": False}, sid)
-        printed = browser.evaluate(sid, OVERFLOW_JS)
-        check(printed["width"] == print_width, f"print layout {printed['width']} px wide")
-        check(printed["n"] == 0 and printed["scroll"] <= print_width,
-              f"print: {printed['n']} elements past {print_width} px "
-              f"(page {printed['scroll']} px): {printed['bad']}")
-        check(not printed["loose"], f"tables/figures that may split across pages: "
-              f"{printed['loose']}")
-        metrics = browser.send("Page.getLayoutMetrics", session=sid)
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": print_width,
-                      "height": math.ceil(metrics["cssContentSize"]["height"]),
-                      "deviceScaleFactor": 1, "mobile": False}, sid)
-        with open(os.path.join(args.out_dir, "report-print.png"), "wb") as f:
-            f.write(base64.b64decode(browser.send("Page.captureScreenshot", {"format": "png"},
-                                                  sid)["data"]))
-        browser.send("Emulation.clearDeviceMetricsOverride", session=sid)
-        browser.send("Emulation.setEmulatedMedia", {"media": ""}, sid)
-
-        pdf = base64.b64decode(browser.send("Page.printToPDF",
-                                            {"preferCSSPageSize": True, "printBackground": True},
-                                            sid, timeout=120)["data"])
-        with open(os.path.join(args.out_dir, "report.pdf"), "wb") as f:
-            f.write(pdf)
-        pages, boxes = pdf_pages(pdf)
-        check(PAGES_MIN <= pages <= PAGES_MAX,
-              f"{pages} PDF pages, expected {PAGES_MIN}-{PAGES_MAX}")
-        check(boxes and all(abs(b[2] - b[0] - 595.3) < 2 and abs(b[3] - b[1] - 841.9) < 2
-                            for b in boxes), f"PDF pages not A4: {boxes[:3]}")
-
-        # What the page said to the console, and what it tried to load.
-        for m in browser.events:
-            method, params = m.get("method"), m.get("params", {})
-            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                check(False, f"console {params['type']}: {params.get('args')}")
-            elif method == "Runtime.exceptionThrown":
-                check(False, f"exception: {params.get('exceptionDetails')}")
-            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-                check(False, f"browser error: {params['entry'].get('text')}")
-            elif method == "Network.requestWillBeSent":
-                url = params["request"]["url"]
-                check(url.startswith("file://") or url.startswith("data:"),
-                      f"the page requested {url}")
-        print(f"clinical_report_browser: {n} figures checked against the result, "
-              f"{len(events)} events, {shown_frames} key frames; desktop screenshot "
-              f"{width} px wide; print width {print_width} px, {printed['n']} elements past it; "
-              f"PDF {pages} A4 pages; output in {args.out_dir}")
+        seen = report_browser.inspect_report(html, analysis, args.out_dir, work, PAGES)
+        contacts = sum(e["type"] == "initial_contact" for e in analysis["events"])
+        check(seen.get("key_frames") == contacts, f"{seen.get('key_frames')} key frames shown")
+        print(f"clinical_report_browser: {seen.get('figures')} figures checked against the "
+              f"result, {seen.get('events')} events, {seen.get('key_frames')} key frames; "
+              f"desktop screenshot {seen.get('desktop_width')} px wide; print width "
+              f"{seen.get('print_width')} px, {seen.get('print_overflow')} elements past it; "
+              f"PDF {seen.get('pages')} A4 pages; output in {args.out_dir}")
     finally:
-        if browser:
-            browser.close()
         shutil.rmtree(work, ignore_errors=True)
     for message in failures:
         print("FAIL:", message)
