@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "common/strings.h"
 #include "common/utf8.h"
 
 namespace dancer::analysis {
@@ -142,31 +143,7 @@ int citation_number(std::string_view key) {
 // external analyzer) goes through here: made valid UTF-8 (the page declares UTF-8), then every
 // character that could open markup or end an attribute value is escaped.
 std::string esc(std::string_view text) {
-  const std::string valid = common::to_valid_utf8(text);
-  std::string out;
-  out.reserve(valid.size());
-  for (char c : valid) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return common::escape_markup(common::to_valid_utf8(text));
 }
 
 std::string fixed(double v, int decimals) {
@@ -1492,33 +1469,6 @@ void signals_section(std::string& out, const json& analysis, const Facts& facts,
 // ---------------------------------------------------------------------------------------------
 // Key frames
 
-std::string base64(std::string_view in) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  const auto byte = [&](std::size_t k) {
-    return static_cast<unsigned>(static_cast<unsigned char>(in[k]));
-  };
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += kTable[(v >> 6) & 63];
-    out += kTable[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = byte(i) << 16;
-    if (i + 1 < in.size()) v |= byte(i + 1) << 8;
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kTable[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // The image type from its signature (PNG, RFC 2083 section 3.1; JPEG SOI marker), so the data:
 // URI never claims a type the bytes are not.
 const char* image_type(const std::string& bytes) {
@@ -1536,7 +1486,8 @@ void key_frames_section(std::string& out, const std::vector<KeyFrameImage>& fram
     out += "<figure class=\"key-frame\" data-frame=\"" + std::to_string(k.frame) +
            "\" data-time-s=\"" + raw_value(k.time_s) + "\">";
     if (const char* type = image_type(k.png)) {
-      out += "<img alt=\"" + caption + "\" src=\"data:" + type + ";base64," + base64(k.png) + "\">";
+      out += "<img alt=\"" + caption + "\" src=\"data:" + type + ";base64," +
+             common::base64_encode(k.png) + "\">";
     } else {
       out += "<p class=\"reason\">image not in a format the report can show</p>";
     }

@@ -15,6 +15,8 @@
 #include <system_error>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace dancer::analysis {
 namespace {
 
@@ -125,16 +127,11 @@ std::string name_uuid(std::string_view job_id, std::string_view role) {
 }
 
 std::string base64(std::string_view bytes) {
-  // EVP_EncodeBlock takes an int length and writes 4 characters per 3 bytes, no line breaks.
-  if (bytes.size() > static_cast<std::size_t>(INT_MAX / 4 * 3)) {
+  try {
+    return common::base64_encode(bytes);
+  } catch (const std::length_error&) {
     throw ExportError("fhir_bundle: the report is too large to embed");
   }
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                      reinterpret_cast<const unsigned char*>(bytes.data()),
-                                      static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(written));
-  return out;
 }
 
 std::string base64(const std::array<unsigned char, 20>& digest) {

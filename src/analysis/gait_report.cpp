@@ -9,57 +9,13 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "common/strings.h"
 #include "media/png_encoder.h"
 
 namespace dancer::analysis {
 namespace {
 
-std::string escape_html(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string base64(const std::string& in) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += table[(v >> 18) & 63];
-    out += table[(v >> 12) & 63];
-    out += table[(v >> 6) & 63];
-    out += table[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += table[(v >> 18) & 63];
-    out += table[(v >> 12) & 63];
-    out += i + 1 < in.size() ? table[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
+std::string escape_html(const std::string& s) { return common::escape_markup(s); }
 
 std::string value_text(const nlohmann::json& v) {
   if (v.is_null()) return "&ndash;";
@@ -189,8 +145,8 @@ std::string render_gait_report(const nlohmann::json& analysis, const nlohmann::j
   html << "<h2>Key frames</h2><div id='key-frames'>";
   for (const KeyFrame& k : key_frames) {
     html << "<figure><img alt='frame " << k.frame << "' src='data:image/png;base64,"
-         << base64(encode_png(k.gray)) << "'><figcaption>" << k.time_s << " s (frame " << k.frame
-         << ")</figcaption></figure>";
+         << common::base64_encode(encode_png(k.gray)) << "'><figcaption>" << k.time_s
+         << " s (frame " << k.frame << ")</figcaption></figure>";
   }
   html << "</div><h2>Video metadata</h2><table id='metadata'>";
   if (metadata.is_object()) {

@@ -1,5 +1,7 @@
 #include "aws/aws_xml.h"
 
+#include "common/strings.h"
+
 #include <cstdint>
 
 namespace dancer::aws::xml {
@@ -102,31 +104,6 @@ ErrorDocument parse_error_document(std::string_view xml) {
   return document;
 }
 
-std::string escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string escape(std::string_view text) { return common::escape_markup(text); }
 
 }  // namespace dancer::aws::xml

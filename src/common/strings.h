@@ -16,4 +16,13 @@ std::string ascii_lower(std::string_view text);
 std::string hex_encode(std::string_view bytes);
 std::string hex_encode(const unsigned char* bytes, std::size_t size);
 
+// Markup escaping for XML 1.0 and HTML5 text and attribute values: & < > " ' become entities
+// (&apos; is predefined in both). Bytes are otherwise kept; callers that need valid UTF-8
+// make it so first.
+std::string escape_markup(std::string_view text);
+
+// Base64 (RFC 4648, standard alphabet, padded, no line breaks), through OpenSSL's
+// EVP_EncodeBlock. Throws std::length_error above about 1.5 GiB (its int length).
+std::string base64_encode(std::string_view bytes);
+
 }  // namespace dancer::common

@@ -202,7 +202,7 @@ TEST(ClinicalReport, EscapesHostileStrings) {
   EXPECT_EQ(html.find("<iframe"), std::string::npos);
   EXPECT_EQ(html.find("<img src=x"), std::string::npos);
   EXPECT_EQ(html.find("<svg onload"), std::string::npos);
-  EXPECT_NE(html.find("uploads/&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"),
+  EXPECT_NE(html.find("uploads/&lt;script&gt;alert(1)&lt;/script&gt;&quot;&apos;&amp;"),
             std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;alert(5)&lt;/script&gt;"), std::string::npos);
   EXPECT_NE(html.find("The analyzer reported “&lt;b&gt;bold&lt;/b&gt;”."), std::string::npos);

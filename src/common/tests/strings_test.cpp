@@ -27,5 +27,21 @@ TEST(HexEncode, WritesTwoLowerCaseDigitsPerByte) {
   EXPECT_EQ(hex.substr(506), "fdfeff");
 }
 
+TEST(Strings, EscapeMarkupEscapesEveryCharacterThatOpensMarkupOrEndsAnAttribute) {
+  EXPECT_EQ(escape_markup("a<b>&\"c'd"), "a&lt;b&gt;&amp;&quot;c&apos;d");
+  EXPECT_EQ(escape_markup("plain \xc3\xa9"), "plain \xc3\xa9");
+}
+
+TEST(Strings, Base64MatchesTheRfc4648Vectors) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_encode(std::string("\0\xff", 2)), "AP8=");
+}
+
 }  // namespace
 }  // namespace dancer::common
