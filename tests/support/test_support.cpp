@@ -172,4 +172,26 @@ void StderrCapture::restore() {
   saved_ = -1;
 }
 
+// The types of the MP4's top-level boxes in file order (ISO/IEC 14496-12 4.2: 32-bit
+// big-endian size including the header, then the type; size 1 = a 64-bit size follows).
+std::vector<std::string> mp4_top_level_boxes(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  std::vector<std::string> types;
+  std::size_t at = 0;
+  while (at + 8 <= bytes.size()) {
+    std::uint64_t size = 0;
+    for (int i = 0; i < 4; ++i) size = size << 8 | static_cast<std::uint8_t>(bytes[at + i]);
+    std::size_t header = 8;
+    if (size == 1 && at + 16 <= bytes.size()) {
+      size = 0;
+      for (int i = 8; i < 16; ++i) size = size << 8 | static_cast<std::uint8_t>(bytes[at + i]);
+      header = 16;
+    }
+    types.push_back(bytes.substr(at + 4, 4));
+    if (size < header) break;  // 0 (to the end of file) or malformed
+    at += size;
+  }
+  return types;
+}
+
 }  // namespace dancer::testing

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dancer::testing {
 
@@ -44,6 +45,10 @@ std::filesystem::path make_test_media(const std::filesystem::path& dir, const st
                                       double seconds = 1.0);
 
 std::string read_file(const std::filesystem::path& path);
+
+// The types of an MP4's top-level boxes in file order ("ftyp", "moov", "mdat", ...): whether
+// the index comes before the media data (faststart).
+std::vector<std::string> mp4_top_level_boxes(const std::filesystem::path& path);
 
 // Points fd 2 at a file while alive, so a test can see what reached stderr (including
 // what libraries write there directly).

@@ -58,29 +58,8 @@ nlohmann::json ffprobe(const std::filesystem::path& path) {
   return nlohmann::json::parse(r.output).at("streams").at(0);
 }
 
-// Top-level MP4 box types in file order (ISO/IEC 14496-12 4.2: 32-bit big-endian size, then
-// the type; size 1: a 64-bit size follows).
-std::vector<std::string> top_level_boxes(const std::string& bytes) {
-  std::vector<std::string> types;
-  std::size_t at = 0;
-  while (at + 8 <= bytes.size()) {
-    std::uint64_t size = 0;
-    for (int i = 0; i < 4; ++i) size = size << 8 | static_cast<std::uint8_t>(bytes[at + i]);
-    std::size_t header = 8;
-    if (size == 1 && at + 16 <= bytes.size()) {
-      size = 0;
-      for (int i = 8; i < 16; ++i) size = size << 8 | static_cast<std::uint8_t>(bytes[at + i]);
-      header = 16;
-    }
-    types.push_back(bytes.substr(at + 4, 4));
-    if (size < header) break;
-    at += size;
-  }
-  return types;
-}
-
 bool moov_before_mdat(const std::filesystem::path& path) {
-  const auto boxes = top_level_boxes(dancer::testing::read_file(path));
+  const auto boxes = dancer::testing::mp4_top_level_boxes(path);
   const auto moov = std::find(boxes.begin(), boxes.end(), "moov");
   const auto mdat = std::find(boxes.begin(), boxes.end(), "mdat");
   return moov != boxes.end() && mdat != boxes.end() && moov < mdat;

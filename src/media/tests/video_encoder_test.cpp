@@ -65,27 +65,6 @@ nlohmann::json ffprobe(const std::filesystem::path& path) {
   return nlohmann::json::parse(r.output);
 }
 
-// The types of the MP4's top-level boxes in file order (ISO/IEC 14496-12 4.2: 32-bit
-// big-endian size including the header, then the type; size 1 = a 64-bit size follows).
-std::vector<std::string> top_level_boxes(const std::string& bytes) {
-  std::vector<std::string> types;
-  std::size_t at = 0;
-  while (at + 8 <= bytes.size()) {
-    std::uint64_t size = 0;
-    for (int i = 0; i < 4; ++i) size = size << 8 | static_cast<std::uint8_t>(bytes[at + i]);
-    std::size_t header = 8;
-    if (size == 1 && at + 16 <= bytes.size()) {
-      size = 0;
-      for (int i = 8; i < 16; ++i) size = size << 8 | static_cast<std::uint8_t>(bytes[at + i]);
-      header = 16;
-    }
-    types.push_back(bytes.substr(at + 4, 4));
-    if (size < header) break;  // 0 (to the end of file) or malformed
-    at += size;
-  }
-  return types;
-}
-
 std::ptrdiff_t index_of(const std::vector<std::string>& v, const std::string& s) {
   const auto it = std::find(v.begin(), v.end(), s);
   return it == v.end() ? -1 : it - v.begin();
@@ -136,7 +115,7 @@ TEST(VideoEncoder, WritesAFaststartH264Mp4WithEveryFrame) {
   EXPECT_EQ(stream.at("color_space"), "bt709");
   EXPECT_NEAR(std::stod(probe.at("format").at("duration").get<std::string>()), 2.0, 1.0 / 24);
   // faststart: the index comes before the media data.
-  const auto boxes = top_level_boxes(dancer::testing::read_file(path));
+  const auto boxes = dancer::testing::mp4_top_level_boxes(path);
   ASSERT_GE(index_of(boxes, "moov"), 0);
   ASSERT_GE(index_of(boxes, "mdat"), 0);
   EXPECT_LT(index_of(boxes, "moov"), index_of(boxes, "mdat"));
@@ -152,7 +131,7 @@ TEST(VideoEncoder, WithoutFaststartTheIndexStaysAtTheEnd) {
     Fd fd(path, kRdwrNew);
     encode(fd.get(), 12, 24, false);
   }
-  const auto boxes = top_level_boxes(dancer::testing::read_file(path));
+  const auto boxes = dancer::testing::mp4_top_level_boxes(path);
   EXPECT_GT(index_of(boxes, "moov"), index_of(boxes, "mdat"));
   EXPECT_EQ(ffprobe(path).at("streams").at(0).at("nb_read_frames"), "12");
 }
