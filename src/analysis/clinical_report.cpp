@@ -1580,7 +1580,7 @@ struct WarningText {
   const char* better;  // how to film better ("" when nothing to do)
 };
 
-constexpr std::array<WarningText, 18> kWarnings{{
+constexpr std::array<WarningText, 19> kWarnings{{
     {"no_person", "Nobody was seen in the video long enough to analyse.",
      "Film the whole body, head to feet, from the side, in good light."},
     {"front_view",
@@ -1608,6 +1608,10 @@ constexpr std::array<WarningText, 18> kWarnings{{
      "A pass was walked backward. Its events are the feet's extremes as in forward walking, "
      "which no published validation covers.",
      "Ask the person to walk forward across the picture, turning outside it."},
+    {"overlay_failed",
+     "The skeleton could not be drawn on this video (no verification video and no key frames); "
+     "the measurements are not affected.",
+     "Record with a common phone or camera setting (H.264, 720p or 1080p)."},
     {"low_frame_rate",
      "The video has too few frames per second: the timing of each foot event is uncertain by "
      "half a frame, more than video methods' agreement with motion capture.",

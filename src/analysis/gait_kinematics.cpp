@@ -273,7 +273,7 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
         if (hips_seen && s.v[ms][kHeelPoint] >= config_.min_visibility && pass.body_height_px > 0) {
           const double mid_hip = (s.x[0][kHipPoint] + s.x[1][kHipPoint]) / 2;
           out.heel_ahead[static_cast<std::size_t>(named)][i] =
-              (s.x[ms][kHeelPoint] - mid_hip) * forward / pass.body_height_px;
+              (s.x[ms][kHeelPoint] - mid_hip) * travel / pass.body_height_px;
         }
       }
       for (int named = 0; named < 2; ++named) {

@@ -76,9 +76,10 @@ struct GaitKinematics {
   std::vector<double> times_s;
   std::array<std::array<std::vector<std::optional<double>>, 3>, 2> angles;
   std::int64_t frames_with_angles = 0;  // frames where any angle of either leg is known
-  // Per frame: each named foot's heel ahead of the mid-hip along the facing direction, in
+  // Per frame: each named foot's heel ahead of the mid-hip along the direction of travel, in
   // body heights, low-passed as the events' signals (gait_keypoints.h finds contacts at its
-  // maxima); null outside passes or where the heel or hips are hidden. [0] left, [1] right.
+  // maxima, walking forward or backward); null outside passes or where the heel or hips are
+  // hidden. [0] left, [1] right.
   std::array<std::vector<std::optional<double>>, 2> heel_ahead;
 
   SideKinematics left;

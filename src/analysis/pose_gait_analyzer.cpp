@@ -30,6 +30,14 @@ std::string recording_time(const nlohmann::json& metadata) {
   return std::regex_match(value, kDateTime) ? value : "";
 }
 
+// Adds a warning name to quality.warnings once.
+void add_warning(nlohmann::json& analysis, const std::string& name) {
+  auto& warnings = analysis["quality"]["warnings"];
+  if (std::find(warnings.begin(), warnings.end(), name) == warnings.end()) {
+    warnings.push_back(name);
+  }
+}
+
 std::string utc_now_iso8601() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
@@ -161,12 +169,23 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
       const OverlayResult rendered =
           render_overlay(request.video, skeleton, gait.events, overlay, overlay_fd.value_or(-1));
       key_frames = rendered.key_frames;
+      if (overlay_fd) written(kOverlayArtifact);
     } catch (const media::MediaError& e) {
-      // The video decoded once already: what fails now is writing (a full disk), not the file.
-      throw AnalysisError(AnalysisErrorCode::kInternal,
-                          std::string("verification video: ") + e.what());
+      // Writing failed (a full disk): this machine's fault, tried again later.
+      if (e.code() == media::MediaErrorCode::kIo) {
+        throw AnalysisError(AnalysisErrorCode::kInternal,
+                            std::string("verification video: ") + e.what());
+      }
+      // The file itself cannot be drawn on (the encoder refuses its frames, the second
+      // decoding fails): the measurements stand, without the video and the key frames. An
+      // unfinished overlay.mp4 is not listed, so the service removes it.
+      key_frames.clear();
+      add_warning(result.analysis, "overlay_failed");
+      if (outputs == &directory) {
+        std::error_code ec;
+        std::filesystem::remove(request.report_dir / kOverlayArtifact.name, ec);
+      }
     }
-    if (overlay_fd) written(kOverlayArtifact);
   }
 
   std::string report_html;
@@ -199,13 +218,26 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     if (fhir.job_id.empty()) fhir.job_id = request.video.filename().string();
     fhir.video_url =
         request.job.video_url.empty() ? "file://" + request.video.string() : request.job.video_url;
-    fhir.video_content_type = request.job.video_content_type.empty()
-                                  ? "application/octet-stream"
-                                  : request.job.video_content_type;
+    // The upload's Content-Type is the uploader's text: printable ASCII only, else unknown.
+    const std::string& type = request.job.video_content_type;
+    const bool printable = !type.empty() && std::all_of(type.begin(), type.end(), [](char c) {
+      return c > 0x20 && c < 0x7f;
+    });
+    fhir.video_content_type = printable ? type : "application/octet-stream";
     fhir.report_html = report_html;
     fhir.recorded = recording_time(request.metadata);
     fhir.issued = utc_now_iso8601();
-    outputs->write(kFhirArtifact.name, fhir_bundle(result.analysis, fhir).dump(1));
+    nlohmann::json bundle;
+    try {
+      bundle = fhir_bundle(result.analysis, fhir);
+    } catch (const ExportError&) {
+      // A recording time or content type from the upload that FHIR does not accept (a month
+      // 13, a parameter with a tab): the bundle goes without them.
+      fhir.recorded.clear();
+      fhir.video_content_type = "application/octet-stream";
+      bundle = fhir_bundle(result.analysis, fhir);
+    }
+    outputs->write(kFhirArtifact.name, bundle.dump(1));
     written(kFhirArtifact);
   }
   return result;

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "analysis/pose_gait_analyzer.h"
+#include "support/fhir_validator.h"
 #include "support/results_schema.h"
 #include "support/test_support.h"
 
@@ -17,6 +18,7 @@ namespace dancer::analysis {
 namespace {
 
 using dancer::testing::shared_test_data;
+using dancer::testing::TempDir;
 
 nlohmann::json analyse(const std::string& clip, const std::filesystem::path& report_dir = {}) {
   PoseGaitConfig config;
@@ -167,6 +169,40 @@ TEST(PoseGaitAnalyzer, SubjectHeightScalesLengthsToMetres) {
   }
   EXPECT_NEAR(a["walking_speed"]["m_per_s"].get<double>(),
               a["walking_speed"]["body_heights_per_s"].get<double>() * 1.75, 0.002);
+}
+
+TEST(PoseGaitAnalyzer, UploadersTextFhirCannotTakeIsLeftOutOfTheBundle) {
+  // A creation time with month 13 (a container may carry any tag) and a Content-Type with a
+  // tab: FHIR accepts neither, and the job still gets a valid bundle, without them.
+  TempDir dir;
+  const auto video = dir.path() / "tiny.mp4";
+  ASSERT_EQ(dancer::testing::run_command(
+                "ffmpeg -v error -y -f lavfi -i testsrc2=size=160x120:rate=30 -t 1 -c:v "
+                "libx264 -pix_fmt yuv420p " +
+                dancer::testing::shell_quote(video.string()))
+                .exit_code,
+            0);
+  PoseGaitConfig config;
+  config.pose.variant = PoseModelVariant::kLite;
+  AnalysisRequest request;
+  request.video = video;
+  request.metadata = {{"format", {{"tags", {{"creation_time", "2024-13-01T00:00:00Z"}}}}}};
+  request.report_dir = dir.path() / "out";
+  request.artifacts = {kStridesArtifact.name, kFhirArtifact.name};
+  request.job = {"7", "uploads/tiny.mp4", "s3://b/uploads/tiny.mp4", "video/mp4;\tcodecs=avc1"};
+  const AnalysisResult result = make_pose_gait_analyzer(config)->analyze(request);
+  EXPECT_EQ(result.outputs_written,
+            (std::vector<std::string>{"report.html", "strides.csv", "fhir.json"}));
+  const auto bundle =
+      nlohmann::json::parse(dancer::testing::read_file(dir.path() / "out" / "fhir.json"));
+  EXPECT_TRUE(dancer::testing::matches_fhir_r4(bundle));
+  for (const auto& entry : bundle["entry"]) {
+    const auto& resource = entry["resource"];
+    EXPECT_FALSE(resource.contains("effectiveDateTime")) << resource["resourceType"];
+    if (resource["resourceType"] == "Media") {
+      EXPECT_EQ(resource["content"]["contentType"], "application/octet-stream");
+    }
+  }
 }
 
 }  // namespace
