@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 
 namespace dancer::testing {
 
@@ -193,5 +194,12 @@ std::vector<std::string> mp4_top_level_boxes(const std::filesystem::path& path) 
   }
   return types;
 }
+
+OpenFile::OpenFile(const std::filesystem::path& path, int flags, unsigned mode)
+    : fd_(::open(path.c_str(), flags | O_CLOEXEC, static_cast<mode_t>(mode))) {
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), path.string());
+}
+
+OpenFile::~OpenFile() { ::close(fd_); }
 
 }  // namespace dancer::testing

@@ -46,6 +46,20 @@ std::filesystem::path make_test_media(const std::filesystem::path& dir, const st
 
 std::string read_file(const std::filesystem::path& path);
 
+// A file descriptor the test owns (opened with O_CLOEXEC, closed when it goes). Throws
+// std::system_error when the file cannot be opened.
+class OpenFile {
+ public:
+  OpenFile(const std::filesystem::path& path, int flags, unsigned mode = 0600);
+  ~OpenFile();
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 // The types of an MP4's top-level boxes in file order ("ftyp", "moov", "mdat", ...): whether
 // the index comes before the media data (faststart).
 std::vector<std::string> mp4_top_level_boxes(const std::filesystem::path& path);

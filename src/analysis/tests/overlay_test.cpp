@@ -34,20 +34,7 @@ constexpr int kSkyBlue[3] = {233, 180, 86};
 constexpr int kOrange[3] = {0, 159, 230};
 constexpr int kGrey[3] = {160, 160, 160};
 
-class Fd {
- public:
-  Fd(const std::filesystem::path& path, int flags, mode_t mode = 0600)
-      : fd_(::open(path.c_str(), flags | O_CLOEXEC, mode)) {
-    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), path.string());
-  }
-  ~Fd() { ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = dancer::testing::OpenFile;
 
 nlohmann::json ffprobe(const std::filesystem::path& path) {
   const auto r = run_command(

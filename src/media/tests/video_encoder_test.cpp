@@ -22,20 +22,7 @@ using dancer::testing::run_command;
 using dancer::testing::shell_quote;
 using dancer::testing::TempDir;
 
-// A descriptor the test owns.
-class Fd {
- public:
-  Fd(const std::filesystem::path& path, int flags) : fd_(::open(path.c_str(), flags, 0600)) {
-    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), path.string());
-  }
-  ~Fd() { ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = dancer::testing::OpenFile;
 
 constexpr int kRdwrNew = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC;
 
