@@ -3,32 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
-#include <regex>
 
 #include "analysis/clinical_report.h"
 #include "analysis/exports.h"
 #include "analysis/json_number.h"
 #include "analysis/overlay.h"
 #include "analysis/pose_model.h"
+#include "common/time.h"
 
 namespace dancer::analysis {
 namespace {
-
-// The recording's creation time as the container states it (format.tags.creation_time, an
-// ISO 8601 UTC time in MP4 and QuickTime files), or "" when it says nothing usable.
-std::string recording_time(const nlohmann::json& metadata) {
-  if (!metadata.is_object() || !metadata.contains("format")) return "";
-  const auto& format = metadata["format"];
-  if (!format.is_object() || !format.contains("tags") || !format["tags"].is_object()) return "";
-  const auto& tags = format["tags"];
-  if (!tags.contains("creation_time") || !tags["creation_time"].is_string()) return "";
-  const std::string value = tags["creation_time"];
-  // FHIR dateTime: YYYY-MM-DDThh:mm:ss(.s+)?(Z|+hh:mm); FFmpeg writes "...T...:...:....000000Z".
-  static const std::regex kDateTime(
-      R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))");
-  return std::regex_match(value, kDateTime) ? value : "";
-}
 
 // Adds a warning name to quality.warnings once.
 void add_warning(nlohmann::json& analysis, const std::string& name) {
@@ -36,15 +20,6 @@ void add_warning(nlohmann::json& analysis, const std::string& name) {
   if (std::find(warnings.begin(), warnings.end(), name) == warnings.end()) {
     warnings.push_back(name);
   }
-}
-
-std::string utc_now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 class PoseGaitAnalyzer final : public Analyzer {
@@ -188,6 +163,8 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     }
   }
 
+  // One processing time for the report's header and the bundle's `issued`.
+  const auto processed_at = std::chrono::system_clock::now();
   std::string report_html;
   if (wanted(kReportArtifact)) {
     ReportSignals signals;
@@ -200,7 +177,7 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     ReportContext context;
     context.object_name = request.job.object_name.empty() ? request.video.filename().string()
                                                           : request.job.object_name;
-    context.processed_at = std::chrono::system_clock::now();
+    context.processed_at = processed_at;
     if (!request.job.job_id.empty()) context.job_id = request.job.job_id;
     report_html =
         render_clinical_report(result.analysis, request.metadata, context, key_frames, signals);
@@ -225,14 +202,14 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     });
     fhir.video_content_type = printable ? type : "application/octet-stream";
     fhir.report_html = report_html;
-    fhir.recorded = recording_time(request.metadata);
-    fhir.issued = utc_now_iso8601();
+    fhir.recorded = recording_date_from_metadata(request.metadata).value_or("");
+    fhir.issued = common::format_iso8601(processed_at);
     nlohmann::json bundle;
     try {
       bundle = fhir_bundle(result.analysis, fhir);
     } catch (const ExportError&) {
-      // A recording time or content type from the upload that FHIR does not accept (a month
-      // 13, a parameter with a tab): the bundle goes without them.
+      // The exporter checks what FHIR accepts; a recording time or content type from the
+      // upload that fails (a month 13, a parameter with a tab) is left out.
       fhir.recorded.clear();
       fhir.video_content_type = "application/octet-stream";
       bundle = fhir_bundle(result.analysis, fhir);

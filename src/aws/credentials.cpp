@@ -8,12 +8,13 @@
 #include "aws/credentials_internal.h"
 #include "aws/credentials_providers.h"
 #include "aws/error.h"
+#include "common/time.h"
 
 namespace dancer::aws {
 
+using common::format_iso8601;
 using credentials_detail::credentials_error;
 using credentials_detail::env_value;
-using credentials_detail::format_iso8601;
 
 std::string redacted_description(const Credentials& credentials) {
   const std::string& id = credentials.access_key_id;

@@ -144,15 +144,6 @@ std::chrono::system_clock::time_point parse_iso8601(std::string_view text) {
   return time_point_cast<system_clock::duration>(time);
 }
 
-std::string format_iso8601(std::chrono::system_clock::time_point time) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[32];
-  const std::size_t n = std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(buffer, n);
-}
-
 Credentials parse_json_credentials(const std::string& body, const std::string& source) {
   const nlohmann::json document = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!document.is_object()) throw credentials_error(source + " returned a non-JSON document");

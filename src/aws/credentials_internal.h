@@ -24,7 +24,6 @@ std::optional<std::string> env_value(const Environment& env, const std::string& 
 // "2024-05-01T12:00:00Z", with optional fractional seconds and "+hh:mm" offset, as STS,
 // ECS and IMDS send it. Throws kCredentials on anything else.
 std::chrono::system_clock::time_point parse_iso8601(std::string_view text);
-std::string format_iso8601(std::chrono::system_clock::time_point time);
 
 // {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}: the document both the
 // container endpoint and IMDS return. `source` names the endpoint in error messages.

@@ -10,6 +10,7 @@
 #include "aws/credentials_internal.h"
 #include "aws/credentials_providers.h"
 #include "aws/error.h"
+#include "common/time.h"
 #include "support/test_support.h"
 
 namespace dancer::aws {
@@ -195,7 +196,7 @@ TEST(Iso8601, ParsesUtcFractionsAndOffsets) {
   EXPECT_EQ(parse_iso8601("2024-05-01T12:34:56.250Z"), expected + 250ms);
   EXPECT_EQ(parse_iso8601("2024-05-01T14:34:56+02:00"), expected);
   EXPECT_EQ(parse_iso8601("2024-05-01T10:34:56-02:00"), expected);
-  EXPECT_EQ(credentials_detail::format_iso8601(expected), "2024-05-01T12:34:56Z");
+  EXPECT_EQ(common::format_iso8601(expected), "2024-05-01T12:34:56Z");
 }
 
 TEST(Iso8601, RejectsMalformedTimestamps) {

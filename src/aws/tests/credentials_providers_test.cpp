@@ -23,6 +23,7 @@
 #include "aws/credentials_providers.h"
 #include "aws/error.h"
 #include "aws/uri.h"
+#include "common/time.h"
 #include "support/test_support.h"
 
 namespace dancer::aws {
@@ -51,7 +52,7 @@ class TestClock {
   TimePoint now_ = std::chrono::sys_days(std::chrono::year(2030) / 1 / 1) + 8h;
 };
 
-std::string iso8601(TimePoint time) { return credentials_detail::format_iso8601(time); }
+std::string iso8601(TimePoint time) { return common::format_iso8601(time); }
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
