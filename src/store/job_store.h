@@ -30,6 +30,9 @@ struct ObjectVersion {
 
 struct Job {
   std::int64_t id = 0;
+  // Random version 4 UUID (canonical lower-case text), unique across databases: names the
+  // job outside this database (its artifacts: RESULTS_PREFIX/job-<uuid>/). Set by claim_job.
+  std::string job_uuid;
   ObjectVersion object;
   JobStatus status = JobStatus::kProcessing;
   int retry_count = 0;
@@ -84,8 +87,10 @@ class JobStore {
 
   // Throws StoreError(kInvalidObject), before touching the database, when a field of `object`
   // fails is_storable_object_field (see validate_object).
-  // Atomically creates the job (status processing) or takes over one whose lease expired
-  // or that is awaiting retry. `lease` bounds how long a crashed worker can block others.
+  // Atomically creates the job (status processing, a new job_uuid from
+  // common::random_uuid_v4) or takes over one whose lease expired or that is awaiting retry
+  // (keeping its job_uuid; one is assigned if the row has none). `lease` bounds how long a crashed
+  // worker can block others.
   virtual ClaimResult claim_job(const ObjectVersion& object, const std::string& worker_id,
                                 std::chrono::seconds lease) = 0;
   // Extends the lease (heartbeat). Throws StoreError(kLeaseLost) if another worker owns it.

@@ -5,6 +5,13 @@
 namespace dancer::store {
 namespace {
 
+// Version 2 adds job_uuid, the job's identity outside this database: artifacts are stored
+// under it (RESULTS_PREFIX/job-<uuid>/), so deployments sharing a bucket never write to each
+// other's objects, which the per-database id would. The service generates it (getrandom, see
+// common/uuid.h) when it inserts a row and fills it in when it claims a row that lacks one;
+// rows that exist when the migration runs get one from the database's own generator
+// (SQLite: randomblob, PostgreSQL 13+: gen_random_uuid).
+//
 // SQLite: timestamps are ISO 8601 UTC text with milliseconds ("2026-11-23T21:00:00.123Z"),
 // which sorts lexicographically in time order, so lease checks compare strings.
 // json_valid() keeps the JSON columns as strict as PostgreSQL's JSONB (JSON1 is built into
@@ -34,6 +41,15 @@ CREATE TABLE processing_jobs (
 CREATE INDEX processing_jobs_status_idx ON processing_jobs (status);
 CREATE INDEX processing_jobs_created_at_idx ON processing_jobs (created_at);
 )sql"},
+    Migration{2, "processing_jobs.job_uuid", R"sql(
+ALTER TABLE processing_jobs ADD COLUMN job_uuid TEXT;
+UPDATE processing_jobs SET job_uuid =
+  lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' ||
+  substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) ||
+  substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))
+WHERE job_uuid IS NULL;
+CREATE UNIQUE INDEX processing_jobs_job_uuid_key ON processing_jobs (job_uuid);
+)sql"},
 };
 
 // PostgreSQL: JSONB so the web backend can query into results (results_json->>'cadence')
@@ -62,6 +78,10 @@ CREATE TABLE processing_jobs (
 );
 CREATE INDEX processing_jobs_status_idx ON processing_jobs (status);
 CREATE INDEX processing_jobs_created_at_idx ON processing_jobs (created_at);
+)sql"},
+    Migration{2, "processing_jobs.job_uuid", R"sql(
+ALTER TABLE processing_jobs ADD COLUMN job_uuid UUID NOT NULL DEFAULT gen_random_uuid();
+ALTER TABLE processing_jobs ADD CONSTRAINT processing_jobs_job_uuid_key UNIQUE (job_uuid);
 )sql"},
 };
 

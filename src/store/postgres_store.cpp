@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/uuid.h"
 #include "store/database_url.h"
 #include "store/migrations.h"
 
@@ -22,10 +23,11 @@ namespace {
 
 #define DANCER_PG_ISO(column) \
   "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define DANCER_PG_JOB_COLUMNS                                                                  \
+#define DANCER_PG_JOB_COLUMNS \
   "id, bucket, object_key, etag, version_id, size_bytes, status, retry_count, error_message, " \
   "metadata_json, results_json, report_location, worker_id, " DANCER_PG_ISO(                   \
-      "created_at") ", " DANCER_PG_ISO("updated_at") ", " DANCER_PG_ISO("completed_at")
+      "created_at") ", " DANCER_PG_ISO("updated_at") ", " DANCER_PG_ISO("completed_at") ", "   \
+                                                                                        "job_uuid"
 #define DANCER_PG_OBJECT_KEY "bucket = $1 AND object_key = $2 AND etag = $3 AND version_id = $4"
 // A released lease (NULL) belongs to nobody.
 #define DANCER_PG_HELD_BY_CALLER \
@@ -41,14 +43,15 @@ struct PreparedStatement {
 constexpr PreparedStatement kClaimInsert{
     "claim_insert",
     "INSERT INTO processing_jobs (bucket, object_key, etag, version_id, size_bytes, status, "
-    "worker_id, lease_expires_at) VALUES ($1, $2, $3, $4, $5::bigint, 'processing', $6, "
-    "now() + $7::integer * interval '1 second') "
+    "worker_id, lease_expires_at, job_uuid) VALUES ($1, $2, $3, $4, $5::bigint, 'processing', $6, "
+    "now() + $7::integer * interval '1 second', $8::uuid) "
     "ON CONFLICT ON CONSTRAINT processing_jobs_object_version_key DO NOTHING "
     "RETURNING " DANCER_PG_JOB_COLUMNS};
 // Takes over a job whose lease expired (its worker died: counts as a retry) or was released
 // by record_retry (already counted). Under READ COMMITTED a concurrent takeover makes this
 // UPDATE wait for the row lock and then re-check the WHERE clause on the new row version,
-// so only one of two racing workers gets a row back.
+// so only one of two racing workers gets a row back. job_uuid is NOT NULL here (the column's
+// default), so the takeover keeps it.
 constexpr PreparedStatement kClaimTakeOver{
     "claim_take_over",
     "UPDATE processing_jobs SET worker_id = $5, "
@@ -264,6 +267,7 @@ Job job_from_row(const PGresult* result, int row) {
   job.created_at = text(result, row, 13);
   job.updated_at = text(result, row, 14);
   job.completed_at = text(result, row, 15);
+  job.job_uuid = text(result, row, 16);
   return job;
 }
 
@@ -299,6 +303,7 @@ class PostgresJobStore final : public JobStore {
       params.emplace_back(std::to_string(object.size_bytes));
       params.emplace_back(worker_id);
       params.emplace_back(lease_seconds(lease));
+      params.emplace_back(common::random_uuid_v4());
       auto inserted = connection->execute(kClaimInsert, params, PGRES_TUPLES_OK);
       if (PQntuples(inserted.get()) == 1)
         return {ClaimOutcome::kClaimed, job_from_row(inserted.get(), 0)};
@@ -317,7 +322,7 @@ class PostgresJobStore final : public JobStore {
       if (job.status == JobStatus::kCompleted)
         return {ClaimOutcome::kAlreadyCompleted, std::move(job)};
       if (job.status == JobStatus::kFailed) return {ClaimOutcome::kAlreadyFailed, std::move(job)};
-      const bool lease_live = text(inspected.get(), 0, 16) == "t";
+      const bool lease_live = text(inspected.get(), 0, 17) == "t";
       if (lease_live) return {ClaimOutcome::kInProgressElsewhere, std::move(job)};
     }
     throw StoreError(StoreErrorCode::kBusy,

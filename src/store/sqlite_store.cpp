@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/uuid.h"
 #include "store/migrations.h"
 
 namespace dancer::store {
@@ -22,17 +23,20 @@ namespace {
 #define DANCER_SQLITE_NOW_PLUS(param) "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', " param ")"
 #define DANCER_JOB_COLUMNS                                                                     \
   "id, bucket, object_key, etag, version_id, size_bytes, status, retry_count, error_message, " \
-  "metadata_json, results_json, report_location, worker_id, created_at, updated_at, completed_at"
+  "metadata_json, results_json, report_location, worker_id, created_at, updated_at, "          \
+  "completed_at, "                                                                             \
+  "job_uuid"
 
 constexpr const char* kInsertIfAbsent =
     "INSERT INTO processing_jobs (bucket, object_key, etag, version_id, size_bytes, status, "
-    "worker_id, lease_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, 'processing', ?6, " DANCER_SQLITE_NOW_PLUS(
-        "?7") ") ON CONFLICT (bucket, object_key, etag, version_id) DO NOTHING "
+    "worker_id, lease_expires_at, job_uuid) VALUES (?1, ?2, ?3, ?4, ?5, 'processing', ?6, " DANCER_SQLITE_NOW_PLUS(
+        "?7") ", ?8) ON CONFLICT (bucket, object_key, etag, version_id) DO NOTHING "
               "RETURNING " DANCER_JOB_COLUMNS;
 // Takes over a job whose lease expired (its worker died: counts as a retry) or was released
-// by record_retry (already counted).
+// by record_retry (already counted). A row without a job_uuid (inserted by the web backend)
+// gets one.
 constexpr const char* kTakeOver =
-    "UPDATE processing_jobs SET worker_id = ?5, "
+    "UPDATE processing_jobs SET worker_id = ?5, job_uuid = COALESCE(job_uuid, ?7), "
     "retry_count = retry_count + (CASE WHEN lease_expires_at IS NULL THEN 0 ELSE 1 END), "
     "lease_expires_at = " DANCER_SQLITE_NOW_PLUS(
         "?6") ", updated_at = " DANCER_SQLITE_NOW
@@ -252,6 +256,7 @@ class Query {
     job.created_at = text(13);
     job.updated_at = text(14);
     job.completed_at = text(15);
+    job.job_uuid = text(16);
     return job;
   }
 
@@ -326,7 +331,7 @@ class SqliteJobStore final : public JobStore {
       bind_object_key(inspect, object);
       if (inspect.step()) {
         Job job = inspect.job();
-        const bool lease_live = inspect.integer(16) != 0;
+        const bool lease_live = inspect.integer(17) != 0;
         if (job.status == JobStatus::kCompleted) {
           result = ClaimResult{ClaimOutcome::kAlreadyCompleted, std::move(job)};
         } else if (job.status == JobStatus::kFailed) {
@@ -341,7 +346,7 @@ class SqliteJobStore final : public JobStore {
     if (takeover_possible) {
       Query take_over(*connection, kTakeOver);
       bind_object_key(take_over, object);
-      take_over.bind(5, worker_id).bind(6, lease_modifier(lease));
+      take_over.bind(5, worker_id).bind(6, lease_modifier(lease)).bind(7, common::random_uuid_v4());
       if (!take_over.step()) {
         throw StoreError(StoreErrorCode::kOther, "sqlite: claim_job: takeover matched no row");
       }
@@ -349,7 +354,7 @@ class SqliteJobStore final : public JobStore {
     } else if (!result) {
       Query insert(*connection, kInsertIfAbsent);
       bind_object(insert, object);
-      insert.bind(6, worker_id).bind(7, lease_modifier(lease));
+      insert.bind(6, worker_id).bind(7, lease_modifier(lease)).bind(8, common::random_uuid_v4());
       if (!insert.step()) {
         throw StoreError(StoreErrorCode::kOther, "sqlite: claim_job: insert conflicted");
       }

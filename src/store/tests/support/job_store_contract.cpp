@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/uuid.h"
 #include "store/migrations.h"
 
 namespace dancer::testing {
@@ -28,6 +29,12 @@ constexpr seconds kExpiredLease{0};  // expires the moment it is granted
 ObjectVersion object(const std::string& key, const std::string& etag = "etag-1",
                      const std::string& version_id = "") {
   return {"uploads", key, etag, version_id, 1234};
+}
+
+// A random (version 4) UUID in canonical form.
+bool is_uuid_v4(const std::string& text) {
+  return common::is_canonical_uuid(text) && text[14] == '4' &&
+         std::string_view("89ab").find(text[19]) != std::string_view::npos;
 }
 
 bool is_iso_utc(const std::string& text) {
@@ -110,6 +117,76 @@ TEST_P(JobStoreContract, ClaimingANewObjectCreatesAProcessingJob) {
   EXPECT_TRUE(is_iso_utc(job.updated_at)) << job.updated_at;
   EXPECT_EQ(job.completed_at, "");
   EXPECT_EQ(job.metadata_json, "");
+}
+
+TEST_P(JobStoreContract, EachJobHasItsOwnRandomUuidThatItKeeps) {
+  auto store = open();
+  const auto first = store->claim_job(object("a.mp4"), "crashed-worker", kExpiredLease).job;
+  const auto second = store->claim_job(object("b.mp4"), "worker-1", kLongLease).job;
+  EXPECT_TRUE(is_uuid_v4(first.job_uuid)) << first.job_uuid;
+  EXPECT_TRUE(is_uuid_v4(second.job_uuid)) << second.job_uuid;
+  EXPECT_NE(first.job_uuid, second.job_uuid);
+  // Taking over an expired lease, retrying and finishing keep the job's uuid.
+  const auto takeover = store->claim_job(object("a.mp4"), "worker-2", kLongLease);
+  ASSERT_EQ(takeover.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(takeover.job.job_uuid, first.job_uuid);
+  store->record_retry(first.id, "worker-2", "transient");
+  EXPECT_EQ(store->claim_job(object("a.mp4"), "worker-3", kLongLease).job.job_uuid, first.job_uuid);
+  store->complete_job(first.id, "worker-3", "{}", "{}", "");
+  EXPECT_EQ(store->find_job(first.id)->job_uuid, first.job_uuid);
+  EXPECT_EQ(store->find_job(object("a.mp4"))->job_uuid, first.job_uuid);
+  EXPECT_EQ(store->list_jobs(10).back().job_uuid, first.job_uuid);
+}
+
+TEST_P(JobStoreContract, JobsOfTwoDatabasesWithTheSameIdHaveDifferentUuids) {
+  // Two deployments (staging and production, two clinics) each number their jobs from 1.
+  auto other_database = GetParam().make();
+  ASSERT_TRUE(other_database);
+  auto store = open();
+  auto other = store::open_job_store(other_database->url());
+  const auto here = store->claim_job(object("a.mp4"), "w", kLongLease).job;
+  const auto there = other->claim_job(object("a.mp4"), "w", kLongLease).job;
+  EXPECT_EQ(here.id, there.id);
+  EXPECT_NE(here.job_uuid, there.job_uuid);
+}
+
+TEST_P(JobStoreContract, MigratingFromVersion1GivesExistingRowsAUuid) {
+  // A database the previous release created, with rows of every status.
+  const bool sqlite = GetParam().name == "SQLite";
+  database_->execute(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL "
+      "DEFAULT '', applied_at TEXT)");
+  database_->execute(std::string(
+      (sqlite ? store::sqlite_migrations() : store::postgres_migrations()).front().sql));
+  database_->execute("INSERT INTO schema_migrations (version, description) VALUES (1, 'v1')");
+  database_->execute(
+      "INSERT INTO processing_jobs (bucket, object_key, etag, version_id, size_bytes, status) "
+      "VALUES ('uploads', 'done.mp4', 'etag-1', '', 1, 'completed'), "
+      "('uploads', 'failed.mp4', 'etag-1', '', 1, 'failed'), "
+      "('uploads', 'waiting.mp4', 'etag-1', '', 1, 'processing')");
+
+  auto store = open();
+  EXPECT_EQ(store->schema_version(), store::latest_schema_version());
+  EXPECT_EQ(database_->query_integer("SELECT COUNT(DISTINCT job_uuid) FROM processing_jobs"), 3);
+  for (const auto& job : store->list_jobs(10)) {
+    EXPECT_TRUE(is_uuid_v4(job.job_uuid)) << job.object.key << ": " << job.job_uuid;
+  }
+  // The released job is claimed with the uuid it got.
+  const auto before = store->find_job(object("waiting.mp4"))->job_uuid;
+  const auto claim = store->claim_job(object("waiting.mp4"), "w", kLongLease);
+  ASSERT_EQ(claim.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(claim.job.job_uuid, before);
+}
+
+TEST_P(JobStoreContract, ARowTheBackendInsertsWithoutAUuidGetsOneWhenClaimed) {
+  auto store = open();
+  database_->execute(
+      "INSERT INTO processing_jobs (bucket, object_key, etag, version_id, size_bytes, status) "
+      "VALUES ('uploads', 'by-backend.mp4', 'etag-1', '', 1, 'processing')");
+  const auto claim = store->claim_job(object("by-backend.mp4"), "w", kLongLease);
+  ASSERT_EQ(claim.outcome, ClaimOutcome::kClaimed);
+  EXPECT_TRUE(is_uuid_v4(claim.job.job_uuid)) << claim.job.job_uuid;
+  EXPECT_EQ(store->find_job(claim.job.id)->job_uuid, claim.job.job_uuid);
 }
 
 TEST_P(JobStoreContract, ClaimingACompletedJobReportsAlreadyCompleted) {
