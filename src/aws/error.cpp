@@ -13,7 +13,7 @@ namespace {
 // AWS error codes, after removing the "namespace#" prefix of JSON protocols and the
 // ";Sender" suffix of the x-amzn-query-error header. Codes are matched exactly
 // (they are case-sensitive in every AWS protocol).
-constexpr std::array<std::pair<std::string_view, ErrorCode>, 39> kCodeTable{{
+constexpr std::array<std::pair<std::string_view, ErrorCode>, 43> kCodeTable{{
     // SQS
     {"QueueDoesNotExist", ErrorCode::kQueueDoesNotExist},
     {"AWS.SimpleQueueService.NonExistentQueue", ErrorCode::kQueueDoesNotExist},
@@ -42,6 +42,15 @@ constexpr std::array<std::pair<std::string_view, ErrorCode>, 39> kCodeTable{{
     // S3 "RequestTimeout" (400): the socket was idle too long; resending works.
     {"RequestTimeout", ErrorCode::kTimeout},
     {"RequestTimeoutException", ErrorCode::kTimeout},
+    // S3 uploads (400s that are not our request's fault): the body arrived short ("did not
+    // provide the number of bytes specified by the Content-Length"), or changed in transit
+    // (its digest does not match); sending it again works.
+    {"IncompleteBody", ErrorCode::kNetwork},
+    {"BadDigest", ErrorCode::kIntegrity},
+    {"XAmzContentSHA256Mismatch", ErrorCode::kIntegrity},
+    // S3 409 "A conflicting conditional operation is currently in progress against this
+    // resource. Try again."
+    {"OperationAborted", ErrorCode::kThrottled},
     // Authentication / authorisation
     {"AccessDenied", ErrorCode::kAccessDenied},
     {"AccessDeniedException", ErrorCode::kAccessDenied},

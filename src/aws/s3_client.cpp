@@ -626,6 +626,17 @@ void S3Client::put_object_bytes(const std::string& bucket, const std::string& ke
   impl_->put(bucket, key, bytes, content_type, {});
 }
 
+void S3Client::delete_object(const std::string& bucket, const std::string& key) {
+  const S3Address target = impl_->address(bucket, key);
+  detail::with_retries(impl_->config.retry, nullptr, "S3 DeleteObject", [&] {
+    const HttpResponse response = impl_->http.send(
+        impl_->signed_request("DELETE", target, {}, "", Impl::empty_payload_hash()));
+    // S3 answers 204 whether or not the key existed; some emulators answer 404 instead.
+    if (is_success(response.status) || response.status == 404) return;
+    throw s3_error("DeleteObject", response);
+  });
+}
+
 void S3Client::create_bucket(const std::string& bucket) {
   const S3Address target = impl_->address(bucket, "");
   // Outside us-east-1 the region must be named in the body (CreateBucket API reference).

@@ -1,4 +1,5 @@
-// Amazon S3 REST: HeadObject, streaming GetObject to a file, PutObject, CreateBucket.
+// Amazon S3 REST: HeadObject, streaming GetObject to a file, PutObject, DeleteObject,
+// CreateBucket.
 // One client per worker thread; it reuses its HTTP connection. Not thread-safe.
 #pragma once
 
@@ -98,6 +99,9 @@ class S3Client {
                   const std::map<std::string, std::string>& metadata = {});
   void put_object_bytes(const std::string& bucket, const std::string& key, const std::string& bytes,
                         const std::string& content_type = {});
+  // Removes an object (succeeds when there is none). On a versioned bucket this adds a delete
+  // marker, as an unversioned DELETE does.
+  void delete_object(const std::string& bucket, const std::string& key);
   void create_bucket(const std::string& bucket);  // succeeds if it already exists and is ours
 
  private:

@@ -61,6 +61,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Row{412, "PreconditionFailed", ErrorCode::kPreconditionFailed},
                       Row{416, "InvalidRange", ErrorCode::kInvalidRequest},
                       Row{400, "RequestTimeout", ErrorCode::kTimeout},
+                      Row{400, "IncompleteBody", ErrorCode::kNetwork},
+                      Row{400, "BadDigest", ErrorCode::kIntegrity},
+                      Row{400, "XAmzContentSHA256Mismatch", ErrorCode::kIntegrity},
+                      Row{409, "OperationAborted", ErrorCode::kThrottled},
                       Row{400, "ExpiredToken", ErrorCode::kAccessDenied}));
 
 INSTANTIATE_TEST_SUITE_P(

@@ -77,6 +77,20 @@ TEST_P(S3Integration, PutHeadAndDownloadSmallObject) {
   EXPECT_FALSE(fs::exists(dest.string() + ".part"));
 }
 
+TEST_P(S3Integration, DeleteObjectRemovesItAndSucceedsWhenThereIsNone) {
+  const std::string key = upload("to-delete.html", "report", "text/html");
+  ASSERT_NO_THROW(s3->head_object(backend->bucket, key));
+  s3->delete_object(backend->bucket, key);
+  try {
+    s3->head_object(backend->bucket, key);
+    ADD_FAILURE() << "still there";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound) << e.what();
+  }
+  EXPECT_NO_THROW(s3->delete_object(backend->bucket, key));
+  EXPECT_NO_THROW(s3->delete_object(backend->bucket, prefix + "never-existed"));
+}
+
 TEST_P(S3Integration, Download50MiBSingleStreamAndParallel) {
   const std::string bytes = random_bytes(50u << 20, 2);
   const std::string key = upload("large.mp4", bytes);
