@@ -72,6 +72,9 @@ class S3ObjectStore final : public ObjectStore {
            const std::string& content_type) override {
     client_.put_object(bucket, key, file, content_type);
   }
+  void remove(const std::string& bucket, const std::string& key) override {
+    client_.delete_object(bucket, key);
+  }
 
  private:
   aws::S3Client client_;

@@ -51,6 +51,8 @@ class ObjectStore {
                                    const aws::DownloadOptions& options) = 0;
   virtual void put(const std::string& bucket, const std::string& key,
                    const std::filesystem::path& file, const std::string& content_type) = 0;
+  // Deletes an object; succeeds when there is none.
+  virtual void remove(const std::string& bucket, const std::string& key) = 0;
 };
 
 // SQS and S3 behind the interfaces; each instance owns its own connection.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <system_error>
@@ -16,6 +17,7 @@
 #include "media/metadata.h"
 #include "service/reasons.h"
 #include "service/results.h"
+#include "service/staging.h"
 
 namespace dancer::service {
 namespace {
@@ -339,6 +341,7 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
         "job {}: delivery {}, {} attempts spent, the last without an outcome "
         "(MAX_RECEIVE_COUNT {}): given up before work",
         job.id, message.approximate_receive_count, job.retry_count, max_deliveries);
+    discard_outputs(job, object, /*may_have_artifacts=*/true);
     return ObjectResult::kGaveUp;
   }
 
@@ -347,8 +350,9 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
   spdlog::info("job {}: processing s3://{}/{} ({} bytes, delivery {})", job.id, object.bucket,
                object.key, version.size_bytes, message.approximate_receive_count);
   ObjectResult result = ObjectResult::kDone;
+  JobAttempt attempt;
   try {
-    run_job(job, object, head);
+    run_job(job, object, head, attempt);
     deps_.metrics.message_processed();
     spdlog::info("job {}: completed in {:.2f} s", job.id, seconds_since(started));
   } catch (...) {
@@ -364,6 +368,9 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
                        no_temp_dir ? deps_.work_dir : temp_dir},
                       {deps_.worker_id},
                       500});
+    // Artifacts of this job may exist once an attempt (this one, or an earlier delivery's)
+    // reached the publishing; a failed job deletes them.
+    const bool may_have_artifacts = attempt.publishing || job.retry_count > 0;
     try {
       switch (failure.kind) {
         case FailureClass::kPermanent:
@@ -371,6 +378,7 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
                         [&] { deps_.store.fail_job(job.id, deps_.worker_id, reason); });
           deps_.metrics.message_failed();
           spdlog::error("job {}: failed permanently: {}", job.id, failure.reason);
+          discard_outputs(job, object, may_have_artifacts);
           result = ObjectResult::kDone;
           break;
         case FailureClass::kCancelled:
@@ -402,6 +410,7 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
             deps_.metrics.message_failed();
             spdlog::error("job {}: gave up after {} deliveries: {}", job.id,
                           message.approximate_receive_count, failure.reason);
+            discard_outputs(job, object, may_have_artifacts);
             result = ObjectResult::kGaveUp;
           } else {
             int retries = 0;
@@ -454,22 +463,42 @@ void MessageProcessor::write_durably(const char* what, std::int64_t job_id,
       spdlog::warn("job {}: recording the {} failed ({}); attempt {} in {} ms", job_id, what,
                    e.what(), attempt + 1, delay.count());
     }
-    if (deps_.sleep) {
-      deps_.sleep(delay);
-    } else {
-      for (auto slept = std::chrono::milliseconds(0); slept < delay && !cancelled();
-           slept += std::chrono::milliseconds(50)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
+    pause(delay);
     waited += delay;
     delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(15));
   }
 }
 
+void MessageProcessor::pause(std::chrono::milliseconds delay) {
+  if (deps_.sleep) {
+    deps_.sleep(delay);
+    return;
+  }
+  for (auto slept = std::chrono::milliseconds(0); slept < delay && !cancelled();
+       slept += std::chrono::milliseconds(50)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// A job in phases: fetch, probe, analyse (then staged on local disk), publish the artifacts,
+// record the outcome. A redelivery of a job whose analysis is staged on this host starts at
+// the publishing (staging.h says why the finished analysis is kept there and not in the row).
 void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& object,
-                               std::optional<aws::ObjectInfo> known_head) {
-  const auto& config = deps_.config;
+                               std::optional<aws::ObjectInfo> known_head, JobAttempt& attempt) {
+  std::optional<StagedJob> staged = staging_.find(job.job_uuid);
+  if (staged) {
+    spdlog::info("job {}: reusing the analysis an earlier delivery staged; publishing it", job.id);
+  } else {
+    staged = analyse_and_stage(job, object, std::move(known_head));
+  }
+  const auto t_publish = Clock::now();
+  const PublishedArtifacts published = publish_artifacts(job, object, *staged, attempt);
+  record(job, *staged, published, seconds_since(t_publish));
+  staging_.remove(job.job_uuid);
+}
+
+StagedJob MessageProcessor::analyse_and_stage(const store::Job& job, const ObjectCreated& object,
+                                              std::optional<aws::ObjectInfo> known_head) {
   const auto t_start = Clock::now();
   const std::filesystem::path local = deps_.work_dir / local_file_name(job.id, object.key);
   const std::filesystem::path report_dir =
@@ -482,10 +511,56 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
       if (enabled) remove_quietly(file);
       remove_quietly(reports);
     }
-  } cleanup{local, report_dir, config.cleanup_after_processing};
+  } cleanup{local, report_dir, deps_.config.cleanup_after_processing};
 
-  const aws::ObjectInfo head =
-      known_head ? *known_head : deps_.objects.head(object.bucket, object.key);
+  const Fetched fetched = fetch(object, std::move(known_head), local);
+  const double download_s = seconds_since(t_start);
+
+  const auto t_metadata = Clock::now();
+  const nlohmann::json metadata = probe(job, object, local);
+  const double metadata_s = seconds_since(t_metadata);
+
+  const auto t_analysis = Clock::now();
+  const analysis::AnalysisResult analysis =
+      analyse(job, object, fetched.head, metadata, local, report_dir);
+  const double analysis_s = seconds_since(t_analysis);
+
+  // The artifacts the analysis wrote, in its order; only files of a known kind are published.
+  std::vector<std::filesystem::path> files;
+  for (const std::filesystem::path& file : analysis.artifacts) {
+    if (analysis::find_artifact(file.filename().string()) != nullptr &&
+        std::filesystem::exists(file)) {
+      files.push_back(file);
+    }
+  }
+  const nlohmann::json results = {{"results_version", kResultsVersion},
+                                  {"analysis", analysis.analysis},
+                                  {"object",
+                                   {{"bucket", object.bucket},
+                                    {"key", object.key},
+                                    {"etag", fetched.head.etag},
+                                    {"version_id", fetched.head.version_id},
+                                    {"size_bytes", fetched.downloaded.size},
+                                    {"content_type", fetched.head.content_type}}},
+                                  {"processing",
+                                   {{"worker_id", deps_.worker_id},
+                                    {"download_s", download_s},
+                                    {"metadata_s", metadata_s},
+                                    {"analysis_s", analysis_s},
+                                    {"total_s", 0.0}}}};
+  StagedJob staged = staging_.stage(job.job_uuid, metadata, results, files, seconds_since(t_start));
+  spdlog::info("job {}: analysed in {:.2f} s, staged with {} artifact(s) for publishing", job.id,
+               analysis_s, staged.artifacts.size());
+  return staged;
+}
+
+MessageProcessor::Fetched MessageProcessor::fetch(const ObjectCreated& object,
+                                                  std::optional<aws::ObjectInfo> known_head,
+                                                  const std::filesystem::path& local) {
+  const auto& config = deps_.config;
+  Fetched fetched;
+  fetched.head = known_head ? *known_head : deps_.objects.head(object.bucket, object.key);
+  const aws::ObjectInfo& head = fetched.head;
   if (!object.etag.empty() && !head.etag.empty() && head.etag != object.etag) {
     throw PermanentFailure("object was replaced after the notification (ETag " + head.etag +
                            ", notified " + object.etag + "); the newer upload has its own event");
@@ -519,9 +594,8 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
   download.max_size = config.storage.max_file_size_bytes;
   // A download is cheap to redo: shutdown abandons it at once.
   download.cancel = deps_.stop != nullptr ? deps_.stop : deps_.cancel;
-  aws::ObjectInfo downloaded;
   try {
-    downloaded = deps_.objects.download(object.bucket, object.key, local, download);
+    fetched.downloaded = deps_.objects.download(object.bucket, object.key, local, download);
   } catch (const aws::AwsError& e) {
     // The download could not be written. Only a full file system is "no room"; any other
     // local error (EIO, EACCES, EMFILE) is a transient fault that spends attempts.
@@ -533,11 +607,13 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
     throw TransientFailure(std::string("cannot write the download: ") + e.what());
   }
   deps_.metrics.file_downloaded();
-  deps_.metrics.bytes_downloaded(downloaded.size);
-  const double download_s = seconds_since(t_start);
+  deps_.metrics.bytes_downloaded(fetched.downloaded.size);
+  return fetched;
+}
 
+nlohmann::json MessageProcessor::probe(const store::Job& job, const ObjectCreated& object,
+                                       const std::filesystem::path& local) {
   // Metadata, parsed in the sandboxed child. Shutdown ends a probe at once.
-  const auto t_metadata = Clock::now();
   nlohmann::json metadata;
   try {
     metadata = deps_.analysis.probe(local, deps_.stop != nullptr ? deps_.stop : deps_.cancel);
@@ -566,9 +642,16 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
   if (!has_video_stream(metadata)) {
     throw PermanentFailure("the file has no video stream");
   }
-  const double metadata_s = seconds_since(t_metadata);
+  return metadata;
+}
 
-  const auto t_analysis = Clock::now();
+analysis::AnalysisResult MessageProcessor::analyse(const store::Job& job,
+                                                   const ObjectCreated& object,
+                                                   const aws::ObjectInfo& head,
+                                                   const nlohmann::json& metadata,
+                                                   const std::filesystem::path& local,
+                                                   const std::filesystem::path& report_dir) {
+  const auto& config = deps_.config;
   analysis::AnalysisRequest request;
   request.video = local;
   request.metadata = metadata;
@@ -591,23 +674,58 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
   request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
   if (config.analysis.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);
   analysis::AnalysisResult analysis = deps_.analysis.run(request, deps_.cancel);
-  const double analysis_s = seconds_since(t_analysis);
+  return analysis;
+}
 
-  // Every file the analysis wrote goes under RESULTS_PREFIX/job-<id>/ in the upload's bucket,
-  // or into REPORT_DIR/job-<id>/, and is listed with its size and SHA-256 so the backend can
-  // check what it serves.
-  std::string report_location;
-  nlohmann::json artifacts = nlohmann::json::array();
-  const std::string job_dir = "job-" + std::to_string(job.id);
-  for (const std::filesystem::path& file : analysis.artifacts) {
-    const std::string name = file.filename().string();
+std::string MessageProcessor::artifact_dir_name(const store::Job& job) {
+  // The row's job_uuid, not its id: ids repeat across databases sharing a bucket.
+  return "job-" + job.job_uuid;
+}
+
+void MessageProcessor::put_with_retries(const std::string& bucket, const std::string& key,
+                                        const std::filesystem::path& file,
+                                        const std::string& content_type) {
+  // The S3 client already retries a request a few times within seconds; this rides out a
+  // longer outage (a minute or so) without giving the delivery up, since the analysis is
+  // done. A failure still transient after the last attempt is the job's transient failure:
+  // the next delivery publishes the staged analysis.
+  auto delay = kUploadRetryDelay;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      deps_.objects.put(bucket, key, file, content_type);
+      if (attempt > 1) spdlog::info("s3://{}/{}: uploaded on attempt {}", bucket, key, attempt);
+      return;
+    } catch (const aws::AwsError& e) {
+      if (!e.transient() || attempt >= kUploadAttempts || cancelled()) throw;
+      spdlog::warn("s3://{}/{}: upload failed ({}); attempt {} of {} in {} ms", bucket, key,
+                   e.what(), attempt + 1, kUploadAttempts, delay.count());
+    }
+    pause(delay);
+    if (cancelled()) throw aws::AwsError(aws::ErrorCode::kCancelled, "upload cancelled");
+    delay *= 2;
+  }
+}
+
+MessageProcessor::PublishedArtifacts MessageProcessor::publish_artifacts(
+    const store::Job& job, const ObjectCreated& object, const StagedJob& staged,
+    JobAttempt& attempt) {
+  const auto& config = deps_.config;
+  // Every staged file goes under RESULTS_PREFIX/job-<uuid>/ in the upload's bucket, or into
+  // REPORT_DIR/job-<uuid>/, and is listed with its size and SHA-256 so the backend can check
+  // what it serves.
+  PublishedArtifacts published;
+  published.listing = nlohmann::json::array();
+  const std::string job_dir = artifact_dir_name(job);
+  for (const StagedArtifact& artifact : staged.artifacts) {
+    const std::string& name = artifact.name;
     const analysis::ArtifactSpec* spec = analysis::find_artifact(name);
-    if (spec == nullptr || !std::filesystem::exists(file)) continue;
-    const common::FileDigest digest = common::sha256_file(file);
+    if (spec == nullptr) continue;
+    const std::filesystem::path file = staged.file(artifact);
     std::string location;
+    attempt.publishing = true;
     if (!config.storage.results_prefix.empty()) {
       const std::string key = config.storage.results_prefix + job_dir + "/" + name;
-      deps_.objects.put(object.bucket, key, file, spec->content_type);
+      put_with_retries(object.bucket, key, file, spec->content_type);
       location = "s3://" + object.bucket + "/" + key;
     } else {
       const auto dir = deps_.reports_dir / job_dir;
@@ -616,38 +734,66 @@ void MessageProcessor::run_job(const store::Job& job, const ObjectCreated& objec
                                  std::filesystem::copy_options::overwrite_existing);
       location = std::filesystem::absolute(dir / name).lexically_normal().string();
     }
-    if (name == analysis::kReportArtifact.name) report_location = location;
-    artifacts.push_back({{"name", name},
-                         {"location", location},
-                         {"content_type", spec->content_type},
-                         {"size_bytes", digest.size},
-                         {"sha256", digest.sha256}});
+    if (name == analysis::kReportArtifact.name) published.report_location = location;
+    published.listing.push_back({{"name", name},
+                                 {"location", location},
+                                 {"content_type", spec->content_type},
+                                 {"size_bytes", artifact.size},
+                                 {"sha256", artifact.sha256}});
   }
+  return published;
+}
 
-  nlohmann::json results = {{"results_version", kResultsVersion},
-                            {"analysis", analysis.analysis},
-                            {"object",
-                             {{"bucket", object.bucket},
-                              {"key", object.key},
-                              {"etag", head.etag},
-                              {"version_id", head.version_id},
-                              {"size_bytes", downloaded.size},
-                              {"content_type", head.content_type}}},
-                            {"processing",
-                             {{"worker_id", deps_.worker_id},
-                              {"download_s", download_s},
-                              {"metadata_s", metadata_s},
-                              {"analysis_s", analysis_s},
-                              {"total_s", seconds_since(t_start)}}}};
-  if (!report_location.empty()) results["report_location"] = report_location;
-  if (!artifacts.empty()) results["artifacts"] = artifacts;
-  const std::string metadata_text = metadata.dump();
+void MessageProcessor::record(const store::Job& job, const StagedJob& staged,
+                              const PublishedArtifacts& published, double publish_s) {
+  nlohmann::json results = staged.results;
+  // Time spent on the job: its analysis (once, whichever delivery did it) and this publishing.
+  results["processing"]["worker_id"] = deps_.worker_id;
+  results["processing"]["total_s"] = staged.prepared_s + publish_s;
+  if (!published.report_location.empty()) results["report_location"] = published.report_location;
+  if (!published.listing.empty()) results["artifacts"] = published.listing;
+  const std::string metadata_text = staged.metadata.dump();
   const std::string results_text = results.dump();
   // The work is done: a busy database must not throw it away (the heartbeat keeps the
-  // message and the lease alive while this retries).
+  // message and the lease alive while this retries; after that, the staged analysis is
+  // published again by the next delivery).
   write_durably("result", job.id, [&] {
-    deps_.store.complete_job(job.id, deps_.worker_id, metadata_text, results_text, report_location);
+    deps_.store.complete_job(job.id, deps_.worker_id, metadata_text, results_text,
+                             published.report_location);
   });
+}
+
+void MessageProcessor::discard_outputs(const store::Job& job, const ObjectCreated& object,
+                                       bool may_have_artifacts) {
+  staging_.remove(job.job_uuid);
+  if (!may_have_artifacts || job.job_uuid.empty()) return;
+  // Best effort: a failed job leaves no artifacts behind, including those an earlier delivery
+  // (perhaps on another host) uploaded before it failed. Their names are the known kinds.
+  const std::string job_dir = artifact_dir_name(job);
+  if (!deps_.config.storage.results_prefix.empty()) {
+    int removed = 0;
+    for (const analysis::ArtifactSpec& spec : analysis::kArtifacts) {
+      const std::string key = deps_.config.storage.results_prefix + job_dir + "/" + spec.name;
+      try {
+        deps_.objects.remove(object.bucket, key);
+        ++removed;
+      } catch (const std::exception& e) {
+        spdlog::warn("job {}: could not delete s3://{}/{} of the failed job: {}", job.id,
+                     object.bucket, key, e.what());
+      }
+    }
+    spdlog::info("job {}: deleted the artifacts of the failed job under s3://{}/{}{}/ ({} of {})",
+                 job.id, object.bucket, deps_.config.storage.results_prefix, job_dir, removed,
+                 std::size(analysis::kArtifacts));
+  } else {
+    std::error_code ec;
+    if (std::filesystem::remove_all(deps_.reports_dir / job_dir, ec) > 0) {
+      spdlog::info("job {}: removed the artifacts of the failed job from REPORT_DIR", job.id);
+    }
+    if (ec) {
+      spdlog::warn("job {}: could not remove REPORT_DIR/{}: {}", job.id, job_dir, ec.message());
+    }
+  }
 }
 
 }  // namespace dancer::service

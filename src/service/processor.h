@@ -16,6 +16,7 @@
 #include "service/events.h"
 #include "service/metrics.h"
 #include "service/ports.h"
+#include "service/staging.h"
 #include "store/job_store.h"
 
 namespace dancer::service {
@@ -77,9 +78,12 @@ struct ProcessorDeps {
   std::function<std::uint64_t()> download_dir_usage;
   // Free bytes where downloads go; unset: std::filesystem::space(work_dir).
   std::function<std::optional<std::uint64_t>()> free_space;
-  // How the processor waits between attempts at a durable write; unset: sleeps, waking
-  // early when cancel is set.
+  // How the processor waits between attempts at a durable write or an upload; unset:
+  // sleeps, waking early when cancel is set.
   std::function<void(std::chrono::milliseconds)> sleep;
+  // Where finished analyses wait for their artifacts to be published (staging.h); empty:
+  // DOWNLOAD_DIR/staged.
+  std::filesystem::path staging_dir = {};
 };
 
 // How long the outcome of a finished job is retried against a busy or unreachable
@@ -87,16 +91,62 @@ struct ProcessorDeps {
 // meanwhile, so the work is not redone while this lasts).
 inline constexpr std::chrono::seconds kDurableWriteBudget{600};
 
+// Attempts at uploading one artifact within a job before the delivery is given up as a
+// transient failure (its staged analysis is then published by the next delivery), and the
+// wait before the second attempt (doubling: 2 + 4 + 8 + 16 s between five attempts). Each
+// attempt is itself a few tries of the S3 client (aws::RetryPolicy).
+inline constexpr int kUploadAttempts = 5;
+inline constexpr std::chrono::milliseconds kUploadRetryDelay{2000};
+
 class MessageProcessor {
  public:
-  explicit MessageProcessor(ProcessorDeps deps) : deps_(std::move(deps)) {}
+  explicit MessageProcessor(ProcessorDeps deps)
+      : deps_(std::move(deps)),
+        staging_(deps_.staging_dir.empty() ? deps_.config.download_dir / "staged"
+                                           : deps_.staging_dir) {}
   MessageOutcome process(const aws::SqsMessage& message);
 
  private:
   enum class ObjectResult { kDone, kRetry, kNoRoom, kInterrupted, kBusyElsewhere, kGaveUp };
+  // What one attempt at a job reached, for the failure handling.
+  struct JobAttempt {
+    bool publishing = false;  // it started storing artifacts
+  };
+  struct Fetched {
+    aws::ObjectInfo head;        // HeadObject (or the claim's)
+    aws::ObjectInfo downloaded;  // what the download received
+  };
+  struct PublishedArtifacts {
+    nlohmann::json listing;  // results_json.artifacts
+    std::string report_location;
+  };
+
   ObjectResult process_object(const ObjectCreated& object, const aws::SqsMessage& message);
+  // The phases of a job, in order.
   void run_job(const store::Job& job, const ObjectCreated& object,
-               std::optional<aws::ObjectInfo> head);
+               std::optional<aws::ObjectInfo> head, JobAttempt& attempt);
+  StagedJob analyse_and_stage(const store::Job& job, const ObjectCreated& object,
+                              std::optional<aws::ObjectInfo> head);
+  Fetched fetch(const ObjectCreated& object, std::optional<aws::ObjectInfo> head,
+                const std::filesystem::path& local);
+  nlohmann::json probe(const store::Job& job, const ObjectCreated& object,
+                       const std::filesystem::path& local);
+  analysis::AnalysisResult analyse(const store::Job& job, const ObjectCreated& object,
+                                   const aws::ObjectInfo& head, const nlohmann::json& metadata,
+                                   const std::filesystem::path& local,
+                                   const std::filesystem::path& report_dir);
+  PublishedArtifacts publish_artifacts(const store::Job& job, const ObjectCreated& object,
+                                       const StagedJob& staged, JobAttempt& attempt);
+  void record(const store::Job& job, const StagedJob& staged, const PublishedArtifacts& published,
+              double publish_s);
+  // A failed job: its staging removed and, when an attempt may have published some, its
+  // artifacts deleted (best effort, logged).
+  void discard_outputs(const store::Job& job, const ObjectCreated& object, bool may_have_artifacts);
+  void put_with_retries(const std::string& bucket, const std::string& key,
+                        const std::filesystem::path& file, const std::string& content_type);
+  static std::string artifact_dir_name(const store::Job& job);
+  // Waits (deps_.sleep, or sleeping while not cancelled).
+  void pause(std::chrono::milliseconds delay);
   // Runs a write of a job's outcome until it is durable: retried with backoff while the
   // database is busy or unreachable, within kDurableWriteBudget or until cancelled.
   void write_durably(const char* what, std::int64_t job_id, const std::function<void()>& write);
@@ -104,6 +154,7 @@ class MessageProcessor {
   std::optional<std::uint64_t> free_space() const;
 
   ProcessorDeps deps_;
+  StagingArea staging_;
 };
 
 }  // namespace dancer::service

@@ -20,6 +20,7 @@
 #include "service/logging.h"
 #include "service/metrics.h"
 #include "service/processor.h"
+#include "service/staging.h"
 #include "store/job_store.h"
 
 namespace dancer::service {
@@ -315,6 +316,7 @@ void Service::State::worker_loop(int index) {
     in_flight[slot].job_ids.push_back(job_id);
   };
   processor_deps.download_dir_usage = [this] { return downloads->usage_bytes(); };
+  processor_deps.staging_dir = downloads->root() / "staged";
   MessageProcessor processor(std::move(processor_deps));
   {
     std::lock_guard lock(mutex);
@@ -501,6 +503,15 @@ int Service::run(const RunOptions& options) {
   if (s.downloads->swept_at_start() > 0) {
     spdlog::warn("removed {} temporary download(s) left by a previous run",
                  s.downloads->swept_at_start());
+  }
+  // Finished analyses whose artifacts were never published here (their job completed on
+  // another host, or the row was deleted) are kept no longer than kStagedJobMaxAge.
+  if (const int expired =
+          StagingArea(s.downloads->root() / "staged")
+              .sweep_expired(std::chrono::duration_cast<std::chrono::seconds>(kStagedJobMaxAge));
+      expired > 0) {
+    spdlog::warn("removed {} staged analysis(es) older than {} h", expired,
+                 kStagedJobMaxAge.count());
   }
   s.started.store(true);
   s.tick();

@@ -21,7 +21,9 @@
 #include <random>
 #include <thread>
 
+#include "analysis/synthetic_walker.h"
 #include "service/events.h"
+#include "service/processor.h"
 #include "store/job_store.h"
 #include "support/fault_proxy.h"
 #include "support/service_harness.h"
@@ -553,6 +555,59 @@ TEST_F(ServiceFaults, HangingAnalysisTimesOutAndOthersComplete) {
   const bool gone =
       ::kill(sleeper, 0) != 0 || read_file(stat_file).find(") Z ") != std::string::npos;
   EXPECT_TRUE(gone) << "the hanging analysis's child " << sleeper << " survived the timeout";
+}
+
+// S3 answers 503 to every artifact upload for a while. The first delivery's upload attempts
+// (the S3 client's and the job's own) all fail; its finished analysis stays staged in
+// DOWNLOAD_DIR, and the next delivery publishes it without downloading or analysing again.
+TEST_F(ServiceFaults, ArtifactUploadsFailingWith503AreRetriedWithoutRedoingTheAnalysis) {
+  FaultProxy proxy(endpoint_);
+  harness_->use_proxy(proxy.url());
+  harness_->env().erase("ANALYSIS_COMMAND");
+  harness_->env()["ANALYZER"] = "gait";  // writes report.html
+  harness_->env()["RESULTS_PREFIX"] = "results/";
+  const std::string key = "uploads/walk.mp4";
+  analysis::SyntheticWalkSpec spec;
+  spec.width = 320;
+  spec.height = 180;
+  auto video = media_ / "walk.mp4";
+  analysis::render_synthetic_walk(spec, video);
+  // 5 tries of the S3 client times 5 attempts of the job: the whole first delivery, and
+  // the first tries of the second.
+  const int refused = 5 * service::kUploadAttempts + 3;
+  proxy.set_rules(json::array(
+      {FaultProxy::s3_error("PUT", bucket_path("results/"), 503, "ServiceUnavailable", refused)}));
+  harness_->upload_and_notify(video, key);
+
+  pid_t pid = start_service("service");
+  ASSERT_TRUE(settle({key}, 240)) << logs_tail();
+  EXPECT_EQ(stop(pid), 0) << logs_tail();
+
+  const auto jobs = harness_->jobs_by_key();
+  ASSERT_EQ(jobs.count(key), 1u);
+  const store::Job& job = jobs.at(key);
+  ASSERT_EQ(store::to_string(job.status), "completed") << job.error_message << logs_tail();
+  EXPECT_EQ(job.retry_count, 1);  // one delivery gave its uploads up
+  EXPECT_EQ(proxy.count({{"method", "PUT"}, {"action", "status"}}), refused);
+  // Downloaded and analysed once, published by the second delivery.
+  EXPECT_EQ(proxy.count({{"method", "GET"}, {"path", bucket_path(key)}}), 1);
+  EXPECT_EQ(count_in_logs("job " + std::to_string(job.id) + ": analysed in"), 1) << logs_tail();
+  EXPECT_EQ(count_in_logs("job " + std::to_string(job.id) + ": reusing the analysis"), 1);
+  EXPECT_EQ(harness_->messages_left(), 0);
+  // Every artifact is where the row says, under the job's uuid, and matches its listing.
+  const json results = json::parse(job.results_json);
+  ASSERT_TRUE(results.contains("artifacts")) << job.results_json;
+  const std::string prefix = "s3://" + harness_->bucket() + "/results/job-" + job.job_uuid + "/";
+  for (const auto& artifact : results["artifacts"]) {
+    const std::string location = artifact["location"];
+    ASSERT_EQ(location.rfind(prefix, 0), 0u) << location;
+    const auto head = harness_->s3().head_object(
+        harness_->bucket(),
+        location.substr(std::string("s3://").size() + harness_->bucket().size() + 1));
+    EXPECT_EQ(head.size, artifact["size_bytes"].get<std::uint64_t>()) << location;
+  }
+  // Nothing left staged.
+  EXPECT_TRUE(files_under_download_dir().empty());
 }
 
 // 9. An object S3 never serves (503 SlowDown forever) is retried until

@@ -4,11 +4,15 @@
 // and a real SQLite job store (support/fakes.h).
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "analysis/child_protocol.h"
 #include "aws/error.h"
+#include "common/sha256.h"
 #include "media/metadata.h"
+#include "service/download_area.h"
 #include "service/events.h"
 #include "service/processor.h"
 #include "service/service.h"
@@ -49,11 +53,17 @@ class Lifecycle : public ::testing::Test {
   }
 
   MessageOutcome process(const std::string& body, int receive_count = 1) {
+    return process_with(store_, body, receive_count);
+  }
+
+  // As process(), recording in another database (another deployment sharing the bucket).
+  MessageOutcome process_with(store::JobStore& store, const std::string& body,
+                              int receive_count = 1) {
     auto objects = objects_.connect();
     FakeAnalysisRunner runner(script_, runs_);
     ProcessorDeps deps{
-        config_, *objects, store_, runner, metrics_, "worker-1", dir_ / "work", config_.report_dir,
-        nullptr, nullptr,  {},     {},     {},       {}};
+        config_, *objects, store, runner, metrics_, "worker-1", dir_ / "work", config_.report_dir,
+        nullptr, nullptr,  {},    {},     {},       {}};
     deps.cancel = &cancel_;
     deps.free_space = free_space_;
     deps.sleep = [this](std::chrono::milliseconds d) { slept_ += d; };
@@ -64,6 +74,30 @@ class Lifecycle : public ::testing::Test {
     message.body = body;
     message.approximate_receive_count = receive_count;
     return processor.process(message);
+  }
+
+  // The analysis writes report.html and strides.csv into its report directory, as pose-gait
+  // does; each file's content names the job's request id and a running number.
+  void analysis_writes_artifacts() {
+    script_->run = [runs = runs_](const analysis::AnalysisRequest& request) {
+      analysis::AnalysisResult result;
+      result.analysis = {{"analyzer", {{"name", "fake"}}}, {"person_detected", true}};
+      for (const char* name : {"report.html", "strides.csv"}) {
+        std::ofstream(request.report_dir / name)
+            << name << " of " << request.job.object_name << ", run " << runs->load();
+        result.artifacts.push_back(request.report_dir / name);
+      }
+      result.report_path = request.report_dir / "report.html";
+      return result;
+    };
+  }
+
+  std::vector<std::string> staged_jobs() const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_ / "downloads" / "staged", ec))
+      names.push_back(entry.path().filename().string());
+    return names;
   }
 
   store::Job job(const std::string& key) {
@@ -370,6 +404,144 @@ TEST_F(Lifecycle, ALocalWriteErrorWithRoomLeftIsTransientAndSpendsAttempts) {
   process(body, 2);
   process(body, 3);
   EXPECT_EQ(job("uploads/eio.mp4").status, store::JobStatus::kFailed);
+}
+
+// --- artifacts: published after the analysis, which is never redone for them ----------
+
+TEST_F(Lifecycle, ArtifactUploadsFailingWith503AreRetriedAndTheAnalysisRunsOnce) {
+  config_.storage.results_prefix = "results/";
+  analysis_writes_artifacts();
+  const std::string body = upload("uploads/s3-down.mp4");
+  // S3 refuses every upload for a while: the five attempts of the first delivery and two
+  // more.
+  objects_.fail_puts(kUploadAttempts + 2, 503, "ServiceUnavailable");
+  const auto first = process(body, 1);
+  EXPECT_EQ(first.action, MessageAction::kRetryLater);
+  EXPECT_EQ(job("uploads/s3-down.mp4").status, store::JobStatus::kProcessing);
+  EXPECT_EQ(job("uploads/s3-down.mp4").retry_count, 1);
+  EXPECT_EQ(objects_.failed_puts(), kUploadAttempts);
+  // Backoff between the upload attempts inside the job: 2 + 4 + 8 + 16 s.
+  EXPECT_EQ(slept_.count(), 30000);
+  // The finished analysis waits in DOWNLOAD_DIR/staged, and a restart's sweep of the work
+  // directories leaves it there.
+  EXPECT_EQ(staged_jobs().size(), 1u);
+  { DownloadArea restarted(dir_ / "downloads", "restarted"); }
+  EXPECT_EQ(staged_jobs().size(), 1u);
+
+  const auto second = process(body, 2);
+  EXPECT_EQ(second.action, MessageAction::kDelete);
+  const store::Job j = job("uploads/s3-down.mp4");
+  EXPECT_EQ(j.status, store::JobStatus::kCompleted);
+  EXPECT_EQ(*runs_, 1);                // analysed once
+  EXPECT_EQ(objects_.downloads(), 1);  // downloaded once
+  EXPECT_TRUE(staged_jobs().empty());
+  const auto results = nlohmann::json::parse(j.results_json);
+  ASSERT_EQ(results["artifacts"].size(), 2u);
+  for (const auto& artifact : results["artifacts"]) {
+    const std::string key = "results/job-" + j.job_uuid + "/" + artifact["name"].get<std::string>();
+    EXPECT_EQ(artifact["location"], "s3://" + std::string(kBucket) + "/" + key);
+    const auto stored = objects_.get(kBucket, key);
+    ASSERT_TRUE(stored.has_value()) << key;
+    EXPECT_EQ(artifact["size_bytes"], stored->bytes.size());
+    EXPECT_EQ(artifact["sha256"], common::sha256_hex(stored->bytes));
+  }
+  EXPECT_EQ(results["report_location"],
+            "s3://" + std::string(kBucket) + "/results/job-" + j.job_uuid + "/report.html");
+}
+
+TEST_F(Lifecycle, AnUploadAnsweredWithRequestTimeout400IsRetriedInTheSameDelivery) {
+  config_.storage.results_prefix = "results/";
+  analysis_writes_artifacts();
+  objects_.fail_puts(2, 400, "RequestTimeout");
+  EXPECT_EQ(process(upload("uploads/idle-socket.mp4"), 1).action, MessageAction::kDelete);
+  EXPECT_EQ(job("uploads/idle-socket.mp4").status, store::JobStatus::kCompleted);
+  EXPECT_EQ(objects_.failed_puts(), 2);
+  EXPECT_EQ(*runs_, 1);
+}
+
+TEST_F(Lifecycle, APermanentUploadFailureFailsTheJobAndDeletesTheArtifactsAlreadyUploaded) {
+  config_.storage.results_prefix = "results/";
+  analysis_writes_artifacts();
+  // report.html is uploaded; strides.csv is refused for good.
+  objects_.fail_puts(1, 400, "InvalidArgument", /*skip=*/1);
+  EXPECT_EQ(process(upload("uploads/refused.mp4"), 1).action, MessageAction::kDelete);
+  const store::Job j = job("uploads/refused.mp4");
+  EXPECT_EQ(j.status, store::JobStatus::kFailed);
+  EXPECT_NE(j.error_message.find("InvalidArgument"), std::string::npos) << j.error_message;
+  EXPECT_EQ(objects_.failed_puts(), 1);  // not retried
+  EXPECT_TRUE(objects_.keys(kBucket, "results/").empty());
+  EXPECT_GE(objects_.removes(), 1);
+  EXPECT_TRUE(staged_jobs().empty());
+}
+
+TEST_F(Lifecycle, GivingUpOnUploadsDeletesWhatEarlierDeliveriesUploaded) {
+  config_.storage.results_prefix = "results/";
+  analysis_writes_artifacts();
+  const std::string body = upload("uploads/never.mp4");
+  objects_.fail_puts(1000, 503, "SlowDown", /*skip=*/1);
+  EXPECT_EQ(process(body, 1).action, MessageAction::kRetryLater);
+  EXPECT_EQ(objects_.keys(kBucket, "results/").size(), 1u);  // report.html made it
+  EXPECT_EQ(process(body, 2).action, MessageAction::kRetryLater);
+  EXPECT_EQ(process(body, 3).action, MessageAction::kRetryLater);  // given up: redrive policy
+  const store::Job j = job("uploads/never.mp4");
+  EXPECT_EQ(j.status, store::JobStatus::kFailed);
+  EXPECT_NE(j.error_message.find("gave up after 3 deliveries"), std::string::npos);
+  EXPECT_TRUE(objects_.keys(kBucket, "results/").empty());
+  EXPECT_TRUE(staged_jobs().empty());
+  EXPECT_EQ(*runs_, 1);
+}
+
+TEST_F(Lifecycle, AFailedJobLeavesNothingInReportDirEither) {
+  analysis_writes_artifacts();
+  // The files are copied to REPORT_DIR, then the final write fails on every delivery.
+  store_.fail_next("complete_job", 1000, store::StoreErrorCode::kOther);
+  const std::string body = upload("uploads/local.mp4");
+  EXPECT_EQ(process(body, 1).action, MessageAction::kRetryLater);
+  const auto dir = config_.report_dir / ("job-" + job("uploads/local.mp4").job_uuid);
+  EXPECT_TRUE(std::filesystem::exists(dir / "report.html"));
+  process(body, 2);
+  process(body, 3);
+  EXPECT_EQ(job("uploads/local.mp4").status, store::JobStatus::kFailed);
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_TRUE(staged_jobs().empty());
+  EXPECT_EQ(*runs_, 1);
+}
+
+TEST_F(Lifecycle, ABusyDatabaseAfterTheUploadsPublishesTheStagedAnalysisNextTime) {
+  config_.storage.results_prefix = "results/";
+  analysis_writes_artifacts();
+  store_.fail_next("complete_job", 1000, store::StoreErrorCode::kBusy);
+  EXPECT_EQ(process(upload("uploads/db-down.mp4"), 1).action, MessageAction::kRetryLater);
+  store_.fail_next("complete_job", 0, store::StoreErrorCode::kBusy);
+  EXPECT_EQ(process(upload("uploads/db-down.mp4"), 2).action, MessageAction::kDelete);
+  EXPECT_EQ(job("uploads/db-down.mp4").status, store::JobStatus::kCompleted);
+  EXPECT_EQ(*runs_, 1);
+}
+
+TEST_F(Lifecycle, ArtifactsOfTwoDatabasesSharingABucketDoNotOverwriteEachOther) {
+  config_.storage.results_prefix = "results/";
+  analysis_writes_artifacts();
+  // Staging and production: each database numbers its jobs from 1.
+  auto other_store = store::open_job_store("sqlite:///" + (dir_ / "other.db").string());
+  process(upload("uploads/patient-a.mp4"));
+  process_with(*other_store, upload("uploads/patient-b.mp4"));
+  const store::Job a = job("uploads/patient-a.mp4");
+  const store::Job b = other_store->list_jobs(1).front();
+  ASSERT_EQ(a.id, b.id);
+  EXPECT_NE(a.job_uuid, b.job_uuid);
+  EXPECT_EQ(objects_.keys(kBucket, "results/").size(), 4u);
+  // Each row's listing still matches what is stored at its locations.
+  for (const store::Job& j : {a, b}) {
+    for (const auto& artifact : nlohmann::json::parse(j.results_json)["artifacts"]) {
+      const std::string location = artifact["location"];
+      const std::string key =
+          location.substr(std::string("s3://").size() + std::strlen(kBucket) + 1);
+      EXPECT_EQ(key.rfind("results/job-" + j.job_uuid + "/", 0), 0u) << key;
+      const auto stored = objects_.get(kBucket, key);
+      ASSERT_TRUE(stored.has_value()) << key;
+      EXPECT_EQ(artifact["sha256"], common::sha256_hex(stored->bytes)) << key;
+    }
+  }
 }
 
 // --- the whole service, with the fakes behind ServiceDependencies --------------------

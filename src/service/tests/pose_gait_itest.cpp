@@ -69,10 +69,9 @@ TEST(PoseGaitEndToEnd, DefaultAnalyzerCompletesARealWalkWithEventsStridesAndAngl
   EXPECT_EQ(a["kinematics"]["per_frame"]["left"]["knee"].size(),
             a["frames_analyzed"].get<std::size_t>());
   EXPECT_TRUE(a["quality"]["warnings"].is_array());
-  // The report and the artifacts are uploaded under RESULTS_PREFIX/job-<id>/, each listed with
-  // the size and SHA-256 of what S3 holds.
-  const std::string dir =
-      "s3://" + harness.bucket() + "/results/job-" + std::to_string(job->id) + "/";
+  // The report and the artifacts are uploaded under RESULTS_PREFIX/job-<uuid>/, each listed
+  // with the size and SHA-256 of what S3 holds.
+  const std::string dir = "s3://" + harness.bucket() + "/results/job-" + job->job_uuid + "/";
   EXPECT_EQ(job->report_location, dir + "report.html");
   EXPECT_EQ(results["report_location"], job->report_location);
   std::set<std::string> names;

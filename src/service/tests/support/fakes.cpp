@@ -209,7 +209,30 @@ class FakeObjectStore final : public service::ObjectStore {
 
   void put(const std::string& bucket, const std::string& key, const std::filesystem::path& file,
            const std::string&) override {
+    {
+      std::lock_guard lock(objects_.mutex_);
+      ++objects_.puts_;
+      if (objects_.puts_to_skip_ > 0) {
+        --objects_.puts_to_skip_;
+      } else if (objects_.failing_puts_ > 0) {
+        --objects_.failing_puts_;
+        ++objects_.failed_puts_;
+        throw aws::AwsError(
+            aws::classify_aws_error(objects_.put_failure_status_, objects_.put_failure_code_),
+            "injected PutObject failure: HTTP " + std::to_string(objects_.put_failure_status_) +
+                " " + objects_.put_failure_code_,
+            objects_.put_failure_status_, objects_.put_failure_code_);
+      }
+    }
     objects_.put(bucket, key, read_file(file), "put");
+  }
+
+  void remove(const std::string& bucket, const std::string& key) override {
+    {
+      std::lock_guard lock(objects_.mutex_);
+      ++objects_.removes_;
+    }
+    objects_.erase(bucket, key);
   }
 
  private:
@@ -248,6 +271,41 @@ std::optional<FakeObjects::Object> FakeObjects::get(const std::string& bucket,
 int FakeObjects::downloads() const {
   std::lock_guard lock(mutex_);
   return downloads_;
+}
+
+void FakeObjects::fail_puts(int count, long http_status, const std::string& aws_code, int skip) {
+  std::lock_guard lock(mutex_);
+  failing_puts_ = count;
+  puts_to_skip_ = skip;
+  put_failure_status_ = http_status;
+  put_failure_code_ = aws_code;
+}
+
+std::vector<std::string> FakeObjects::keys(const std::string& bucket,
+                                           const std::string& prefix) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  const std::string start = bucket + "/" + prefix;
+  for (auto it = objects_.lower_bound(start);
+       it != objects_.end() && it->first.compare(0, start.size(), start) == 0; ++it) {
+    out.push_back(it->first.substr(bucket.size() + 1));
+  }
+  return out;
+}
+
+int FakeObjects::puts() const {
+  std::lock_guard lock(mutex_);
+  return puts_;
+}
+
+int FakeObjects::failed_puts() const {
+  std::lock_guard lock(mutex_);
+  return failed_puts_;
+}
+
+int FakeObjects::removes() const {
+  std::lock_guard lock(mutex_);
+  return removes_;
 }
 
 // --- FakeAnalysisRunner -------------------------------------------------------------

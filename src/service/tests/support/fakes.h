@@ -84,8 +84,16 @@ class FakeObjects {
   std::unique_ptr<service::ObjectStore> connect();
   // Next `count` downloads fail with this error code (transient network, disk full, ...).
   void fail_downloads(int count, aws::ErrorCode code);
+  // After `skip` more puts succeed, the next `count` fail with the error S3 would send for this
+  // HTTP status and AWS error code (classified by aws::classify_aws_error, as the S3 client does).
+  void fail_puts(int count, long http_status, const std::string& aws_code, int skip = 0);
   std::optional<Object> get(const std::string& bucket, const std::string& key) const;
+  // Keys (without the bucket) of the objects in `bucket` whose key starts with `prefix`.
+  std::vector<std::string> keys(const std::string& bucket, const std::string& prefix = "") const;
   int downloads() const;
+  int puts() const;         // put calls, failed ones included
+  int failed_puts() const;  // put calls that failed
+  int removes() const;
 
  private:
   friend class FakeObjectStore;
@@ -94,6 +102,13 @@ class FakeObjects {
   int failing_downloads_ = 0;
   aws::ErrorCode failure_code_ = aws::ErrorCode::kNetwork;
   int downloads_ = 0;
+  int puts_to_skip_ = 0;
+  int failing_puts_ = 0;
+  long put_failure_status_ = 503;
+  std::string put_failure_code_;
+  int puts_ = 0;
+  int failed_puts_ = 0;
+  int removes_ = 0;
 };
 
 // The analysis runner: probe and analysis results are programmed by the test.

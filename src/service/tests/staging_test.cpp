@@ -1,0 +1,84 @@
+#include "service/staging.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "common/uuid.h"
+#include "support/test_support.h"
+
+namespace dancer::service {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Staging : public ::testing::Test {
+ protected:
+  // An analysis' outputs, in a work directory beside the staging root.
+  std::vector<fs::path> outputs() {
+    fs::create_directories(dir_ / "work");
+    std::ofstream(dir_ / "work" / "report.html") << "<html>report</html>";
+    std::ofstream(dir_ / "work" / "strides.csv") << "stride,1\n";
+    return {dir_ / "work" / "report.html", dir_ / "work" / "strides.csv"};
+  }
+
+  dancer::testing::TempDir dir_;
+  StagingArea area_{dir_ / "staged"};
+  std::string uuid_ = common::random_uuid_v4();
+};
+
+TEST_F(Staging, AStagedAnalysisIsFoundAgainWithItsFilesAndDigests) {
+  const StagedJob staged =
+      area_.stage(uuid_, {{"format", {}}}, {{"analysis", {{"x", 1}}}}, outputs(), 12.5);
+  EXPECT_FALSE(fs::exists(dir_ / "work" / "report.html"));  // moved, not copied
+  EXPECT_EQ((fs::status(area_.root()).permissions() & fs::perms::all), fs::perms::owner_all);
+  // A new StagingArea, as after a restart.
+  StagingArea again(dir_ / "staged");
+  const auto found = again.find(uuid_);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->results["analysis"]["x"], 1);
+  EXPECT_EQ(found->prepared_s, 12.5);
+  ASSERT_EQ(found->artifacts.size(), 2u);
+  EXPECT_EQ(found->artifacts[0].name, "report.html");
+  EXPECT_EQ(found->artifacts[0].sha256, staged.artifacts[0].sha256);
+  EXPECT_EQ(dancer::testing::read_file(found->file(found->artifacts[0])), "<html>report</html>");
+  EXPECT_FALSE(again.find(common::random_uuid_v4()).has_value());
+  again.remove(uuid_);
+  EXPECT_FALSE(fs::exists(dir_ / "staged" / ("job-" + uuid_)));
+}
+
+TEST_F(Staging, AStagingWithoutManifestOrWithAChangedFileIsDiscarded) {
+  area_.stage(uuid_, {}, {}, outputs(), 1);
+  const fs::path dir = dir_ / "staged" / ("job-" + uuid_);
+  std::ofstream(dir / "strides.csv", std::ios::app) << "torn";
+  EXPECT_FALSE(area_.find(uuid_).has_value());
+  EXPECT_FALSE(fs::exists(dir));
+
+  area_.stage(uuid_, {}, {}, outputs(), 1);
+  fs::remove(dir / "manifest.json");  // interrupted before the manifest
+  EXPECT_FALSE(area_.find(uuid_).has_value());
+  EXPECT_FALSE(fs::exists(dir));
+}
+
+TEST_F(Staging, OnlyJobUuidsNameStagedDirectories) {
+  EXPECT_THROW(area_.stage("../../etc", {}, {}, {}, 0), std::invalid_argument);
+  EXPECT_THROW(area_.find("1"), std::invalid_argument);
+}
+
+TEST_F(Staging, ExpiredStagingsAreSweptAndOthersKept) {
+  area_.stage(uuid_, {}, {}, outputs(), 1);
+  const std::string fresh = common::random_uuid_v4();
+  area_.stage(fresh, {}, {}, {}, 1);
+  fs::create_directories(dir_ / "staged" / "not-ours");
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(49);
+  fs::last_write_time(dir_ / "staged" / ("job-" + uuid_) / "manifest.json", old);
+  fs::last_write_time(dir_ / "staged" / "not-ours", old);
+  EXPECT_EQ(area_.sweep_expired(std::chrono::duration_cast<std::chrono::seconds>(kStagedJobMaxAge)),
+            1);
+  EXPECT_FALSE(fs::exists(dir_ / "staged" / ("job-" + uuid_)));
+  EXPECT_TRUE(area_.find(fresh).has_value());
+  EXPECT_TRUE(fs::exists(dir_ / "staged" / "not-ours"));
+}
+
+}  // namespace
+}  // namespace dancer::service
