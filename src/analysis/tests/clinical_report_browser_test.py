@@ -108,13 +108,17 @@ def main():
         run(render)
 
         seen = report_browser.inspect_report(html, analysis, args.out_dir, work, PAGES)
+        # The report's Content-Security-Policy holds, and what it refuses reaches the console
+        # that inspect_report checks.
+        csp_errors = report_browser.check_content_security_policy(html, work)
         contacts = sum(e["type"] == "initial_contact" for e in analysis["events"])
         check(seen.get("key_frames") == contacts, f"{seen.get('key_frames')} key frames shown")
         print(f"clinical_report_browser: {seen.get('figures')} figures checked against the "
               f"result, {seen.get('events')} events, {seen.get('key_frames')} key frames; "
               f"desktop screenshot {seen.get('desktop_width')} px wide; print width "
               f"{seen.get('print_width')} px, {seen.get('print_overflow')} elements past it; "
-              f"PDF {seen.get('pages')} A4 pages; output in {args.out_dir}")
+              f"PDF {seen.get('pages')} A4 pages; {len(csp_errors or [])} injected violations "
+              f"refused and reported; output in {args.out_dir}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for message in failures:

@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <numbers>
 #include <set>
 
 #include "analysis/gait_kinematics.h"
 #include "analysis/gait_report.h"
 #include "analysis/gait_table.h"
+#include "common/sha256.h"
+#include "common/strings.h"
 #include "common/utf8.h"
 #include "support/results_schema.h"
 #include "support/test_support.h"
@@ -300,6 +303,57 @@ TEST(ClinicalReport, EveryWarningOfTheContractHasASentence) {
     EXPECT_EQ(item.find("The analyzer reported"), std::string::npos) << name;
     EXPECT_GT(item.size(), tag.size() + 30) << name;
   }
+}
+
+// The report had no Content-Security-Policy: a script that slipped past the escaping would run.
+// The policy comes first in <head>, allows no script at all, and lets through only what the page
+// uses: its own style sheet (by hash) and data: images (the key frames).
+TEST(ClinicalReport, CarriesAStrictContentSecurityPolicyBeforeAnythingElse) {
+  KeyFrameImage frame;
+  frame.caption = "left initial contact";
+  frame.png = encode_png(cv::Mat(8, 8, CV_8UC1, cv::Scalar(128)));
+  const std::string html = render(load_example()["analysis"], context(), {frame});
+  const std::string key = "<meta http-equiv=\"Content-Security-Policy\" content=\"";
+  const auto p = html.find(key);
+  ASSERT_NE(p, std::string::npos);
+  // Only the charset may come before it; the title, the style and the body follow it.
+  EXPECT_LT(html.find("<meta charset=\"utf-8\">"), p);
+  EXPECT_LT(p, html.find("<title>"));
+  EXPECT_LT(p, html.find("<style>"));
+  EXPECT_EQ(count(html, "Content-Security-Policy"), 1u);
+  const std::string policy =
+      html.substr(p + key.size(), html.find('"', p + key.size()) - p - key.size());
+  std::map<std::string, std::string> directives;
+  for (std::size_t start = 0; start < policy.size();) {
+    auto end = policy.find(';', start);
+    if (end == std::string::npos) end = policy.size();
+    std::string d = policy.substr(start, end - start);
+    d.erase(0, d.find_first_not_of(' '));
+    const auto space = d.find(' ');
+    directives[d.substr(0, space)] = space == std::string::npos ? "" : d.substr(space + 1);
+    start = end + 1;
+  }
+  EXPECT_EQ(directives["default-src"], "'none'") << policy;
+  EXPECT_EQ(directives.count("script-src"), 0u) << policy;  // default-src 'none' covers scripts
+  EXPECT_EQ(directives["img-src"], "data:") << policy;
+  EXPECT_EQ(directives["base-uri"], "'none'") << policy;
+  EXPECT_EQ(directives["form-action"], "'none'") << policy;
+  EXPECT_EQ(policy.find("unsafe"), std::string::npos) << policy;
+  // The style sheet is allowed by the SHA-256 of exactly what the <style> element holds.
+  const auto style_start = html.find("<style>") + 7;
+  const std::string style = html.substr(style_start, html.find("</style>") - style_start);
+  const std::string hex = common::sha256_hex(style);
+  std::string digest;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    digest.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  EXPECT_EQ(directives["style-src"], "'sha256-" + common::base64_encode(digest) + "'") << policy;
+  EXPECT_EQ(count(html, "<style"), 1u);
+  EXPECT_EQ(html.find(" style=\""), std::string::npos);  // the hash does not cover attributes
+  // What the page embeds fits the policy: data: images only, nothing fetched.
+  EXPECT_EQ(count(html, "src=\""), count(html, "src=\"data:image/"));
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
 }
 
 TEST(ClinicalReport, KeyFramesAreEmbeddedWithTheirCaptionsOrLeftOut) {

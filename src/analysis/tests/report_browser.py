@@ -272,20 +272,77 @@ def pdf_pages(pdf):
     return pages, boxes
 
 
-def check_console(browser):
-    """What the page said to the console, and what it tried to load."""
+def console_problems(browser):
+    """What the page said to the console (a Content-Security-Policy violation is a browser
+    error there), and what it tried to load."""
+    problems = []
     for m in browser.events:
         method, params = m.get("method"), m.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            check(False, f"console {params['type']}: {params.get('args')}")
+            problems.append(f"console {params['type']}: {params.get('args')}")
         elif method == "Runtime.exceptionThrown":
-            check(False, f"exception: {params.get('exceptionDetails')}")
+            problems.append(f"exception: {params.get('exceptionDetails')}")
         elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            check(False, f"browser error: {params['entry'].get('text')}")
+            problems.append(f"browser error: {params['entry'].get('text')}")
         elif method == "Network.requestWillBeSent":
             url = params["request"]["url"]
-            check(url.startswith("file://") or url.startswith("data:"),
-                  f"the page requested {url}")
+            if not (url.startswith("file://") or url.startswith("data:")):
+                problems.append(f"the page requested {url}")
+    return problems
+
+
+def check_console(browser):
+    for problem in console_problems(browser):
+        check(False, problem)
+
+
+# A script, a style attribute, a style sheet and an image the policy does not allow, put into a
+# copy of a report: each must be refused, and each refusal must reach console_problems.
+CSP_PROBE = ('<script>document.title = "script ran"</script>'
+             '<p id="csp-probe-style" style="color: rgb(255, 0, 0)">probe</p>'
+             '<style>#csp-probe-style { background: rgb(0, 255, 0) }</style>'
+             '<img id="csp-probe-img" alt="" src="file:///dev/null">')
+CSP_PROBE_JS = """JSON.stringify((() => {
+  const p = document.getElementById("csp-probe-style");
+  const csp = document.querySelector('meta[http-equiv="Content-Security-Policy"]');
+  return {title: document.title, color: getComputedStyle(p).color,
+          background: getComputedStyle(p).backgroundColor,
+          policy: csp ? csp.content : null,
+          policy_first: csp !== null && csp === document.head.children[1]};
+})())"""
+
+
+def check_content_security_policy(html, work):
+    """The report's policy is in force: a copy with CSP_PROBE after <body> runs no script and
+    applies none of the probe's styles, and every violation shows as a console problem, so a
+    violation by the report itself fails inspect_report."""
+    with open(html, encoding="utf-8") as f:
+        page = f.read()
+    if not check("<body>" in page, "no <body> in the report"):
+        return
+    probe = os.path.join(work, "csp-probe.html")
+    with open(probe, "w", encoding="utf-8") as f:
+        f.write(page.replace("<body>", "<body>" + CSP_PROBE, 1))
+    with open(os.path.join(work, "chromium-csp.log"), "w") as log:
+        browser = Browser(os.path.join(work, "profile-csp"), log)
+        try:
+            sid = browser.open(probe)
+            seen = browser.evaluate(sid, CSP_PROBE_JS)
+            time.sleep(0.5)  # violations are reported asynchronously
+            browser.send("Runtime.evaluate", {"expression": "0"}, sid)
+            problems = [p for p in console_problems(browser) if "Content Security Policy" in p]
+        finally:
+            browser.close()
+    check(seen["policy"] is not None and "default-src 'none'" in seen["policy"],
+          f"the report's Content-Security-Policy: {seen['policy']}")
+    check(seen["policy_first"], "the Content-Security-Policy is not first after the charset")
+    check(seen["title"] != "script ran", "an injected script ran despite the policy")
+    check(seen["color"] != "rgb(255, 0, 0)", "an injected style attribute applied")
+    check(seen["background"] != "rgb(0, 255, 0)", "an injected style sheet applied")
+    for what in ("script", "style", "img"):
+        check(any(what in p.lower() for p in problems),
+              f"no console error for the refused {what}: {problems}")
+    return problems
 
 
 def inspect_report(html, analysis, out_dir, work, pages):
