@@ -26,6 +26,7 @@
 #include "service/config.h"
 #include "service/events.h"
 #include "service/logging.h"
+#include "service/report_files.h"
 #include "service/service.h"
 #include "store/job_store.h"
 
@@ -129,7 +130,8 @@ std::string video_content_type(const std::filesystem::path& file) {
 
 // `analyze FILE`: the same sandboxed children the service uses, on a local file.
 int analyze(const std::filesystem::path& file, const std::filesystem::path& report_dir,
-            std::optional<double> subject_height, const AnalysisSettings& settings) {
+            std::optional<double> subject_height, const AnalysisSettings& settings,
+            unsigned report_file_mode) {
   ServiceConfig config;
   config.analysis = settings;
   config.max_workers = 1;  // one analysis: all the cores (unless ANALYSIS_THREADS says)
@@ -145,9 +147,15 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
   request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
   if (settings.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);
   try {
+    // REPORT_FILE_MODE, as the service gives REPORT_DIR's files; a directory that exists keeps
+    // its mode.
+    if (!request.report_dir.empty()) {
+      create_report_directories(request.report_dir, report_dir_mode(report_file_mode));
+    }
     request.metadata = runner->probe(request.video, nullptr);
     output["metadata"] = request.metadata;
     analysis::AnalysisResult result = runner->run(request, nullptr);
+    for (const auto& artifact : result.artifacts) set_report_file_mode(artifact, report_file_mode);
     output["analysis"] = result.analysis;
     if (result.report_path) output["report_path"] = result.report_path->string();
     for (const auto& artifact : result.artifacts) output["artifacts"].push_back(artifact.string());
@@ -263,12 +271,21 @@ int run_cli(int argc, char** argv) {
     init_logging(LoggingConfig{"WARNING", "text", {}, 0, 0});
     std::optional<double> height;
     if (subject_height > 0) height = subject_height;
+    unsigned report_file_mode = defaults::kReportFileMode;
+    try {
+      if (const char* mode = std::getenv("REPORT_FILE_MODE"); mode != nullptr && *mode != '\0') {
+        report_file_mode = parse_report_file_mode(mode);
+      }
+    } catch (const ConfigError& e) {
+      std::cerr << "configuration error: " << e.what() << std::endl;
+      return kExitConfigError;
+    }
     if (analyze_settings.pose_model_dir.empty()) {
       if (const char* env_dir = std::getenv("POSE_MODEL_DIR"); env_dir != nullptr) {
         analyze_settings.pose_model_dir = env_dir;
       }
     }
-    return analyze(file, report_dir, height, analyze_settings);
+    return analyze(file, report_dir, height, analyze_settings, report_file_mode);
   }
 
   if (pose_cmd->parsed()) {

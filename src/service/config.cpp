@@ -255,6 +255,9 @@ ServiceConfig load_config(const Environment& env) {
 
   c.download_dir = r.string("DOWNLOAD_DIR", defaults::kDownloadDir);
   c.report_dir = r.string("REPORT_DIR", defaults::kReportDir);
+  if (const auto mode = r.raw("REPORT_FILE_MODE")) {
+    c.report_file_mode = parse_report_file_mode(*mode);
+  }
   c.download_dir_max_bytes = r.byte_size("DOWNLOAD_DIR_MAX_BYTES", 0, 0);  // 0: no cap
   c.download_dir_min_free_bytes =
       r.byte_size("DOWNLOAD_DIR_MIN_FREE", defaults::kDownloadDirMinFreeBytes, 0);
@@ -317,5 +320,29 @@ ServiceConfig load_config(const Environment& env) {
   }
   return c;
 }
+
+unsigned parse_report_file_mode(const std::string& text) {
+  const std::string octal = trim(text);
+  unsigned mode = 0;
+  const auto [end, ec] = std::from_chars(octal.data(), octal.data() + octal.size(), mode, 8);
+  if (octal.empty() || octal.size() > 4 || ec != std::errc() ||
+      end != octal.data() + octal.size()) {
+    throw ConfigError("REPORT_FILE_MODE",
+                      "expected an octal file mode such as 0640, got \"" + text + "\"");
+  }
+  const auto refuse = [&](const std::string& why) {
+    throw ConfigError("REPORT_FILE_MODE", octal + " " + why);
+  };
+  // Reports are data: an execute bit would make them runnable, set-id and sticky bits mean
+  // nothing for them, and world-write would let anyone on the machine change a clinical report.
+  if ((mode & 07000) != 0) refuse("sets a set-user-id, set-group-id or sticky bit");
+  if ((mode & 0111) != 0) refuse("gives execute permission (directories get it from read)");
+  if ((mode & 0002) != 0) refuse("lets every user write the reports");
+  // The service writes them again when a job is retried.
+  if ((mode & 0600) != 0600) refuse("must let the owner read and write (0600)");
+  return mode;
+}
+
+unsigned report_dir_mode(unsigned file_mode) { return file_mode | ((file_mode & 0444) >> 2); }
 
 }  // namespace dancer::service

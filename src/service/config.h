@@ -23,6 +23,9 @@ inline constexpr const char* kBucket = "dancer-uploads";
 inline constexpr const char* kPrefix = "uploads/";
 inline constexpr const char* kDownloadDir = "./temp_downloads";
 inline constexpr const char* kReportDir = "./reports";
+// Group-readable, so a web backend in the service's group can serve the reports; never
+// world-readable unless REPORT_FILE_MODE says so.
+inline constexpr unsigned kReportFileMode = 0640;
 inline constexpr int kMaxWorkers = 2;
 inline constexpr bool kCleanupAfterProcessing = true;
 inline constexpr int kSqsWaitTimeSeconds = 20;  // SQS maximum long poll
@@ -128,6 +131,9 @@ struct ServiceConfig {
   AnalysisSettings analysis;
   std::filesystem::path download_dir = defaults::kDownloadDir;  // DOWNLOAD_DIR
   std::filesystem::path report_dir = defaults::kReportDir;  // REPORT_DIR: HTML reports kept here
+  // REPORT_FILE_MODE (octal): mode of the files copied into REPORT_DIR/job-<uuid>/; their
+  // directories get report_dir_mode() of it (0640 -> 0750).
+  unsigned report_file_mode = defaults::kReportFileMode;
   // DOWNLOAD_DIR_MAX_BYTES: a download that would take DOWNLOAD_DIR over this waits (0: no cap).
   std::uint64_t download_dir_max_bytes = 0;
   // DOWNLOAD_DIR_MIN_FREE: free space to leave on DOWNLOAD_DIR's file system beyond the object
@@ -160,5 +166,13 @@ Environment load_environment(const std::filesystem::path& dotenv_path = ".env");
 
 // Validates and converts. Throws ConfigError naming the offending variable.
 ServiceConfig load_config(const Environment& env);
+
+// REPORT_FILE_MODE's value: octal ("0640", "640"), with the owner's read and write and no
+// execute, set-id, sticky or world-write bit. Throws ConfigError naming REPORT_FILE_MODE.
+unsigned parse_report_file_mode(const std::string& text);
+
+// The mode of a directory holding files of `file_mode`: search wherever read is allowed
+// (0640 -> 0750, 0600 -> 0700, 0644 -> 0755).
+unsigned report_dir_mode(unsigned file_mode);
 
 }  // namespace dancer::service

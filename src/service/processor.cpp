@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "media/metadata.h"
 #include "service/reasons.h"
+#include "service/report_files.h"
 #include "service/results.h"
 #include "service/staging.h"
 
@@ -729,9 +730,10 @@ MessageProcessor::PublishedArtifacts MessageProcessor::publish_artifacts(
       location = "s3://" + object.bucket + "/" + key;
     } else {
       const auto dir = deps_.reports_dir / job_dir;
-      std::filesystem::create_directories(dir);
+      create_report_directories(dir, report_dir_mode(config.report_file_mode));
       std::filesystem::copy_file(file, dir / name,
                                  std::filesystem::copy_options::overwrite_existing);
+      set_report_file_mode(dir / name, config.report_file_mode);
       location = std::filesystem::absolute(dir / name).lexically_normal().string();
     }
     if (name == analysis::kReportArtifact.name) published.report_location = location;

@@ -159,6 +159,21 @@ void expect_rejected(const std::string& name, const std::string& value) {
   }
 }
 
+TEST(ConfigTest, ReportFileModeIsGroupReadableByDefaultAndNeverExecutableOrWorldWritable) {
+  EXPECT_EQ(load_config({}).report_file_mode, 0640u);
+  EXPECT_EQ(report_dir_mode(0640), 0750u);
+  EXPECT_EQ(report_dir_mode(0600), 0700u);
+  EXPECT_EQ(report_dir_mode(0644), 0755u);
+  for (const auto& [text, mode] : std::vector<std::pair<std::string, unsigned>>{
+           {"0600", 0600}, {"0640", 0640}, {"640", 0640}, {"0660", 0660}, {"0644", 0644}}) {
+    EXPECT_EQ(load_config({{"REPORT_FILE_MODE", text}}).report_file_mode, mode) << text;
+  }
+  for (const char* bad : {"0646", "0666", "0602", "0740", "0750", "0641", "0700", "4640", "1640",
+                          "0440", "0040", "rw-r-----", "0o640", "0888", "-640", "00640", "0x1a0"}) {
+    expect_rejected("REPORT_FILE_MODE", bad);
+  }
+}
+
 TEST(ConfigTest, SizesThatOverflowAreRejectedNotWrapped) {
   // 16777216T = 2^24 * 2^40 = 2^64: wrapped to 0 before.
   for (const char* name : {"MAX_FILE_SIZE", "S3_PART_SIZE", "DOWNLOAD_DIR_MAX_BYTES",

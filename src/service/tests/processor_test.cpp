@@ -1,6 +1,7 @@
 #include "service/processor.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,8 @@
 #include "analysis/analyzer.h"
 #include "aws/error.h"
 #include "media/metadata.h"
+#include "service/events.h"
+#include "support/fakes.h"
 #include "support/test_support.h"
 
 namespace dancer::service {
@@ -95,6 +98,107 @@ TEST(LocalFileNameTest, NeverContainsPathComponentsOfTheKey) {
                 .substr(local_file_name(1, "uploads/a b/c.MP4").size() - 4),
             ".MP4");
   EXPECT_NE(local_file_name(1, "uploads/a.mp4"), local_file_name(1, "uploads/b.mp4"));
+}
+
+// One upload processed with the in-memory fakes (support/fakes.h) and a real SQLite store; the
+// analysis runner records the request it was given.
+class ProcessorJob : public ::testing::Test {
+ protected:
+  ProcessorJob()
+      : store_(store::open_job_store("sqlite:///" + (dir_ / "jobs.db").string())),
+        script_(std::make_shared<testing::FakeAnalysisRunner::Script>()),
+        runs_(std::make_shared<std::atomic<int>>(0)) {
+    config_.download_dir = dir_ / "downloads";
+    config_.report_dir = dir_ / "reports";
+    config_.download_dir_min_free_bytes = 0;
+    std::filesystem::create_directories(dir_ / "work");
+    script_->run = [](const analysis::AnalysisRequest& request) {
+      analysis::AnalysisResult result;
+      result.analysis = {{"analyzer", {{"name", "fake"}}},
+                         {"quality", {{"warnings", nlohmann::json::array({"too_few_strides"})}}}};
+      // A report and an artifact written where the analysis writes them (0600, as the child's).
+      for (const char* name : {"report.html", "strides.csv"}) {
+        const auto file = request.report_dir / name;
+        std::ofstream(file) << name;
+        std::filesystem::permissions(
+            file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        result.artifacts.push_back(file);
+      }
+      return result;
+    };
+  }
+
+  // Uploads "uploads/walk.mp4" with this x-amz-meta-* and processes its notification.
+  store::Job process(std::map<std::string, std::string> metadata) {
+    objects_.put("dancer-uploads", "uploads/walk.mp4", "video bytes", "etag-1",
+                 std::move(metadata));
+    auto objects = objects_.connect();
+    testing::FakeAnalysisRunner runner(script_, runs_);
+    ProcessorDeps deps{
+        config_, *objects, *store_, runner, metrics_, "worker-1", dir_ / "work", config_.report_dir,
+        nullptr, nullptr,  {},      {},     {},       {}};
+    deps.free_space = [] { return std::optional<std::uint64_t>(1ull << 40); };
+    MessageProcessor processor(std::move(deps));
+    aws::SqsMessage message;
+    message.message_id = "m-1";
+    message.receipt_handle = "r-1";
+    message.body =
+        make_object_created_body("dancer-uploads", "uploads/walk.mp4", 11, "etag-1", "us-east-1");
+    message.approximate_receive_count = 1;
+    EXPECT_EQ(processor.process(message).action, MessageAction::kDelete);
+    const auto jobs = store_->list_jobs(10);
+    EXPECT_EQ(jobs.size(), 1u);
+    return jobs.empty() ? store::Job{} : jobs.front();
+  }
+
+  testing::TempDir dir_;
+  ServiceConfig config_;
+  std::unique_ptr<store::JobStore> store_;
+  testing::FakeObjects objects_;
+  std::shared_ptr<testing::FakeAnalysisRunner::Script> script_;
+  std::shared_ptr<std::atomic<int>> runs_;
+  Metrics metrics_;
+};
+
+// REPORT_DIR's files were 0600: a web backend running as another user could not read them.
+TEST_F(ProcessorJob, ReportDirFilesAndDirectoriesGetReportFileModeWhateverTheUmask) {
+  const mode_t saved = ::umask(077);
+  config_.report_file_mode = 0640;
+  const store::Job job = process({});
+  ::umask(saved);
+  ASSERT_EQ(job.status, store::JobStatus::kCompleted) << job.error_message;
+  const auto mode = [](const std::filesystem::path& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 07777;
+  };
+  const auto artifacts = nlohmann::json::parse(job.results_json)["artifacts"];
+  ASSERT_EQ(artifacts.size(), 2u);
+  for (const auto& artifact : artifacts) {
+    const std::filesystem::path file = artifact["location"].get<std::string>();
+    EXPECT_EQ(mode(file), 0640u) << file;
+    EXPECT_EQ(mode(file.parent_path()), 0750u) << file.parent_path();  // job-<id>/
+  }
+  EXPECT_EQ(mode(config_.report_dir), 0750u);  // created by the service
+}
+
+TEST_F(ProcessorJob, AnExistingReportDirKeepsItsModeAndAWiderFileModeIsApplied) {
+  std::filesystem::create_directories(config_.report_dir);
+  std::filesystem::permissions(
+      config_.report_dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_exec);
+  config_.report_file_mode = 0644;
+  const store::Job job = process({});
+  ASSERT_EQ(job.status, store::JobStatus::kCompleted) << job.error_message;
+  struct stat st {};
+  ASSERT_EQ(::stat(config_.report_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0710u);
+  for (const auto& artifact : nlohmann::json::parse(job.results_json)["artifacts"]) {
+    const std::filesystem::path file = artifact["location"].get<std::string>();
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644u) << file;
+    ASSERT_EQ(::stat(file.parent_path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0755u) << file.parent_path();
+  }
 }
 
 }  // namespace
