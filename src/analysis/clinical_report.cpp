@@ -1764,6 +1764,24 @@ std::optional<std::string> recording_date_from_metadata(const nlohmann::json& me
   return t.get<std::string>();
 }
 
+namespace {
+
+// The page's Content-Security-Policy: it may run no script, load nothing and submit nothing.
+// Only its own style sheet applies (by its hash, so neither an injected <style> nor a style
+// attribute would) and images only from data: URLs (the key frames). No frame-ancestors: a
+// <meta> policy cannot carry it.
+std::string content_security_policy() {
+  const std::string hex = common::sha256_hex(kStyle);
+  std::string digest;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    digest.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return "default-src 'none'; style-src 'sha256-" + common::base64_encode(digest) +
+         "'; img-src data:; base-uri 'none'; form-action 'none'";
+}
+
+}  // namespace
+
 std::string render_clinical_report(const nlohmann::json& analysis, const nlohmann::json& metadata,
                                    const ReportContext& context,
                                    const std::vector<KeyFrameImage>& key_frames,
@@ -1785,24 +1803,6 @@ std::string render_clinical_report(const nlohmann::json& analysis, const nlohman
   symmetry_section(out, analysis, facts);
   timeline_section(out, analysis, facts);
   kinematics_section(out, analysis, facts);
-namespace {
-
-// The page's Content-Security-Policy: it may run no script, load nothing and submit nothing.
-// Only its own style sheet applies (by its hash, so neither an injected <style> nor a style
-// attribute would) and images only from data: URLs (the key frames). No frame-ancestors: a
-// <meta> policy cannot carry it.
-std::string content_security_policy() {
-  const std::string hex = common::sha256_hex(kStyle);
-  std::string digest;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    digest.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return "default-src 'none'; style-src 'sha256-" + common::base64_encode(digest) +
-         "'; img-src data:; base-uri 'none'; form-action 'none'";
-}
-
-}  // namespace
-
   signals_section(out, analysis, facts, signals);
   key_frames_section(out, key_frames);
   strides_section(out, analysis, facts);
