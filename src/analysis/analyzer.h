@@ -28,6 +28,9 @@ struct AnalysisRequest {
   std::filesystem::path video;
   nlohmann::json metadata;                 // ffprobe-compatible, may be null
   std::optional<double> subject_height_m;  // SUBJECT_HEIGHT_M or x-amz-meta-subject-height-m
+  // Warnings the caller found before the analysis (the service's subject_height_refused): the
+  // built-in analyzers list them in quality.warnings, so their reports explain them too.
+  std::vector<std::string> warnings;
   JobContext job;
   // Which artifacts to write besides report.html (outputs.h names), when the analyzer makes them.
   std::vector<std::string> artifacts;

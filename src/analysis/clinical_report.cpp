@@ -456,7 +456,10 @@ void header_section(std::string& out, const json& analysis, const json& metadata
           ? metric_span("subject_height_m", raw_value(facts.height_m), fixed(*facts.height_m, 2)) +
                 " m"
           : null_span("subject_height_m",
-                      "not given: lengths in body heights, speed in body heights/s"));
+                      facts.has("subject_height_refused")
+                          ? "refused (not a height in metres between 0.5 and 2.5): lengths in "
+                            "body heights, speed in body heights/s"
+                          : "not given: lengths in body heights, speed in body heights/s"));
   if (context.job_id) row("meta-job", "Job", esc(*context.job_id));
   out += "</dl></header>";
 }
@@ -582,8 +585,11 @@ void summary_section(std::string& out, const json& analysis, const Facts& facts)
       r.value_html = metric_span("walking_speed.body_heights_per_s",
                                  raw_value(field(ws, "body_heights_per_s")), fixed(*bh_s, 2)) +
                      " <span class=\"unit\">body heights/s</span>";
-      r.no_range_reason =
-          "The cited reference is in m/s; no subject height was given to convert body heights.";
+      r.no_range_reason = facts.has("subject_height_refused")
+                              ? "The cited reference is in m/s; the subject height sent was "
+                                "refused, so body heights cannot be converted."
+                              : "The cited reference is in m/s; no subject height was given to "
+                                "convert body heights.";
     } else {
       r.value_html = null_span("walking_speed.m_per_s", absent.empty() ? "not measured" : absent);
       r.range = find_range("walking_speed_m_per_s");
@@ -800,14 +806,16 @@ void per_side_section(std::string& out, const json& analysis, const Facts& facts
     out += "</tr>";
   }
   out += "</tbody></table>";
+  const std::string lengths = facts.lengths_in_m ? "body heights × the subject's height"
+                              : facts.has("subject_height_refused")
+                                  ? "in body heights (the subject height sent was refused)"
+                                  : "in body heights (no subject height was given)";
   out +=
       "<p class=\"note\">Mean ± sample SD over the side's strides; CV = 100 × SD / mean. "
       "Means need at least " +
       std::to_string(kMinStrides) + " strides (— otherwise). Variability resting on fewer than " +
       std::to_string(kStableVariability) +
-      " strides is flagged “few strides”: such CVs are unstable. Length figures are " +
-      (facts.lengths_in_m ? std::string("body heights × the subject's height")
-                          : std::string("in body heights (no subject height was given)")) +
+      " strides is flagged “few strides”: such CVs are unstable. Length figures are " + lengths +
       ".</p></section>";
 }
 
@@ -1581,7 +1589,7 @@ struct WarningText {
   const char* better;  // how to film better ("" when nothing to do)
 };
 
-constexpr std::array<WarningText, 19> kWarnings{{
+constexpr std::array<WarningText, 20> kWarnings{{
     {"no_person", "Nobody was seen in the video long enough to analyse.",
      "Film the whole body, head to feet, from the side, in good light."},
     {"front_view",
@@ -1638,6 +1646,10 @@ constexpr std::array<WarningText, 19> kWarnings{{
      "Keep the whole body, head to feet, in the picture throughout: step back or zoom out."},
     {"rotation_applied",
      "The video was recorded rotated; the rotation it states was applied before analysis.", ""},
+    {"subject_height_refused",
+     "The subject height sent with the video was not a height in metres between 0.5 and 2.5, so "
+     "it was not used: speed and lengths are in body heights only.",
+     "Send the height in metres, for example 1.72 (not centimetres or feet)."},
 }};
 
 void quality_section(std::string& out, const json& analysis) {

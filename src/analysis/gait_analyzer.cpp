@@ -373,6 +373,8 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
       {"cut_person_frames", quality.cut_frames},
       {"moving_camera_frames", quality.moving_camera_frames},
       {"corrupt_packets", decoder->corrupt_packets()}};
+  // The caller's warnings say nothing of the recording: after the confidence, not in it.
+  for (const std::string& w : request.warnings) analysis["quality"]["warnings"].push_back(w);
   analysis["frames_analyzed"] = samples.size();
   analysis["processing_time_s"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

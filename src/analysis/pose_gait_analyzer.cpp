@@ -66,6 +66,7 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     warnings.insert(warnings.end(), table.warnings.begin(), table.warnings.end());
   }
   if (info.fps < config_.min_fps) warnings.emplace_back("low_frame_rate");
+  warnings.insert(warnings.end(), request.warnings.begin(), request.warnings.end());
 
   nlohmann::ordered_json a;
   a["analyzer"] = {{"name", kPoseGaitAnalyzerName},

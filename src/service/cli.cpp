@@ -20,6 +20,7 @@
 #include "aws/sqs_client.h"
 #include "aws/uri.h"
 #include "common/strings.h"
+#include "common/subject_height.h"
 #include "media/av_log.h"
 #include "media/metadata.h"
 #include "service/analysis_runner.h"
@@ -227,13 +228,21 @@ int run_cli(int argc, char** argv) {
 
   auto* analyze_cmd =
       app.add_subcommand("analyze", "metadata and gait analysis of a local file (JSON on stdout)");
-  std::string file, report_dir;
-  double subject_height = 0;
+  std::string file, report_dir, subject_height;
   analyze_cmd->add_option("FILE", file)->required();
   analyze_cmd->add_option("--report-dir", report_dir,
                           "write report.html, overlay.mp4, strides.csv and fhir.json into this "
                           "directory");
-  analyze_cmd->add_option("--subject-height-m", subject_height, "subject height in metres");
+  analyze_cmd
+      ->add_option("--subject-height-m", subject_height,
+                   "subject height in metres, 0.5 to 2.5 (e.g. 1.72)")
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            return common::parse_subject_height_m(text)
+                       ? std::string()
+                       : "expected a height in metres between 0.5 and 2.5 (e.g. 1.72)";
+          },
+          "METRES"));
   AnalysisSettings analyze_settings;
   analyze_cmd
       ->add_option("--analyzer", analyze_settings.analyzer,
@@ -269,8 +278,7 @@ int run_cli(int argc, char** argv) {
 
   if (analyze_cmd->parsed()) {
     init_logging(LoggingConfig{"WARNING", "text", {}, 0, 0});
-    std::optional<double> height;
-    if (subject_height > 0) height = subject_height;
+    const std::optional<double> height = common::parse_subject_height_m(subject_height);
     unsigned report_file_mode = defaults::kReportFileMode;
     try {
       if (const char* mode = std::getenv("REPORT_FILE_MODE"); mode != nullptr && *mode != '\0') {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/strings.h"
+#include "common/subject_height.h"
 
 extern char** environ;
 
@@ -66,19 +67,6 @@ class Reader {
     if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
     if (v == "false" || v == "0" || v == "no" || v == "off") return false;
     throw ConfigError(name, "expected true or false, got \"" + *value + "\"");
-  }
-
-  std::optional<double> positive_number(const std::string& name) const {
-    auto value = raw(name);
-    if (!value) return std::nullopt;
-    try {
-      std::size_t used = 0;
-      double parsed = std::stod(trim(*value), &used);
-      // std::stod accepts "inf" and "nan": neither is a height.
-      if (used == trim(*value).size() && std::isfinite(parsed) && parsed > 0) return parsed;
-    } catch (const std::exception&) {
-    }
-    throw ConfigError(name, "expected a positive number, got \"" + *value + "\"");
   }
 
   // Plain bytes or a binary suffix (500M, 10G, 64K), within [min, max]. A value whose
@@ -236,7 +224,15 @@ ServiceConfig load_config(const Environment& env) {
       static_cast<int>(r.integer("ANALYSIS_TIMEOUT", defaults::kAnalysisTimeoutSeconds, 1, 43200));
   c.analysis.memory_limit_mb = static_cast<std::uint64_t>(
       r.integer("ANALYSIS_MEMORY_LIMIT_MB", defaults::kAnalysisMemoryLimitMb, 64, 1 << 20));
-  c.analysis.subject_height_m = r.positive_number("SUBJECT_HEIGHT_M");
+  if (const auto height = r.raw("SUBJECT_HEIGHT_M")) {
+    c.analysis.subject_height_m = common::parse_subject_height_m(*height);
+    if (!c.analysis.subject_height_m) {
+      throw ConfigError("SUBJECT_HEIGHT_M",
+                        "expected a height in metres between 0.5 and 2.5 "
+                        "(e.g. 1.72), got \"" +
+                            common::subject_height_excerpt(*height) + "\"");
+    }
+  }
   c.analysis.analyzer = lower(trim(r.string("ANALYZER", defaults::kAnalyzer)));
   if (c.analysis.analyzer != "pose" && c.analysis.analyzer != "gait" &&
       c.analysis.analyzer != "placeholder") {

@@ -14,6 +14,7 @@
 #include "aws/uri.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "common/subject_height.h"
 #include "media/metadata.h"
 #include "service/reasons.h"
 #include "service/report_files.h"
@@ -62,6 +63,23 @@ bool has_video_stream(const nlohmann::json& metadata) {
     if (stream.value("codec_type", "") == "video") return true;
   }
   return false;
+}
+
+// Adds warning names to analysis.quality.warnings once each. The built-in analyzers list the
+// request's warnings themselves (their reports explain them); an external command does not.
+void add_quality_warnings(nlohmann::json& analysis, const std::vector<std::string>& names) {
+  if (names.empty() || !analysis.is_object()) return;
+  nlohmann::json& quality = analysis["quality"];
+  if (quality.is_null()) quality = nlohmann::json::object();
+  if (!quality.is_object()) return;
+  nlohmann::json& warnings = quality["warnings"];
+  if (warnings.is_null()) warnings = nlohmann::json::array();
+  if (!warnings.is_array()) return;
+  for (const std::string& name : names) {
+    if (std::find(warnings.begin(), warnings.end(), name) == warnings.end()) {
+      warnings.push_back(name);
+    }
+  }
 }
 
 void remove_quietly(const std::filesystem::path& path) {
@@ -657,13 +675,17 @@ analysis::AnalysisResult MessageProcessor::analyse(const store::Job& job,
   request.video = local;
   request.metadata = metadata;
   request.subject_height_m = config.analysis.subject_height_m;
-  // A per-object height (x-amz-meta-subject-height-m) overrides SUBJECT_HEIGHT_M.
+  // A per-object height (x-amz-meta-subject-height-m) overrides SUBJECT_HEIGHT_M. One that is
+  // not a plausible height in metres is refused and named in the result's warnings; the job is
+  // then measured in body heights only, since SUBJECT_HEIGHT_M is not this subject's height.
   if (auto it = head.metadata.find("subject-height-m"); it != head.metadata.end()) {
-    try {
-      double height = std::stod(it->second);
-      if (height > 0.3 && height < 3.0) request.subject_height_m = height;
-    } catch (const std::exception&) {
-      spdlog::warn("job {}: ignoring x-amz-meta-subject-height-m \"{}\"", job.id, it->second);
+    request.subject_height_m = common::parse_subject_height_m(it->second);
+    if (!request.subject_height_m) {
+      request.warnings.emplace_back(common::kSubjectHeightRefusedWarning);
+      spdlog::warn(
+          "job {}: refusing x-amz-meta-subject-height-m \"{}\" ({} bytes): not a height in "
+          "metres between 0.5 and 2.5; lengths and speed in body heights only",
+          job.id, common::subject_height_excerpt(it->second), it->second.size());
     }
   }
   std::filesystem::create_directories(report_dir);
@@ -675,6 +697,7 @@ analysis::AnalysisResult MessageProcessor::analyse(const store::Job& job,
   request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
   if (config.analysis.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);
   analysis::AnalysisResult analysis = deps_.analysis.run(request, deps_.cancel);
+  add_quality_warnings(analysis.analysis, request.warnings);
   return analysis;
 }
 

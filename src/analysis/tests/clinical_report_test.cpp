@@ -356,6 +356,27 @@ TEST(ClinicalReport, CarriesAStrictContentSecurityPolicyBeforeAnythingElse) {
   EXPECT_EQ(html.find("<link"), std::string::npos);
 }
 
+// A subject height the service refused is named, and the figures say why they are in body heights.
+TEST(ClinicalReport, ARefusedSubjectHeightIsExplained) {
+  auto a = load_example()["analysis"];
+  a["subject_height_m"] = nullptr;
+  a["walking_speed"]["m_per_s"] = nullptr;
+  a["quality"]["warnings"] = {"subject_height_refused"};
+  const std::string html = render(a);
+  const std::string quality = section(html, "quality");
+  const auto p = quality.find("data-warning=\"subject_height_refused\">");
+  ASSERT_NE(p, std::string::npos);
+  const std::string item = quality.substr(p, quality.find("</li>", p) - p);
+  EXPECT_NE(item.find("not a height in metres between 0.5 and 2.5"), std::string::npos) << item;
+  EXPECT_NE(item.find("body heights only"), std::string::npos) << item;
+  EXPECT_NE(text_after(html, "subject_height_m").find("refused"), std::string::npos);
+  const std::string summary = section(html, "summary");
+  const auto row = summary.find("walking_speed.body_heights_per_s");
+  ASSERT_NE(row, std::string::npos);
+  EXPECT_NE(summary.substr(row, summary.find("</tr>", row) - row).find("refused"),
+            std::string::npos);
+}
+
 TEST(ClinicalReport, KeyFramesAreEmbeddedWithTheirCaptionsOrLeftOut) {
   const auto a = load_example()["analysis"];
   EXPECT_EQ(render(a).find("id=\"key-frames\""), std::string::npos);

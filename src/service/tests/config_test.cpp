@@ -159,6 +159,35 @@ void expect_rejected(const std::string& name, const std::string& value) {
   }
 }
 
+// A height in centimetres (170) published 124.5 m/s, 1e-9 published 0.0 m/s: start-up refuses
+// anything but a plain number of metres a person can measure.
+TEST(ConfigTest, SubjectHeightMustBeAPlausibleHeightInMetres) {
+  for (const std::string& value : std::vector<std::string>{
+           "170", "1e-9", "1.7m", "0", "-1.7", "nan", "inf", "0.49", "2.51", "1,72", "+1.7",
+           "1.7 1.8", "0x1p0", std::string(4000, '1') + "<script>", "1.7\n<script>"}) {
+    expect_rejected("SUBJECT_HEIGHT_M", value);
+  }
+  try {
+    load_config({{"SUBJECT_HEIGHT_M", "170"}});
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("between 0.5 and 2.5"), std::string::npos) << e.what();
+  }
+  // The message shows a short, escaped excerpt of what was given, never all of it.
+  try {
+    load_config({{"SUBJECT_HEIGHT_M", std::string(4000, '1') + "<script>"}});
+  } catch (const ConfigError& e) {
+    EXPECT_LT(std::string(e.what()).size(), 200u) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("<script>"), std::string::npos) << e.what();
+  }
+  for (const auto& [text, metres] : std::vector<std::pair<std::string, double>>{
+           {"0.5", 0.5}, {"2.5", 2.5}, {" 1.72 ", 1.72}, {"1.8", 1.8}, {"2", 2.0}}) {
+    const auto height = load_config({{"SUBJECT_HEIGHT_M", text}}).analysis.subject_height_m;
+    ASSERT_TRUE(height.has_value()) << text;
+    EXPECT_DOUBLE_EQ(*height, metres) << text;
+  }
+  EXPECT_FALSE(load_config({}).analysis.subject_height_m.has_value());
+}
+
 TEST(ConfigTest, ReportFileModeIsGroupReadableByDefaultAndNeverExecutableOrWorldWritable) {
   EXPECT_EQ(load_config({}).report_file_mode, 0640u);
   EXPECT_EQ(report_dir_mode(0640), 0750u);

@@ -112,7 +112,9 @@ class ProcessorJob : public ::testing::Test {
     config_.report_dir = dir_ / "reports";
     config_.download_dir_min_free_bytes = 0;
     std::filesystem::create_directories(dir_ / "work");
-    script_->run = [](const analysis::AnalysisRequest& request) {
+    script_->run = [this](const analysis::AnalysisRequest& request) {
+      height_ = request.subject_height_m;
+      request_warnings_ = request.warnings;
       analysis::AnalysisResult result;
       result.analysis = {{"analyzer", {{"name", "fake"}}},
                          {"quality", {{"warnings", nlohmann::json::array({"too_few_strides"})}}}};
@@ -151,6 +153,10 @@ class ProcessorJob : public ::testing::Test {
     return jobs.empty() ? store::Job{} : jobs.front();
   }
 
+  static nlohmann::json warnings(const store::Job& job) {
+    return nlohmann::json::parse(job.results_json)["analysis"]["quality"]["warnings"];
+  }
+
   testing::TempDir dir_;
   ServiceConfig config_;
   std::unique_ptr<store::JobStore> store_;
@@ -158,7 +164,47 @@ class ProcessorJob : public ::testing::Test {
   std::shared_ptr<testing::FakeAnalysisRunner::Script> script_;
   std::shared_ptr<std::atomic<int>> runs_;
   Metrics metrics_;
+  // What the analysis was asked.
+  std::optional<double> height_;
+  std::vector<std::string> request_warnings_;
 };
+
+TEST_F(ProcessorJob, APlausibleObjectHeightOverridesTheConfiguredOne) {
+  config_.analysis.subject_height_m = 1.6;
+  const store::Job job = process({{"subject-height-m", "1.80"}});
+  ASSERT_EQ(job.status, store::JobStatus::kCompleted) << job.error_message;
+  ASSERT_TRUE(height_.has_value());
+  EXPECT_DOUBLE_EQ(*height_, 1.8);
+  EXPECT_TRUE(request_warnings_.empty());
+  EXPECT_EQ(warnings(job), nlohmann::json::array({"too_few_strides"}));
+}
+
+// "1.7m" and 4,000 digits followed by <script> were taken by partial parsing; NaN, inf, -1.7 and
+// 0 were dropped without a word. Each is refused, named in the result, and never stored.
+TEST_F(ProcessorJob, ARefusedObjectHeightIsAWarningInTheResultAndNoHeightIsUsed) {
+  config_.analysis.subject_height_m = 1.6;
+  const std::string hostile = std::string(4000, '1') + "<script>alert(1)</script>";
+  for (const std::string& value :
+       {std::string("1.7m"), hostile, std::string("NaN"), std::string("inf"), std::string("-1.7"),
+        std::string("0"), std::string("170"), std::string("1e-9")}) {
+    SCOPED_TRACE(value.substr(0, 20));
+    store_ = store::open_job_store("sqlite:///" + (dir_ / "jobs.db").string() + "-" +
+                                   std::to_string(*runs_));
+    height_ = 0.0;
+    request_warnings_.clear();
+    const store::Job job = process({{"subject-height-m", value}});
+    ASSERT_EQ(job.status, store::JobStatus::kCompleted) << job.error_message;
+    // Neither the object's value nor SUBJECT_HEIGHT_M: this subject's height is not known.
+    EXPECT_FALSE(height_.has_value());
+    EXPECT_EQ(request_warnings_, std::vector<std::string>{"subject_height_refused"});
+    EXPECT_EQ(warnings(job), nlohmann::json::array({"too_few_strides", "subject_height_refused"}));
+    if (value.size() > 4) {
+      EXPECT_EQ(job.results_json.find(value), std::string::npos);
+      EXPECT_EQ(job.metadata_json.find(value), std::string::npos);
+    }
+    EXPECT_EQ(job.results_json.find("<script>"), std::string::npos);
+  }
+}
 
 // REPORT_DIR's files were 0600: a web backend running as another user could not read them.
 TEST_F(ProcessorJob, ReportDirFilesAndDirectoriesGetReportFileModeWhateverTheUmask) {
