@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/outputs.h"
+#include "common/fd.h"
+#include "media/video_decoder.h"
 
 namespace dancer::analysis {
 
@@ -25,7 +27,11 @@ struct JobContext {
 };
 
 struct AnalysisRequest {
-  std::filesystem::path video;
+  // The video, by name, or (in the sandboxed child) as an inherited descriptor.
+  common::FileSource video;
+  // What decoding it may cost (ANALYSIS_MAX_DURATION, ANALYSIS_MAX_FRAMES, the frame-rate
+  // ceiling, PROBE_MAX_FRAME_PIXELS); enforced by the decoder of every pass.
+  media::DecodeLimits limits;
   nlohmann::json metadata;                 // ffprobe-compatible, may be null
   std::optional<double> subject_height_m;  // SUBJECT_HEIGHT_M or x-amz-meta-subject-height-m
   // Warnings the caller found before the analysis (the service's subject_height_refused): the

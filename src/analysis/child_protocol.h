@@ -10,7 +10,10 @@
 // lost at the process boundary.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +24,39 @@
 namespace dancer::analysis::child_protocol {
 
 inline constexpr int kVersion = 1;
+
+// What the parent asks of one child, carried in its argv (`dancer-analysis child <argv>`):
+// written once here, by to_argv() on the parent's side and from_argv() on the child's. Every
+// file the child reads or writes is a descriptor number it inherits: it opens nothing by name.
+struct ChildRequest {
+  std::string mode;   // "probe", "analyze" or "pose"
+  int input_fd = -1;  // the video
+
+  // probe
+  unsigned max_streams = 0;
+  std::uint64_t max_frame_pixels = 0;  // also enforced per decoded frame by "analyze"/"pose"
+  std::uint64_t max_index_entries = 0;
+  int timeout_seconds = 0;
+  std::uint64_t metadata_max_bytes = 0;
+
+  // analyze and pose
+  std::string analyzer;  // "pose" or "gait" (analyze)
+  int threads = 0;
+  std::string model;  // BlazePose variant; with the two model descriptors
+  int landmark_model_fd = -1;
+  int detector_model_fd = -1;
+  int metadata_fd = -1;  // the probe's metadata as JSON
+  std::optional<double> subject_height_m;
+  // AnalysisRequest::warnings: snake_case names, one --warning each.
+  std::vector<std::string> warnings;
+  JobContext job;
+  media::DecodeLimits limits;
+  std::map<std::string, int> outputs;  // artifact name -> descriptor to write it to
+
+  std::vector<std::string> to_argv() const;
+  // Throws std::invalid_argument for anything malformed.
+  static ChildRequest from_argv(const std::vector<std::string>& argv);
+};
 
 std::string_view to_string(AnalysisErrorCode code);  // "invalid_input", "timeout", ...
 AnalysisErrorCode analysis_error_code_from_string(std::string_view name);  // kFailed if unknown

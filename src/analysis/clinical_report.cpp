@@ -1589,7 +1589,8 @@ struct WarningText {
   const char* better;  // how to film better ("" when nothing to do)
 };
 
-constexpr std::array<WarningText, 20> kWarnings{{
+// Sized by its entries, so adding a warning is one entry.
+constexpr WarningText kWarnings[] = {
     {"no_person", "Nobody was seen in the video long enough to analyse.",
      "Film the whole body, head to feet, from the side, in good light."},
     {"front_view",
@@ -1646,11 +1647,17 @@ constexpr std::array<WarningText, 20> kWarnings{{
      "Keep the whole body, head to feet, in the picture throughout: step back or zoom out."},
     {"rotation_applied",
      "The video was recorded rotated; the rotation it states was applied before analysis.", ""},
+    {"non_monotonic_timestamps",
+     "The video's clock went backward (for example, a recording joined to itself); the frames "
+     "from that point were not analysed again.",
+     "Upload the original recording from the phone or camera, not an edited copy."},
+    {"frame_rate_sampled",
+     "The video was recorded at a high frame rate and analysed at 60 frames per second.", ""},
     {"subject_height_refused",
      "The subject height sent with the video was not a height in metres between 0.5 and 2.5, so "
      "it was not used: speed and lengths are in body heights only.",
      "Send the height in metres, for example 1.72 (not centimetres or feet)."},
-}};
+};
 
 void quality_section(std::string& out, const json& analysis) {
   const auto& q = field(analysis, "quality");

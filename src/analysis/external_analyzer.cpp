@@ -18,7 +18,7 @@ class ExternalAnalyzer final : public Analyzer {
     // The path travels as a positional parameter, never spliced into the command text,
     // so a hostile object key cannot inject shell syntax.
     options.argv = {"/bin/sh", "-c", config_.command + " \"$1\"", "dancer-analysis",
-                    request.video.string()};
+                    request.video.path().string()};
     options.timeout = config_.timeout;
     options.memory_limit_bytes = config_.memory_limit_bytes;
     options.cancel = request.cancel;

@@ -202,6 +202,7 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
   options.max_height = config_.analysis_width;
   options.skip_loop_filter = config_.skip_loop_filter;
   options.threads = config_.decoder_threads;
+  options.limits = request.limits;
   std::unique_ptr<media::VideoDecoder> decoder;
   try {
     decoder = std::make_unique<media::VideoDecoder>(request.video, options);

@@ -323,7 +323,7 @@ std::vector<std::int8_t> left_model_sides(const std::vector<WalkingPass>& passes
   return sides;
 }
 
-OverlayResult render_overlay(const std::filesystem::path& video, const SkeletonTrack& skeleton,
+OverlayResult render_overlay(const common::FileSource& video, const SkeletonTrack& skeleton,
                              const std::vector<FootEvent>& events, const OverlayOptions& options,
                              int mp4_fd) {
   media::DecoderOptions decoding;
@@ -334,6 +334,7 @@ OverlayResult render_overlay(const std::filesystem::path& video, const SkeletonT
   decoding.layout = media::PixelLayout::kBgr24;
   decoding.threads = options.decoder_threads;
   decoding.apply_rotation = true;  // as track_video_poses: landmarks are upright pixels
+  decoding.limits = options.limits;
   media::VideoDecoder decoder(video, decoding);
   const media::VideoStreamInfo& info = decoder.info();
 

@@ -17,6 +17,8 @@
 #include "analysis/gait_keypoints.h"
 #include "analysis/pose_track.h"
 #include "analysis/report_types.h"
+#include "common/fd.h"
+#include "media/video_decoder.h"
 
 namespace dancer::analysis {
 
@@ -60,6 +62,8 @@ struct OverlayOptions {
   std::string preset = "veryfast";
   int decoder_threads = 0;  // 0: one per core and one more (media::DecoderOptions)
   int encoder_threads = 0;  // 0: libx264's choice
+  // The pose pass's decoding limits: the same frames must come out (frame-rate sampling).
+  media::DecodeLimits limits;
   // When it turns true, rendering stops with AnalysisError(kCancelled). May be null.
   const std::atomic<bool>* cancel = nullptr;
 };
@@ -89,7 +93,7 @@ std::vector<std::int8_t> left_model_sides(const std::vector<WalkingPass>& passes
 // frame times (media::VideoEncoder: the descriptor must be an empty regular file open
 // O_RDWR); with mp4_fd < 0 only the key frames are made, and decoding stops after the last.
 // Throws media::MediaError (unreadable video, failed write) and AnalysisError(kCancelled).
-OverlayResult render_overlay(const std::filesystem::path& video, const SkeletonTrack& skeleton,
+OverlayResult render_overlay(const common::FileSource& video, const SkeletonTrack& skeleton,
                              const std::vector<FootEvent>& events, const OverlayOptions& options,
                              int mp4_fd = -1);
 

@@ -39,8 +39,10 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   KinematicsBuilder kinematics(config_.kinematics);
   SkeletonTrack skeleton;  // for the verification video and the key frames
   PoseVideoSummary summary;
+  PoseVideoOptions pose = config_.pose;
+  pose.limits = request.limits;
   try {
-    summary = track_video_poses(request.video, config_.pose, [&](const PoseFrame& frame) {
+    summary = track_video_poses(request.video, pose, [&](const PoseFrame& frame) {
       if (request.cancel != nullptr && request.cancel->load()) {
         throw AnalysisError(AnalysisErrorCode::kCancelled, "analysis cancelled by shutdown");
       }
@@ -66,6 +68,10 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     warnings.insert(warnings.end(), table.warnings.begin(), table.warnings.end());
   }
   if (info.fps < config_.min_fps) warnings.emplace_back("low_frame_rate");
+  // Frames whose clock went back (a walk concatenated with itself) were not analysed again.
+  if (summary.non_monotonic_frames > 0) warnings.emplace_back("non_monotonic_timestamps");
+  // A high-speed recording is analysed at the frame-rate ceiling (quality.stream_fps).
+  if (summary.sampled_out_frames > 0) warnings.emplace_back("frame_rate_sampled");
   warnings.insert(warnings.end(), request.warnings.begin(), request.warnings.end());
 
   nlohmann::ordered_json a;
@@ -91,6 +97,9 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
                   {"frames_low_visibility", gait.frames_low_visibility},
                   {"frames_with_angles", angles.frames_with_angles},
                   {"fps", json_number(info.fps)},
+                  {"stream_fps", json_number(info.stream_fps)},
+                  {"frames_skipped_non_monotonic", summary.non_monotonic_frames},
+                  {"frames_skipped_sampling", summary.sampled_out_frames},
                   {"duration_s", json_number(info.duration_s)},
                   {"resolution", {{"width", info.width}, {"height", info.height}}},
                   {"rotation_degrees", info.rotation_degrees},
@@ -141,6 +150,7 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     overlay.cancel = request.cancel;
     overlay.decoder_threads = config_.pose.decoder_threads;
     overlay.encoder_threads = config_.pose.threads;
+    overlay.limits = request.limits;
     try {
       const OverlayResult rendered =
           render_overlay(request.video, skeleton, gait.events, overlay, overlay_fd.value_or(-1));
@@ -176,8 +186,8 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
       }
     }
     ReportContext context;
-    context.object_name = request.job.object_name.empty() ? request.video.filename().string()
-                                                          : request.job.object_name;
+    context.object_name =
+        request.job.object_name.empty() ? request.video.name() : request.job.object_name;
     context.processed_at = processed_at;
     if (!request.job.job_id.empty()) context.job_id = request.job.job_id;
     report_html =
@@ -193,9 +203,9 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   if (wanted(kFhirArtifact)) {
     FhirContext fhir;
     fhir.job_id = request.job.job_id.empty() ? request.job.object_name : request.job.job_id;
-    if (fhir.job_id.empty()) fhir.job_id = request.video.filename().string();
-    fhir.video_url =
-        request.job.video_url.empty() ? "file://" + request.video.string() : request.job.video_url;
+    if (fhir.job_id.empty()) fhir.job_id = request.video.name();
+    fhir.video_url = request.job.video_url.empty() ? "file://" + request.video.path().string()
+                                                   : request.job.video_url;
     // The upload's Content-Type is the uploader's text: printable ASCII only, else unknown.
     const std::string& type = request.job.video_content_type;
     const bool printable = !type.empty() && std::all_of(type.begin(), type.end(), [](char c) {

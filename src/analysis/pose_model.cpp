@@ -46,26 +46,41 @@ std::filesystem::path detector_model_path(const std::filesystem::path& dir) {
 
 namespace {
 
+// BlazePose heavy, the largest, is 27 MB as ONNX.
+constexpr std::uint64_t kMaxModelBytes = 256u << 20;
+
 // One network read once from its ONNX file; cv::dnn::Net is itself a reference-counted
 // owner, released with this object.
 class OnnxNet {
  public:
-  OnnxNet(const std::filesystem::path& onnx, const PoseRuntimeOptions& options) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(onnx, ec)) {
-      throw PoseModelError("pose model not found: " + onnx.string() +
-                           " (built by the pose_models target; see POSE_MODEL_DIR)");
+  OnnxNet(const common::FileSource& onnx, const PoseRuntimeOptions& options) {
+    std::string bytes;
+    if (onnx.by_descriptor()) {
+      // The sandboxed child: the model arrives as an inherited descriptor and is parsed from
+      // memory, since the child may open no file by name.
+      try {
+        bytes = onnx.read_all(kMaxModelBytes);
+      } catch (const std::system_error& e) {
+        throw PoseModelError("cannot read pose model " + onnx.name() + ": " + e.what());
+      }
+    } else {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(onnx.path(), ec)) {
+        throw PoseModelError("pose model not found: " + onnx.path().string() +
+                             " (built by the pose_models target; see POSE_MODEL_DIR)");
+      }
     }
     // Process-wide: OpenCV's parallel_for_ pool serves every network of the process.
     cv::setNumThreads(std::max(1, options.threads));
     try {
-      net_ = cv::dnn::readNetFromONNX(onnx.string());
+      net_ = onnx.by_descriptor() ? cv::dnn::readNetFromONNX(bytes.data(), bytes.size())
+                                  : cv::dnn::readNetFromONNX(onnx.path().string());
       net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
       net_.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
       net_.enableFusion(options.fusion);
       names_ = net_.getUnconnectedOutLayersNames();
     } catch (const cv::Exception& e) {
-      throw PoseModelError("cannot load pose model " + onnx.filename().string() + ": " + e.what());
+      throw PoseModelError("cannot load pose model " + onnx.name() + ": " + e.what());
     }
   }
 
@@ -103,7 +118,7 @@ void require_rgb(const cv::Mat& image, int side, const char* what) {
 
 class OpenCvLandmarkModel final : public LandmarkModel {
  public:
-  OpenCvLandmarkModel(const std::filesystem::path& onnx, const PoseRuntimeOptions& options)
+  OpenCvLandmarkModel(const common::FileSource& onnx, const PoseRuntimeOptions& options)
       : net_(onnx, options), ld_(net_.output("ld_3d")), flag_(net_.output("output_poseflag")) {}
 
   LandmarkOutput run(const cv::Mat& rgb_crop_256) override {
@@ -135,7 +150,7 @@ class OpenCvLandmarkModel final : public LandmarkModel {
 
 class OpenCvPersonDetector final : public PersonDetector {
  public:
-  OpenCvPersonDetector(const std::filesystem::path& onnx, const PoseRuntimeOptions& options)
+  OpenCvPersonDetector(const common::FileSource& onnx, const PoseRuntimeOptions& options)
       : net_(onnx, options), person_(net_.output("person")) {}
 
   std::vector<Detection> detect(const cv::Mat& rgb_frame) override {
@@ -161,12 +176,12 @@ class OpenCvPersonDetector final : public PersonDetector {
 
 }  // namespace
 
-std::unique_ptr<LandmarkModel> make_opencv_landmark_model(const std::filesystem::path& onnx,
+std::unique_ptr<LandmarkModel> make_opencv_landmark_model(const common::FileSource& onnx,
                                                           PoseRuntimeOptions options) {
   return std::make_unique<OpenCvLandmarkModel>(onnx, options);
 }
 
-std::unique_ptr<PersonDetector> make_opencv_person_detector(const std::filesystem::path& onnx,
+std::unique_ptr<PersonDetector> make_opencv_person_detector(const common::FileSource& onnx,
                                                             PoseRuntimeOptions options) {
   return std::make_unique<OpenCvPersonDetector>(onnx, options);
 }

@@ -15,6 +15,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "common/fd.h"
+
 namespace dancer::analysis {
 
 // A model file is missing or OpenCV cannot load or run it.
@@ -84,10 +86,11 @@ struct PoseRuntimeOptions {
   bool fusion = true;
 };
 
-// Each loads its ONNX file once (cv::dnn::readNetFromONNX); throws PoseModelError.
-std::unique_ptr<LandmarkModel> make_opencv_landmark_model(const std::filesystem::path& onnx,
+// Each loads its ONNX file once (cv::dnn::readNetFromONNX, from memory when the file is
+// given as a descriptor); throws PoseModelError.
+std::unique_ptr<LandmarkModel> make_opencv_landmark_model(const common::FileSource& onnx,
                                                           PoseRuntimeOptions options = {});
-std::unique_ptr<PersonDetector> make_opencv_person_detector(const std::filesystem::path& onnx,
+std::unique_ptr<PersonDetector> make_opencv_person_detector(const common::FileSource& onnx,
                                                             PoseRuntimeOptions options = {});
 
 }  // namespace dancer::analysis

@@ -292,8 +292,7 @@ void for_each_frame(media::VideoDecoder& decoder, bool overlap,
 
 }  // namespace
 
-PoseVideoSummary track_video_poses(const std::filesystem::path& video,
-                                   const PoseVideoOptions& options,
+PoseVideoSummary track_video_poses(const common::FileSource& video, const PoseVideoOptions& options,
                                    const std::function<void(const PoseFrame&)>& sink) {
   PoseRuntimeOptions runtime;
   runtime.threads = options.threads;
@@ -313,6 +312,7 @@ PoseVideoSummary track_video_poses(const std::filesystem::path& video,
   decoding.layout = media::PixelLayout::kBgr24;
   decoding.threads = options.decoder_threads;
   decoding.apply_rotation = true;
+  decoding.limits = options.limits;
   media::VideoDecoder decoder(video, decoding);
 
   PoseVideoSummary summary;
@@ -326,6 +326,8 @@ PoseVideoSummary track_video_poses(const std::filesystem::path& video,
   });
   summary.detector_runs = tracker.detector_runs();
   summary.walker_switches = tracker.walker_switches();
+  summary.non_monotonic_frames = decoder.non_monotonic_frames();
+  summary.sampled_out_frames = decoder.sampled_out_frames();
   return summary;
 }
 

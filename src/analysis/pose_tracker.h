@@ -108,9 +108,9 @@ class PoseTracker {
 struct PoseVideoOptions {
   std::filesystem::path model_dir = default_pose_model_dir();
   // The model files themselves, when set (the sandboxed child reads them through inherited
-  // descriptors, /proc/self/fd/N); otherwise the files of `variant` in model_dir.
-  std::filesystem::path landmark_model;
-  std::filesystem::path detector_model;
+  // descriptors); otherwise the files of `variant` in model_dir.
+  common::FileSource landmark_model;
+  common::FileSource detector_model;
   PoseModelVariant variant = PoseModelVariant::kFull;
   int threads = 1;          // inference threads
   int decoder_threads = 1;  // FFmpeg decoding threads
@@ -119,6 +119,7 @@ struct PoseVideoOptions {
   bool overlap_decoding = true;
   bool fusion = true;  // PoseRuntimeOptions::fusion
   PoseTrackerOptions tracker;
+  media::DecodeLimits limits;  // what the untrusted video may cost
 };
 
 inline constexpr int kPoseFramesInFlight = 2;
@@ -128,14 +129,15 @@ struct PoseVideoSummary {
   std::int64_t frames = 0;
   std::int64_t frames_with_person = 0;
   std::int64_t detector_runs = 0;
-  std::int64_t walker_switches = 0;  // PoseTracker::walker_switches()
+  std::int64_t walker_switches = 0;       // PoseTracker::walker_switches()
+  std::int64_t non_monotonic_frames = 0;  // media::VideoDecoder's counts
+  std::int64_t sampled_out_frames = 0;
 };
 
 // Decodes `video` frame by frame at its own resolution (display rotation applied) and hands
 // every frame's pose to `sink`, in order. Memory stays flat: one frame is held at a time.
 // Throws media::MediaError for an unreadable video and PoseModelError for a missing model.
-PoseVideoSummary track_video_poses(const std::filesystem::path& video,
-                                   const PoseVideoOptions& options,
+PoseVideoSummary track_video_poses(const common::FileSource& video, const PoseVideoOptions& options,
                                    const std::function<void(const PoseFrame&)>& sink);
 
 }  // namespace dancer::analysis

@@ -1,12 +1,14 @@
 #include "analysis/sandbox.h"
 
 #include <fcntl.h>
+#include <linux/landlock.h>
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +22,8 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "common/fd.h"
+
 namespace dancer::analysis {
 namespace {
 
@@ -27,20 +31,6 @@ struct FilterDeleter {
   void operator()(void* ctx) const { seccomp_release(ctx); }
 };
 using Filter = std::unique_ptr<void, FilterDeleter>;  // owns a scmp_filter_ctx
-
-class FdOwner {
- public:
-  explicit FdOwner(int fd) : fd_(fd) {}
-  ~FdOwner() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdOwner(const FdOwner&) = delete;
-  FdOwner& operator=(const FdOwner&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // libseccomp's SCMP_A0..SCMP_A5 macros are C compound literals, which ISO C++ lacks.
 scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
@@ -83,16 +73,25 @@ Filter build_filter() {
   // Running programs.
   deny_all(filter, {"execve", "execveat"}, EPERM);
 
-  // Opening files for writing. One rule per flag: conditions within a rule are ANDed,
-  // rules are ORed. O_TMPFILE requires O_WRONLY or O_RDWR, so it is covered too.
-  for (unsigned long flag : {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND}) {
-    deny(filter, "open", EACCES, {arg(1, SCMP_CMP_MASKED_EQ, flag, flag)});
-    deny(filter, "openat", EACCES, {arg(2, SCMP_CMP_MASKED_EQ, flag, flag)});
-  }
-  deny(filter, "creat", EACCES);
+  // Opening files at all: everything the child reads or writes is a descriptor its parent
+  // opened and passed (the video, the models, the metadata, the outputs), so an open by name
+  // can only be an attack: the service's .env, ~/.aws/credentials, the database, another
+  // patient's video. EACCES is what open(2) answers for "search permission is denied".
+  deny_all(filter, {"open", "openat", "creat"}, EACCES);
   // openat2's flags are in a struct behind a pointer, out of seccomp's reach; ENOSYS is
-  // what an older kernel answers, and callers then use openat.
+  // what an older kernel answers, and callers then use openat (refused above).
   deny(filter, "openat2", ENOSYS);
+  // Learning about files by name (existence, size, owner, link targets): refused too. fstat
+  // is newfstatat(fd, "", AT_EMPTY_PATH) in glibc and statx the same, so those two are
+  // refused only without AT_EMPTY_PATH (with it and a non-empty name, they still answer
+  // for a name: that much metadata, never content, is what seccomp cannot see).
+  deny_all(filter,
+           {"stat", "lstat", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
+            "statfs", "chdir", "getxattr", "lgetxattr", "listxattr", "llistxattr",
+            "inotify_add_watch", "fanotify_mark", "mq_open", "getcwd"},
+           EACCES);
+  deny(filter, "newfstatat", EACCES, {arg(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0)});
+  deny(filter, "statx", EACCES, {arg(2, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0)});
   // Changing the file system by name, or metadata of open files.
   deny_all(filter,
            {"unlink",
@@ -207,6 +206,38 @@ Filter build_filter() {
   return filter;
 }
 
+// Landlock (Linux 5.13+), defence in depth under the filter: a ruleset that handles every
+// file-system right the kernel knows and grants none, so no path can be read, written,
+// executed or listed even through a system call the filter misses. Returns the ABI version
+// enforced, 0 where the kernel has no Landlock (the filter alone then stands).
+int restrict_file_system() {
+#if defined(SYS_landlock_create_ruleset) && defined(SYS_landlock_restrict_self)
+  const int abi = landlock_abi();
+  if (abi <= 0) return 0;
+  landlock_ruleset_attr attributes{};
+  attributes.handled_access_fs =
+      LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+      LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+      LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+      LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+      LANDLOCK_ACCESS_FS_MAKE_SYM;
+  // Rights of later ABIs (landlock.h of Linux 5.19 and 6.2): reparenting and truncation.
+  if (abi >= 2) attributes.handled_access_fs |= 1ULL << 13;  // LANDLOCK_ACCESS_FS_REFER
+  if (abi >= 3) attributes.handled_access_fs |= 1ULL << 14;  // LANDLOCK_ACCESS_FS_TRUNCATE
+  const long ruleset =
+      ::syscall(SYS_landlock_create_ruleset, &attributes, sizeof attributes.handled_access_fs, 0L);
+  if (ruleset < 0) return 0;
+  const common::UniqueFd owner(static_cast<int>(ruleset));
+  // Every thread: the child has one at this point (enter_sandbox runs first thing).
+  if (::syscall(SYS_landlock_restrict_self, static_cast<long>(owner.get()), 0L) != 0) {
+    throw SandboxError(std::string("landlock_restrict_self: ") + std::strerror(errno));
+  }
+  return abi;
+#else
+  return 0;
+#endif
+}
+
 }  // namespace
 
 SandboxUser resolve_sandbox_user(const std::string& name) {
@@ -254,6 +285,7 @@ std::vector<std::string> external_command_environment() {
 void apply_sandbox_defaults(SubprocessOptions& options, const std::optional<SandboxUser>& user) {
   options.environment = minimal_environment();
   options.no_new_privs = true;
+  options.die_with_parent = true;
   if (user) {
     options.run_as = RunAs{user->uid, user->gid};
   } else {
@@ -269,35 +301,22 @@ SubprocessOptions sandboxed_child_options(std::vector<std::string> argv,
   return options;
 }
 
-void grant_read_to_sandbox_user(const std::filesystem::path& file,
-                                const std::optional<SandboxUser>& user) {
-  if (!user || ::geteuid() != 0) return;
-  // O_NONBLOCK: a FIFO in place of the file must not block us; it is refused below.
-  FdOwner fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (fd.get() < 0) throw std::system_error(errno, std::generic_category(), file.string());
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    throw std::system_error(errno, std::generic_category(), "fstat " + file.string());
-  }
-  if (!S_ISREG(st.st_mode)) {
-    throw std::system_error(EINVAL, std::generic_category(),
-                            "not a regular file: " + file.string());
-  }
-  if (::fchown(fd.get(), static_cast<uid_t>(-1), user->gid) != 0) {
-    throw std::system_error(errno, std::generic_category(), "fchown " + file.string());
-  }
-  // fchown clears set-user/group-ID bits anyway; the group gains read, nothing more.
-  const mode_t mode = (st.st_mode & 0777) | S_IRGRP;
-  if (::fchmod(fd.get(), mode) != 0) {
-    throw std::system_error(errno, std::generic_category(), "fchmod " + file.string());
-  }
+int landlock_abi() {
+#if defined(SYS_landlock_create_ruleset)
+  const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0,
+                             static_cast<long>(LANDLOCK_CREATE_RULESET_VERSION));
+  return abi > 0 ? static_cast<int>(abi) : 0;
+#else
+  return 0;
+#endif
 }
 
-void enter_sandbox() {
+int enter_sandbox() {
   Filter filter = build_filter();
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     throw SandboxError(std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno));
   }
+  const int landlock = restrict_file_system();
 #if defined(__SANITIZE_ADDRESS__)
   // LeakSanitizer's end-of-process check stops the threads with ptrace, which the filter
   // denies. Checking now runs it while it still can and turns the exit-time check off
@@ -312,6 +331,7 @@ void enter_sandbox() {
   }
   const int rc = seccomp_load(filter.get());
   if (rc != 0) throw SandboxError(seccomp_message("loading the filter", rc));
+  return landlock;
 }
 
 }  // namespace dancer::analysis

@@ -25,12 +25,18 @@
 //    nothing in the analysis talks to itself over sockets;
 //  - running programs: execve, execveat -> EPERM (which is why the filter can only be
 //    installed after our own exec, by the child itself);
-//  - writing files: open/openat/creat with O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or O_APPEND
-//    -> EACCES; openat2 -> ENOSYS (its flags sit in a struct seccomp cannot read; glibc
-//    and FFmpeg then fall back to openat); unlink, rename, mkdir, rmdir, link, symlink,
-//    chmod, chown, truncate, mknod, utimes, xattr changes -> EPERM. Writing to descriptors
-//    the child already holds (stdout, stderr, inherit_fds) stays allowed: that is its
-//    output;
+//  - opening files at all: open, openat, creat -> EACCES; openat2 -> ENOSYS (its flags sit
+//    in a struct seccomp cannot read; callers then fall back to openat). Everything the
+//    child reads or writes arrives as a descriptor its parent opened (the video, the
+//    models, the metadata, the outputs); trusted system files it needs (libmagic's
+//    database) are read before the filter. Reading and writing those descriptors stays
+//    allowed: that is its input and output;
+//  - learning about files by name: stat, lstat, access, faccessat(2), readlink(at),
+//    statfs, chdir, getcwd, getxattr/listxattr, inotify_add_watch, fanotify_mark,
+//    mq_open -> EACCES; newfstatat and statx without AT_EMPTY_PATH (fstat's form) ->
+//    EACCES;
+//  - changing the file system by name: unlink, rename, mkdir, rmdir, link, symlink,
+//    chmod, chown, truncate, mknod, utimes, xattr changes -> EPERM;
 //  - other processes: ptrace, process_vm_readv/writev, kcmp, pidfd_open/getfd/send_signal
 //    -> EPERM; kill, tgkill, rt_(tg)sigqueueinfo aimed at another process -> EPERM (abort()
 //    and thread signals of the child itself still work), tkill -> EPERM;
@@ -42,21 +48,17 @@
 // System calls of another ABI (i386 int 0x80, x32) are killed: libseccomp's default for a
 // foreign architecture, which keeps the denylist from being bypassed through them.
 //
-// Not covered: reading files. The child can read whatever its user can, hence the
-// unprivileged user when the service runs as root; a service started as an ordinary user
-// shares its files with the child. A system call newer than the installed libseccomp is
-// allowed (default allow); the list above was checked against Linux 6.x.
+// Beneath the filter, where the kernel has it, Landlock (Linux 5.13+) grants no file-system
+// right at all: a system call the filter misses still reaches no path. A system call newer
+// than the installed libseccomp is allowed (default allow); the list above was checked
+// against Linux 6.x. Not covered: metadata of a name through newfstatat/statx with
+// AT_EMPTY_PATH and a non-empty name (seccomp cannot read the name); never content.
 //
-// What the analysis still does under the filter (checked with strace on the gait
-// analysis of a real walking video): reads of the video, /proc and /sys; mmap/madvise;
+// What the analysis still does under the filter: preads of its descriptors; mmap/madvise;
 // futex; FFmpeg's frame threads and OpenCV's pool through clone after clone3's ENOSYS;
-// writes to stdout/stderr. Nothing else is refused.
-//
-// Files the child must read (the job's video, the metadata file) are opened by path, so
-// as `nobody` it needs read permission on them and search (x) permission on every
-// directory above: the job directory must be 0711 (or wider) and each input file passed
-// through grant_read_to_sandbox_user. Output files (report.html) cannot be created by the
-// child: the parent opens them and hands them over (SubprocessOptions::inherit_fds).
+// writes to stdout/stderr and the output descriptors. What libraries try by name (glibc's
+// /sys/devices/system/cpu/online, OpenCV's cgroup files) is refused, and they fall back to
+// sched_getaffinity.
 #pragma once
 
 #include <sys/types.h>
@@ -113,18 +115,14 @@ void apply_sandbox_defaults(SubprocessOptions& options,
 SubprocessOptions sandboxed_child_options(std::vector<std::string> argv,
                                           const std::optional<SandboxUser>& user = sandbox_user());
 
-// Lets `user` read `file` (which the parent created, typically root-owned 0600): its group
-// becomes the user's group and the group gets read permission (fchown/fchmod on a
-// descriptor, so a symlink swapped in is not followed). No-op when `user` is nullopt or
-// this process is not root. Throws std::system_error, also when `file` is a symlink or not
-// a regular file.
-void grant_read_to_sandbox_user(const std::filesystem::path& file,
-                                const std::optional<SandboxUser>& user = sandbox_user());
-
 // Installs the seccomp filter described above on the calling process, all its threads
 // (SCMP_FLTATR_CTL_TSYNC) and all its future children, and sets no_new_privs. Irrevocable.
 // The analysis child calls it first thing, before it reads any byte of input and before it
-// starts any thread. Throws SandboxError when the filter cannot be loaded.
-void enter_sandbox();
+// starts any thread. Also restricts the file system with Landlock where the kernel has it.
+// Returns the Landlock ABI enforced (0: none). Throws SandboxError when the filter cannot
+// be loaded.
+int enter_sandbox();
+// The Landlock ABI version the kernel offers (0: none).
+int landlock_abi();
 
 }  // namespace dancer::analysis

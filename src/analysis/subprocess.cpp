@@ -68,6 +68,7 @@ enum class SetupStep : int {
   kSetUid,
   kRegainedRoot,
   kLimits,
+  kParentDeath,
 };
 
 struct SetupFailure {
@@ -93,6 +94,8 @@ const char* step_name(int step) {
       return "verifying the dropped privileges (uid or gid 0 could be regained)";
     case SetupStep::kLimits:
       return "setrlimit";
+    case SetupStep::kParentDeath:
+      return "prctl(PR_SET_PDEATHSIG)";
   }
   return "setup";
 }
@@ -182,6 +185,11 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
   if (options.memory_limit_bytes) {
     memory.rlim_cur = memory.rlim_max = static_cast<rlim_t>(*options.memory_limit_bytes);
   }
+  rlimit file_size{};
+  if (options.file_size_limit_bytes) {
+    file_size.rlim_cur = file_size.rlim_max = static_cast<rlim_t>(*options.file_size_limit_bytes);
+  }
+  const pid_t parent = ::getpid();
   rlimit cpu{};
   if (options.cpu_limit_seconds) {
     cpu.rlim_cur = static_cast<rlim_t>(*options.cpu_limit_seconds);
@@ -232,6 +240,9 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     if (options.cpu_limit_seconds && ::setrlimit(RLIMIT_CPU, &cpu) != 0) {
       fail_setup(report_fd, SetupStep::kLimits, errno);
     }
+    if (options.file_size_limit_bytes && ::setrlimit(RLIMIT_FSIZE, &file_size) != 0) {
+      fail_setup(report_fd, SetupStep::kLimits, errno);
+    }
     for (std::size_t i = 0; i < placements.size(); ++i) {
       if (::dup2(staged[i], placements[i].first) < 0) {
         fail_setup(report_fd, SetupStep::kPlaceFds, errno);
@@ -262,6 +273,14 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
           ::geteuid() != run_as.uid || ::getegid() != run_as.gid || ::getgroups(0, nullptr) != 0) {
         fail_setup(report_fd, SetupStep::kRegainedRoot, EPERM);
       }
+    }
+    // After the identity change, which clears the parent-death signal (prctl(2)).
+    if (options.die_with_parent) {
+      if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+        fail_setup(report_fd, SetupStep::kParentDeath, errno);
+      }
+      // The parent died between fork and prctl: nobody would deliver the signal.
+      if (::getppid() != parent) _exit(127);
     }
     char** const child_environment = options.environment ? envp.data() : environ;
     if (program_fd >= 0) {

@@ -29,9 +29,15 @@ struct SubprocessOptions {
   std::chrono::milliseconds timeout{60000};
   std::optional<std::uint64_t> memory_limit_bytes;  // RLIMIT_AS
   std::optional<std::uint64_t> cpu_limit_seconds;   // RLIMIT_CPU (SIGXCPU, then SIGKILL)
-  std::size_t max_output_bytes = 16u << 20;         // stdout beyond this is an error
-  std::size_t max_stderr_bytes = 64u << 10;         // stderr beyond this is dropped
-  const std::atomic<bool>* cancel = nullptr;        // kill the child when *cancel turns true
+  // RLIMIT_FSIZE: no file the child writes, through any descriptor, grows past this (SIGXFSZ).
+  std::optional<std::uint64_t> file_size_limit_bytes;
+  // PR_SET_PDEATHSIG: the child is killed when the thread that started it ends, so a
+  // service killed with SIGKILL leaves no analysis running under init. Checked after the
+  // fork: a parent that died before the setting took effect ends the child at once.
+  bool die_with_parent = false;
+  std::size_t max_output_bytes = 16u << 20;   // stdout beyond this is an error
+  std::size_t max_stderr_bytes = 64u << 10;   // stderr beyond this is dropped
+  const std::atomic<bool>* cancel = nullptr;  // kill the child when *cancel turns true
 
   // The child's whole environment ("NAME=value" entries). nullopt inherits the parent's,
   // secrets included: anything that runs untrusted input sets this.

@@ -16,6 +16,7 @@
 
 #include "common/utf8.h"
 #include "media/av_handles.h"
+#include "media/fd_io.h"
 #include "media/metadata.h"
 
 extern "C" {
@@ -411,7 +412,10 @@ int interrupt_after_deadline(void* opaque) {
 int open_only_probed_file(AVFormatContext* format, AVIOContext** pb, const char* url, int flags,
                           AVDictionary** options) {
   auto* guard = static_cast<ProbeGuard*>(format->opaque);
-  if (guard == nullptr || url == nullptr || guard->allowed_url != url) return AVERROR(EPERM);
+  if (guard == nullptr || url == nullptr || guard->allowed_url.empty() ||
+      guard->allowed_url != url) {
+    return AVERROR(EPERM);
+  }
   return guard->default_io_open(format, pb, url, flags, options);
 }
 
@@ -536,25 +540,34 @@ MediaErrorCode media_error_code_from_string(std::string_view name) {
   return MediaErrorCode::kInvalidData;
 }
 
-json probe_file(const std::filesystem::path& path) { return probe_file(path, ProbeOptions{}); }
+json probe_file(const common::FileSource& source) { return probe_file(source, ProbeOptions{}); }
 
-json probe_file(const std::filesystem::path& path, const ProbeOptions& options) {
-  std::error_code status_error;
-  const auto status = std::filesystem::status(path, status_error);
-  if (!std::filesystem::exists(status)) {
-    throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
-  }
-  if (!std::filesystem::is_regular_file(status)) {
-    throw MediaError(MediaErrorCode::kNotFound, "not a regular file: " + path.string());
+json probe_file(const common::FileSource& source, const ProbeOptions& options) {
+  const std::filesystem::path path =
+      source.by_descriptor() ? std::filesystem::path(source.name()) : source.path();
+  if (!source.by_descriptor()) {
+    std::error_code status_error;
+    const auto status = std::filesystem::status(path, status_error);
+    if (!std::filesystem::exists(status)) {
+      throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
+    }
+    if (!std::filesystem::is_regular_file(status)) {
+      throw MediaError(MediaErrorCode::kNotFound, "not a regular file: " + path.string());
+    }
   }
 
   ProbeGuard guard;
   guard.deadline = std::chrono::steady_clock::now() + options.deadline;
   // The explicit "file:" prefix keeps a ':' in a file name from being read as a protocol name.
-  guard.allowed_url = "file:" + path.string();
+  // Read through a descriptor, the input is opened by no name at all, and a nested open
+  // (a playlist's entry) matches nothing.
+  guard.allowed_url = source.by_descriptor() ? std::string() : "file:" + path.string();
+  std::string url = source.by_descriptor() ? source.name() : guard.allowed_url;
 
+  std::unique_ptr<FdInput> fd_input;  // outlives `format`, which reads through it
   FormatContextPtr format(avformat_alloc_context());
   if (!format) throw MediaError(MediaErrorCode::kIo, "avformat_alloc_context failed");
+  if (source.by_descriptor()) fd_input = attach_fd_input(format.get(), source.fd());
   format->interrupt_callback.callback = interrupt_after_deadline;
   format->interrupt_callback.opaque = &guard;
   format->opaque = &guard;
@@ -577,8 +590,7 @@ json probe_file(const std::filesystem::path& path, const ProbeOptions& options) 
 
   // avformat_open_input frees the context and nulls the pointer on failure.
   AVFormatContext* raw = format.release();
-  int result =
-      avformat_open_input(&raw, guard.allowed_url.c_str(), nullptr, open_options.address());
+  int result = avformat_open_input(&raw, url.c_str(), nullptr, open_options.address());
   format.reset(raw);
   if (result < 0) throw_for_av_error(result, "cannot open", path, guard);
   check_probe_limits(format.get(), options);

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/fd.h"
+
 namespace dancer::media {
 
 enum class MediaErrorCode {
@@ -41,7 +43,7 @@ class MediaError : public std::runtime_error {
 // (numbers printed as strings where ffprobe prints strings, e.g. "duration": "6.934000").
 // Streams include "side_data_list" with the display matrix rotation for phone videos.
 // Throws MediaError.
-nlohmann::json probe_file(const std::filesystem::path& path);
+nlohmann::json probe_file(const common::FileSource& source);
 
 struct ProbeOptions {
   // avformat_find_stream_info() may read a long way into a corrupt or hostile file; an
@@ -59,12 +61,16 @@ struct ProbeOptions {
 // Errors: kNotFound (missing, unreadable, not a regular file), kInvalidData (not media,
 // truncated beyond use such as an MP4 without its moov box, or the deadline passed), kIo.
 // A media file without a video stream is not an error here: callers decide.
-nlohmann::json probe_file(const std::filesystem::path& path, const ProbeOptions& options);
+nlohmann::json probe_file(const common::FileSource& source, const ProbeOptions& options);
 
 // Facts available for any file: {"size": N, "sha256": "...", "detected_type": "video/mp4"|...,
 // "extension": ".mp4"} (detected_type is libmagic's MIME type; extension is lower-cased, ""
 // when there is none). The fallback when probe_file fails. Streams the file; memory does not
 // grow with size. Throws MediaError: kNotFound (missing / not a regular file), kIo.
-nlohmann::json basic_file_facts(const std::filesystem::path& path);
+nlohmann::json basic_file_facts(const common::FileSource& source);
+// Loads libmagic's database for this thread now. The sandboxed child calls it before it
+// enters its filter, which refuses every open by name (the database is a trusted system
+// file; the upload is read only later, through its descriptor).
+void preload_file_type_database();
 
 }  // namespace dancer::media

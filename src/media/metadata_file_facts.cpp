@@ -13,26 +13,13 @@
 #include <system_error>
 #include <vector>
 
+#include "common/fd.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "media/metadata.h"
 
 namespace dancer::media {
 namespace {
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 struct MagicCloser {
   void operator()(magic_set* cookie) const noexcept { magic_close(cookie); }
@@ -57,52 +44,64 @@ std::string lower_case_extension(const std::filesystem::path& path) {
 
 }  // namespace
 
-nlohmann::json basic_file_facts(const std::filesystem::path& path) {
-  std::error_code status_error;
-  const auto status = std::filesystem::status(path, status_error);
-  if (!std::filesystem::exists(status)) {
-    throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
-  }
-  if (!std::filesystem::is_regular_file(status)) {
-    throw MediaError(MediaErrorCode::kNotFound, "not a regular file: " + path.string());
-  }
+void preload_file_type_database() { (void)thread_magic(); }
 
-  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file.get() < 0) {
-    const int error = errno;
-    throw MediaError(
-        error == ENOENT || error == EACCES ? MediaErrorCode::kNotFound : MediaErrorCode::kIo,
-        "cannot open " + path.string() + ": " + std::strerror(error));
+nlohmann::json basic_file_facts(const common::FileSource& source) {
+  common::UniqueFd opened;
+  int fd = source.fd();
+  if (!source.by_descriptor()) {
+    const std::filesystem::path& path = source.path();
+    std::error_code status_error;
+    const auto status = std::filesystem::status(path, status_error);
+    if (!std::filesystem::exists(status)) {
+      throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
+    }
+    if (!std::filesystem::is_regular_file(status)) {
+      throw MediaError(MediaErrorCode::kNotFound, "not a regular file: " + path.string());
+    }
+    opened.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!opened.valid()) {
+      const int error = errno;
+      throw MediaError(
+          error == ENOENT || error == EACCES ? MediaErrorCode::kNotFound : MediaErrorCode::kIo,
+          "cannot open " + path.string() + ": " + std::strerror(error));
+    }
+    fd = opened.get();
   }
 
   common::Sha256 digest;
-  // Fixed-size reads: memory stays constant whatever the file size.
+  // Fixed-size reads: memory stays constant whatever the file size. The head is kept for
+  // libmagic, which reads only that much of a file too (MAGIC_PARAM_BYTES_MAX, 1 MiB).
+  constexpr std::size_t kHeadBytes = 1 << 20;
   std::vector<unsigned char> buffer(1 << 16);
+  std::string head;
   std::uint64_t size = 0;
   for (;;) {
-    const ssize_t got = ::read(file.get(), buffer.data(), buffer.size());
+    const ssize_t got = common::pread_retry(fd, buffer.data(), buffer.size(), size);
     if (got == 0) break;
     if (got < 0) {
-      if (errno == EINTR) continue;
       throw MediaError(MediaErrorCode::kIo,
-                       "cannot read " + path.string() + ": " + std::strerror(errno));
+                       "cannot read " + source.name() + ": " + std::strerror(errno));
     }
     digest.update(buffer.data(), static_cast<std::size_t>(got));
+    if (head.size() < kHeadBytes) {
+      head.append(reinterpret_cast<const char*>(buffer.data()),
+                  std::min<std::size_t>(static_cast<std::size_t>(got), kHeadBytes - head.size()));
+    }
     size += static_cast<std::uint64_t>(got);
   }
   const std::string sha256 = digest.hex();
 
-  // libmagic reads only the head of the file (its bytes_max parameter), not all of it.
   std::string detected_type = "application/octet-stream";
   if (magic_t cookie = thread_magic()) {
-    if (const char* mime = magic_file(cookie, path.c_str())) detected_type = mime;
+    if (const char* mime = magic_buffer(cookie, head.data(), head.size())) detected_type = mime;
   }
 
   nlohmann::json facts = nlohmann::json::object();
   facts["size"] = size;
   facts["sha256"] = sha256;
   facts["detected_type"] = detected_type;
-  facts["extension"] = lower_case_extension(path);
+  facts["extension"] = source.by_descriptor() ? std::string() : lower_case_extension(source.path());
   return facts;
 }
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -15,6 +17,7 @@ extern "C" {
 }
 
 #include "media/av_handles.h"
+#include "media/fd_io.h"
 
 namespace dancer::media {
 namespace {
@@ -36,11 +39,38 @@ constexpr std::size_t kSwsOutputPadding = 64;
 
 int even_at_least_2(double v) { return std::max(2, static_cast<int>(std::lround(v / 2.0)) * 2); }
 
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
+
+// What AVFormatContext::io_open may open: the input itself when it is opened by name
+// (avformat_open_input goes through io_open too), nothing else. No demuxer of the allow-list
+// needs a second file (the mov demuxer's external data references are off by default).
+struct OpenGuard {
+  std::string allowed_url;  // empty when the input is read through a descriptor
+  int (*default_io_open)(AVFormatContext*, AVIOContext**, const char*, int,
+                         AVDictionary**) = nullptr;
+};
+
+int open_only_the_input(AVFormatContext* format, AVIOContext** pb, const char* url, int flags,
+                        AVDictionary** options) {
+  const auto* guard = static_cast<const OpenGuard*>(format->opaque);
+  if (guard == nullptr || url == nullptr || guard->allowed_url.empty() ||
+      guard->allowed_url != url) {
+    return AVERROR(EPERM);
+  }
+  return guard->default_io_open(format, pb, url, flags, options);
+}
+
 }  // namespace
 
 struct VideoDecoder::Impl {
   DecoderOptions options;
   VideoStreamInfo info;
+  std::unique_ptr<FdInput> fd_input;  // before `format`: it must outlive the context
+  OpenGuard open_guard;
   FormatContextPtr format;
   CodecContextPtr codec;
   PacketPtr packet{av_packet_alloc()};
@@ -59,20 +89,50 @@ struct VideoDecoder::Impl {
   std::vector<std::uint8_t> rotated;  // output when a rotation applies
   std::int64_t next_index = 0;
   std::int64_t corrupt = 0;
+  std::int64_t decoded = 0;  // frames converted, handed out or not
+  std::int64_t non_monotonic = 0;
+  std::int64_t sampled_out = 0;
+  int keep_every = 1;          // frame-rate sampling: keep one frame in this many
+  double last_pts_s = -1e300;  // of the last frame handed out
   bool input_done = false;
   bool flushed = false;
 
-  void open(const std::filesystem::path& path) {
+  void open(const common::FileSource& source) {
     if (!packet || !frame) throw MediaError(MediaErrorCode::kIo, "out of memory");
-    if (!std::filesystem::is_regular_file(path)) {
-      throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
+    std::string url;
+    FormatContextPtr opening(avformat_alloc_context());
+    if (!opening) throw MediaError(MediaErrorCode::kIo, "out of memory");
+    if (source.by_descriptor()) {
+      fd_input = attach_fd_input(opening.get(), source.fd());
+      url = source.name();
+    } else {
+      if (!std::filesystem::is_regular_file(source.path())) {
+        throw MediaError(MediaErrorCode::kNotFound, "no such file: " + source.path().string());
+      }
+      // The explicit "file:" keeps a ':' in a name from being read as a protocol.
+      url = "file:" + source.path().string();
+      open_guard.allowed_url = url;
     }
-    AVFormatContext* raw = nullptr;
-    int err = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+    open_guard.default_io_open = opening->io_open;
+    opening->opaque = &open_guard;
+    opening->io_open = open_only_the_input;
+    AvDictionary open_options;
+    // Everything a demuxer could read beyond the containers of uploads (playlists, image
+    // sequences, raw streams, the concat and subtitle formats...) is parsing surface the
+    // analysis does not need. av_match_list() matches any name of a demuxer's list
+    // ("mov,mp4,m4a,3gp,3g2,mj2").
+    if (!options.containers.empty()) {
+      open_options.set("format_whitelist", options.containers.c_str());
+    }
+    open_options.set("protocol_whitelist", "file");
+    AVFormatContext* raw = opening.release();  // freed by avformat_open_input on failure
+    int err = avformat_open_input(&raw, url.c_str(), nullptr, open_options.address());
     if (err < 0) {
       throw MediaError(
           err == AVERROR(ENOENT) ? MediaErrorCode::kNotFound : MediaErrorCode::kInvalidData,
-          "cannot open " + path.filename().string() + ": " + av_error_text(err));
+          "cannot open " + source.name() + " as a video (" +
+              (options.containers.empty() ? std::string("any format") : options.containers) +
+              "): " + av_error_text(err));
     }
     format.reset(raw);
     err = avformat_find_stream_info(format.get(), nullptr);
@@ -117,13 +177,20 @@ struct VideoDecoder::Impl {
     info.coded_width = codec->width;
     info.coded_height = codec->height;
     const AVRational rate = av_guess_frame_rate(format.get(), stream, nullptr);
-    info.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
+    info.stream_fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
+    info.fps = info.stream_fps;
     if (stream->duration > 0) {
       info.duration_s = static_cast<double>(stream->duration) * av_q2d(stream->time_base);
     } else if (format->duration > 0) {
       info.duration_s = static_cast<double>(format->duration) / AV_TIME_BASE;
     }
     info.frame_count = stream->nb_frames;
+    if (options.limits.max_fps > 0 && info.stream_fps > options.limits.max_fps) {
+      // Uniform decimation by a whole factor: a constant output rate for the filters
+      // downstream (240 -> 60, 120 -> 60, 90 -> 45 fps).
+      keep_every = static_cast<int>(std::ceil(info.stream_fps / options.limits.max_fps - 1e-6));
+      info.fps = info.stream_fps / keep_every;
+    }
     info.rotation_degrees = options.apply_rotation ? display_rotation(stream) : 0;
     channels = options.layout == PixelLayout::kGray8 ? 1 : 3;
     plan_output_size(codec->width, codec->height);
@@ -237,9 +304,50 @@ struct VideoDecoder::Impl {
       if (start_pts != AV_NOPTS_VALUE) pts -= start_pts;
       out.pts_s = static_cast<double>(pts) * av_q2d(time_base);
     } else {
-      out.pts_s = info.fps > 0 ? static_cast<double>(next_index) / info.fps : 0.0;
+      out.pts_s = info.stream_fps > 0 ? static_cast<double>(decoded) / info.stream_fps : 0.0;
     }
     out.index = next_index++;
+    ++decoded;
+  }
+
+  void check_frame_size() const {
+    const auto pixels =
+        static_cast<std::uint64_t>(frame->width) * static_cast<std::uint64_t>(frame->height);
+    if (options.limits.max_frame_pixels > 0 && pixels > options.limits.max_frame_pixels) {
+      throw MediaError(MediaErrorCode::kLimitExceeded,
+                       "a decoded frame is " + std::to_string(frame->width) + "x" +
+                           std::to_string(frame->height) + ", more than the " +
+                           std::to_string(options.limits.max_frame_pixels) + " pixels allowed");
+    }
+  }
+
+  // Frames not handed out: a clock that does not move forward, and frame-rate sampling.
+  bool skip(VideoFrame& out) {
+    if (out.pts_s <= last_pts_s) {
+      ++non_monotonic;
+      --next_index;
+      return true;
+    }
+    if (keep_every > 1 && out.pts_s < last_pts_s + (keep_every - 0.5) / info.stream_fps) {
+      ++sampled_out;
+      --next_index;
+      return true;
+    }
+    last_pts_s = out.pts_s;
+    return false;
+  }
+
+  void check_bounds(const VideoFrame& out) const {
+    if (options.limits.max_duration_s > 0 && out.pts_s > options.limits.max_duration_s) {
+      throw MediaError(MediaErrorCode::kLimitExceeded,
+                       "the video runs past " + seconds_text(options.limits.max_duration_s) +
+                           " s, the longest allowed");
+    }
+    if (options.limits.max_frames > 0 && out.index >= options.limits.max_frames) {
+      throw MediaError(MediaErrorCode::kLimitExceeded,
+                       "the video has more than " + std::to_string(options.limits.max_frames) +
+                           " frames, the most allowed");
+    }
   }
 
   const std::uint8_t* rotate() {
@@ -273,10 +381,10 @@ struct VideoDecoder::Impl {
   }
 };
 
-VideoDecoder::VideoDecoder(const std::filesystem::path& path, DecoderOptions options)
+VideoDecoder::VideoDecoder(const common::FileSource& source, DecoderOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  impl_->open(path);
+  impl_->open(source);
 }
 
 VideoDecoder::~VideoDecoder() = default;
@@ -284,6 +392,8 @@ VideoDecoder::~VideoDecoder() = default;
 const VideoStreamInfo& VideoDecoder::info() const { return impl_->info; }
 
 std::int64_t VideoDecoder::corrupt_packets() const { return impl_->corrupt; }
+std::int64_t VideoDecoder::non_monotonic_frames() const { return impl_->non_monotonic; }
+std::int64_t VideoDecoder::sampled_out_frames() const { return impl_->sampled_out; }
 
 bool VideoDecoder::next(VideoFrame& out) {
   while (true) {
@@ -297,8 +407,11 @@ bool VideoDecoder::next(VideoFrame& out) {
       }
       continue;
     }
+    impl_->check_frame_size();
     impl_->convert(out);
     av_frame_unref(impl_->frame.get());
+    if (impl_->skip(out)) continue;
+    impl_->check_bounds(out);
     return true;
   }
 }

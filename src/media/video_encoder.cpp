@@ -21,6 +21,7 @@ extern "C" {
 }
 
 #include "media/av_handles.h"
+#include "media/fd_io.h"
 
 namespace dancer::media {
 namespace {
@@ -28,91 +29,6 @@ namespace {
 // Timestamps in 1/90000 s (the MPEG clock): fine enough to carry a variable-rate source's
 // own frame times; the mov muxer takes the stream's time base as the track's timescale.
 constexpr AVRational kTimeBase{1, 90000};
-constexpr int kIoBufferSize = 64 * 1024;
-
-// A position in the descriptor, read and written with pread/pwrite so that the descriptor's
-// own file offset (shared with the parent, which opened it) plays no part.
-struct FdCursor {
-  int fd = -1;
-  std::int64_t pos = 0;
-  std::int64_t end = 0;  // bytes in the file written by us so far
-  int error = 0;         // first errno of a failed write
-};
-
-int write_fd(void* opaque, std::uint8_t* buf, int size) {
-  auto* cursor = static_cast<FdCursor*>(opaque);
-  int done = 0;
-  while (done < size) {
-    const ssize_t n = ::pwrite(cursor->fd, buf + done, static_cast<std::size_t>(size - done),
-                               static_cast<off_t>(cursor->pos + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      cursor->error = n < 0 ? errno : EIO;
-      return AVERROR(cursor->error);
-    }
-    done += static_cast<int>(n);
-  }
-  cursor->pos += size;
-  cursor->end = std::max(cursor->end, cursor->pos);
-  return size;
-}
-
-int read_fd(void* opaque, std::uint8_t* buf, int size) {
-  auto* cursor = static_cast<FdCursor*>(opaque);
-  while (true) {
-    const ssize_t n =
-        ::pread(cursor->fd, buf, static_cast<std::size_t>(size), static_cast<off_t>(cursor->pos));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return AVERROR(errno);
-    if (n == 0) return AVERROR_EOF;
-    cursor->pos += n;
-    return static_cast<int>(n);
-  }
-}
-
-std::int64_t file_size(const FdCursor& cursor) {
-  struct stat st {};
-  if (::fstat(cursor.fd, &st) != 0) return AVERROR(errno);
-  return std::max<std::int64_t>(st.st_size, cursor.end);
-}
-
-std::int64_t seek_fd(void* opaque, std::int64_t offset, int whence) {
-  auto* cursor = static_cast<FdCursor*>(opaque);
-  std::int64_t target = 0;
-  switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE:
-      return file_size(*cursor);
-    case SEEK_SET:
-      target = offset;
-      break;
-    case SEEK_CUR:
-      target = cursor->pos + offset;
-      break;
-    case SEEK_END: {
-      const std::int64_t size = file_size(*cursor);
-      if (size < 0) return size;
-      target = size + offset;
-      break;
-    }
-    default:
-      return AVERROR(EINVAL);
-  }
-  if (target < 0) return AVERROR(EINVAL);
-  cursor->pos = target;
-  return target;
-}
-
-// avio_context_free() leaves the buffer to the caller, and AVIOContext may have replaced the
-// buffer given to avio_alloc_context() by one of its own (ffio_set_buf_size), so the one to
-// free is the context's current one.
-struct AvioContextFreer {
-  void operator()(AVIOContext* ctx) const noexcept {
-    if (ctx == nullptr) return;
-    av_freep(&ctx->buffer);
-    avio_context_free(&ctx);
-  }
-};
-using AvioContextPtr = std::unique_ptr<AVIOContext, AvioContextFreer>;
 
 // An output context is never "closed" like an input one: avformat_free_context() releases
 // it (and calls the muxer's deinit, which frees its tracks when the trailer was never
@@ -121,16 +37,6 @@ struct OutputContextFreer {
   void operator()(AVFormatContext* ctx) const noexcept { avformat_free_context(ctx); }
 };
 using OutputContextPtr = std::unique_ptr<AVFormatContext, OutputContextFreer>;
-
-AvioContextPtr make_avio(FdCursor* cursor, bool writable) {
-  auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferSize));
-  if (buffer == nullptr) return nullptr;
-  AVIOContext* ctx =
-      avio_alloc_context(buffer, kIoBufferSize, writable ? 1 : 0, cursor,
-                         writable ? nullptr : read_fd, writable ? write_fd : nullptr, seek_fd);
-  if (ctx == nullptr) av_free(buffer);
-  return AvioContextPtr(ctx);
-}
 
 // The second IO context of the faststart pass: a reader over the same descriptor, with its
 // own position.
@@ -180,7 +86,7 @@ struct VideoEncoder::Impl {
     auto reader = std::make_unique<ShiftReader>();
     reader->cursor.fd = self->sink.fd;
     reader->cursor.end = self->sink.end;
-    reader->io = make_avio(&reader->cursor, false);
+    reader->io = make_fd_avio(&reader->cursor, false);
     if (!reader->io) return AVERROR(ENOMEM);
     *pb = reader->io.get();
     self->readers.push_back(std::move(reader));
@@ -220,7 +126,7 @@ struct VideoEncoder::Impl {
     int err = avformat_alloc_output_context2(&raw, nullptr, "mp4", nullptr);
     if (err < 0 || raw == nullptr) fail(MediaErrorCode::kUnsupported, "no mp4 muxer", err);
     format.reset(raw);
-    io = make_avio(&sink, true);
+    io = make_fd_avio(&sink, true);
     if (!io) throw MediaError(MediaErrorCode::kIo, "out of memory");
     format->pb = io.get();
     format->flags |= AVFMT_FLAG_CUSTOM_IO;

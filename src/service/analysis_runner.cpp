@@ -4,11 +4,13 @@
 extern "C" {
 #include <libavutil/log.h>
 }
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -26,6 +28,7 @@ extern "C" {
 #include "analysis/pose_tracker.h"
 #include "analysis/sandbox.h"
 #include "analysis/subprocess.h"
+#include "common/fd.h"
 #include "media/av_log.h"
 #include "media/metadata.h"
 #include "media/metadata_bounds.h"
@@ -41,29 +44,10 @@ namespace protocol = analysis::child_protocol;
 // metadata to read.
 constexpr int kFirstOutputFd = 3;
 constexpr const char* kPoseTrackName = "pose.jsonl";
+// RLIMIT_FSIZE of a child that writes no file (the probe): one byte beyond is refused.
+constexpr std::uint64_t kNoFileWrites = 1;
 
-// An open descriptor, closed when it goes.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd = -1) : fd_(fd) {}
-  ~OwnedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  OwnedFd& operator=(OwnedFd&& other) noexcept {
-    if (this != &other) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using OwnedFd = common::UniqueFd;
 
 // A file the child writes through its descriptor; seekable ones (the MP4 muxer reads back
 // what it wrote) are opened for reading too.
@@ -91,24 +75,17 @@ OwnedFd metadata_descriptor(const nlohmann::json& metadata, const std::filesyste
   if (fd.get() < 0) {
     throw AnalysisError(AnalysisErrorCode::kInternal, "cannot pass the metadata to the child");
   }
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      throw AnalysisError(AnalysisErrorCode::kInternal, "cannot pass the metadata to the child");
-    }
-    done += static_cast<std::size_t>(n);
+  if (common::write_all(fd.get(), text) != 0) {
+    throw AnalysisError(AnalysisErrorCode::kInternal, "cannot pass the metadata to the child");
   }
   ::lseek(fd.get(), 0, SEEK_SET);
   return fd;
 }
 
-// The untrusted video, opened here and read by the child through /proc/self/fd/N: the
-// kernel checks only the file's own permission there (granted to the sandbox user), not
-// search permission on DOWNLOAD_DIR's parents, which may be private (0700).
+// The untrusted video, opened here and read by the child through the inherited descriptor
+// alone: the child opens nothing by name, so neither the file nor DOWNLOAD_DIR need any
+// permission for the sandbox user, and the caller's file is left as it is.
 OwnedFd open_input(const std::filesystem::path& video) {
-  analysis::grant_read_to_sandbox_user(video);
   OwnedFd fd(::open(video.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
     throw media::MediaError(
@@ -132,10 +109,8 @@ OwnedFd open_program(const std::filesystem::path& executable) {
   return fd;
 }
 
-std::string child_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
-// The pose models of `variant`, opened here for the child (which reads them through
-// /proc/self/fd/N, so the sandbox user needs no permission on the model directory).
+// The pose models of `variant`, opened here for the child (which reads them through the
+// inherited descriptors, so the sandbox user needs no permission on the model directory).
 struct PoseModelFiles {
   OwnedFd landmark;
   OwnedFd detector;
@@ -164,19 +139,65 @@ int analysis_threads(const ServiceConfig& config) {
   return std::max(1, cores / std::max(1, config.max_workers));
 }
 
-// Runs `executable child <mode> ...` (options.argv) in the sandbox, with the memory limit of
-// `description`, and returns its decoded result (child_protocol::decode).
+// Runs `executable child <request>` in the sandbox with the descriptors of `options`, the
+// memory limit of `description` and `file_size_limit` on every file it writes, and returns
+// its decoded result (child_protocol::decode).
 nlohmann::json run_in_sandbox(const std::filesystem::path& executable,
+                              const protocol::ChildRequest& request,
                               analysis::SubprocessOptions options,
                               const protocol::ChildDescription& description,
-                              std::chrono::seconds timeout, std::uint64_t cpu_limit_seconds) {
-  const OwnedFd program = open_program(executable);
-  options.program_fd = program.get();
-  options.timeout = timeout;
-  options.memory_limit_bytes = description.memory_limit_mb << 20;
-  options.cpu_limit_seconds = cpu_limit_seconds;
-  analysis::apply_sandbox_defaults(options);
-  return protocol::decode(analysis::run_subprocess(options), description);
+                              std::chrono::seconds timeout, std::uint64_t cpu_limit_seconds,
+                              std::uint64_t file_size_limit) {
+  return run_sandboxed_child(executable, request, std::move(options), description, timeout,
+                             cpu_limit_seconds, file_size_limit);
+}
+
+// The probed duration and frame count against ANALYSIS_MAX_DURATION and ANALYSIS_MAX_FRAMES,
+// before any frame is decoded (the child's decoder enforces them again).
+void check_content_limits(const nlohmann::json& metadata, const AnalysisSettings& settings) {
+  const auto number = [](const nlohmann::json& object, const char* key) -> double {
+    if (!object.is_object() || !object.contains(key)) return 0;
+    const auto& v = object[key];
+    if (v.is_number()) return v.get<double>();
+    if (!v.is_string()) return 0;
+    const std::string& text = v.get_ref<const std::string&>();
+    double value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc() && std::isfinite(value) ? value : 0;
+  };
+  double duration =
+      metadata.is_object() ? number(metadata.value("format", nlohmann::json()), "duration") : 0;
+  double frames = 0;
+  if (metadata.is_object() && metadata.contains("streams") && metadata["streams"].is_array()) {
+    for (const auto& stream : metadata["streams"]) {
+      if (!stream.is_object() || stream.value("codec_type", "") != "video") continue;
+      duration = std::max(duration, number(stream, "duration"));
+      frames = std::max(frames, number(stream, "nb_frames"));
+    }
+  }
+  if (duration > settings.max_duration_seconds) {
+    throw media::MediaError(media::MediaErrorCode::kLimitExceeded,
+                            "the video lasts " + std::to_string(std::lround(duration)) +
+                                " s, longer than ANALYSIS_MAX_DURATION (" +
+                                std::to_string(settings.max_duration_seconds) + " s)");
+  }
+  if (frames > static_cast<double>(settings.max_frames)) {
+    throw media::MediaError(media::MediaErrorCode::kLimitExceeded,
+                            "the video has " + std::to_string(std::llround(frames)) +
+                                " frames, more than ANALYSIS_MAX_FRAMES (" +
+                                std::to_string(settings.max_frames) + ")");
+  }
+}
+
+// Every file the child wrote, against ARTIFACT_MAX_BYTES (the child's RLIMIT_FSIZE already
+// stops it; this holds whatever the child did).
+void check_output_size(const std::filesystem::path& path, int fd, std::uint64_t max_bytes) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    throw AnalysisError(AnalysisErrorCode::kResourceLimit,
+                        path.filename().string() + " is " + std::to_string(st.st_size) +
+                            " bytes, over ARTIFACT_MAX_BYTES (" + std::to_string(max_bytes) + ")");
+  }
 }
 
 class ChildRunner : public AnalysisRunner {
@@ -193,35 +214,29 @@ class ChildRunner : public AnalysisRunner {
     analysis::SubprocessOptions options;
     const OwnedFd input = open_input(video);
     options.inherit_fds.push_back({kFirstOutputFd, input.get()});
-    options.argv = {executable_.string(),
-                    "child",
-                    "probe",
-                    "--max-streams",
-                    std::to_string(probe_.max_streams),
-                    "--max-frame-pixels",
-                    std::to_string(probe_.max_frame_pixels),
-                    "--max-index-entries",
-                    std::to_string(probe_.max_index_entries),
-                    "--timeout",
-                    std::to_string(probe_.timeout_seconds),
-                    "--metadata-max-bytes",
-                    std::to_string(metadata_max_bytes_),
-                    "--",
-                    child_path(kFirstOutputFd)};
+    protocol::ChildRequest request;
+    request.mode = "probe";
+    request.input_fd = kFirstOutputFd;
+    request.max_streams = static_cast<unsigned>(probe_.max_streams);
+    request.max_frame_pixels = probe_.max_frame_pixels;
+    request.max_index_entries = probe_.max_index_entries;
+    request.timeout_seconds = probe_.timeout_seconds;
+    request.metadata_max_bytes = metadata_max_bytes_;
     options.max_output_bytes = metadata_max_bytes_ * 2 + (64u << 10);
     options.cancel = cancel;
     nlohmann::json result;
     try {
       // The probe enforces PROBE_TIMEOUT itself (FFmpeg's interrupt callback) and says so;
-      // the outer limit is the backstop for a child that stops responding.
-      result = run_in_sandbox(executable_, std::move(options),
+      // the outer limit is the backstop for a child that stops responding. It writes no file.
+      result = run_in_sandbox(executable_, request, std::move(options),
                               {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
                                "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb},
                               std::chrono::seconds(probe_.timeout_seconds + 10),
-                              static_cast<std::uint64_t>(probe_.timeout_seconds) * 2 + 10);
+                              static_cast<std::uint64_t>(probe_.timeout_seconds) * 2 + 10,
+                              kNoFileWrites);
     } catch (const media::MediaError& e) {
       // This process opened the file and passed it: a child that cannot read it is a
-      // fault of the set-up (permissions, /proc), not of the file.
+      // fault of the set-up, not of the file.
       if (e.code() == media::MediaErrorCode::kNotFound) {
         throw AnalysisError(AnalysisErrorCode::kInternal,
                             std::string("the probe could not read the file: ") + e.what());
@@ -240,10 +255,15 @@ class ChildRunner : public AnalysisRunner {
 
   analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                const std::atomic<bool>* cancel) override {
+    check_content_limits(request.metadata, analysis_);
     analysis::SubprocessOptions options;
-    options.argv = {
-        executable_.string(),    "child", "analyze", "--analyzer", analysis_.analyzer, "--threads",
-        std::to_string(threads_)};
+    protocol::ChildRequest child;
+    child.mode = "analyze";
+    child.analyzer = analysis_.analyzer;
+    child.threads = threads_;
+    const auto next_fd = [&options] {
+      return kFirstOutputFd + static_cast<int>(options.inherit_fds.size());
+    };
     // The outputs: report.html and the artifacts asked for, each a file this process opens
     // (the sandbox cannot) and the child writes through its descriptor.
     std::vector<std::pair<std::filesystem::path, OwnedFd>> outputs;
@@ -257,32 +277,25 @@ class ChildRunner : public AnalysisRunner {
         }
       }
       for (const std::string& name : names) {
-        const int number = kFirstOutputFd + static_cast<int>(options.inherit_fds.size());
+        const int number = next_fd();
         auto path = request.report_dir / name;
         OwnedFd fd = open_for_child_output(path, analysis::find_artifact(name)->seekable);
         options.inherit_fds.push_back({number, fd.get()});
-        options.argv.insert(options.argv.end(), {"--output", name + "=" + std::to_string(number)});
+        child.outputs[name] = number;
         outputs.emplace_back(std::move(path), std::move(fd));
       }
     }
-    const int metadata_fd_number = kFirstOutputFd + static_cast<int>(options.inherit_fds.size());
-    OwnedFd metadata = metadata_descriptor(request.metadata, request.video.parent_path());
-    options.inherit_fds.push_back({metadata_fd_number, metadata.get()});
-    options.argv.insert(options.argv.end(), {"--metadata-fd", std::to_string(metadata_fd_number)});
-    const int video_fd_number = metadata_fd_number + 1;
-    const OwnedFd input = open_input(request.video);
-    options.inherit_fds.push_back({video_fd_number, input.get()});
-    if (request.subject_height_m) {
-      options.argv.insert(options.argv.end(),
-                          {"--subject-height-m", std::to_string(*request.subject_height_m)});
-    }
-    for (const auto& [flag, value] :
-         {std::pair{"--job-id", &request.job.job_id},
-          std::pair{"--object-name", &request.job.object_name},
-          std::pair{"--video-url", &request.job.video_url},
-          std::pair{"--video-content-type", &request.job.video_content_type}}) {
-      if (!value->empty()) options.argv.insert(options.argv.end(), {flag, *value});
-    }
+    child.metadata_fd = next_fd();
+    OwnedFd metadata = metadata_descriptor(request.metadata, request.video.path().parent_path());
+    options.inherit_fds.push_back({child.metadata_fd, metadata.get()});
+    child.input_fd = next_fd();
+    const OwnedFd input = open_input(request.video.path());
+    options.inherit_fds.push_back({child.input_fd, input.get()});
+    child.subject_height_m = request.subject_height_m;
+    child.warnings = request.warnings;
+    child.job = request.job;
+    child.max_frame_pixels = probe_.max_frame_pixels;
+    child.limits = content_limits();
     std::optional<PoseModelFiles> models;
     if (analysis_.analyzer == "pose") {
       const auto variant = analysis::pose_model_variant_from_string(analysis_.pose_model);
@@ -291,22 +304,19 @@ class ChildRunner : public AnalysisRunner {
                             "unknown POSE_MODEL " + analysis_.pose_model);
       }
       models.emplace(open_pose_models(analysis_.pose_model_dir, *variant));
-      const int landmark_fd = video_fd_number + 1;
-      options.inherit_fds.push_back({landmark_fd, models->landmark.get()});
-      options.inherit_fds.push_back({landmark_fd + 1, models->detector.get()});
-      options.argv.insert(options.argv.end(), {"--model", analysis_.pose_model, "--landmark-model",
-                                               child_path(landmark_fd), "--detector-model",
-                                               child_path(landmark_fd + 1)});
+      child.model = analysis_.pose_model;
+      child.landmark_model_fd = next_fd();
+      options.inherit_fds.push_back({child.landmark_model_fd, models->landmark.get()});
+      child.detector_model_fd = next_fd();
+      options.inherit_fds.push_back({child.detector_model_fd, models->detector.get()});
     }
-    options.argv.push_back("--");
-    options.argv.push_back(child_path(video_fd_number));
     options.cancel = cancel;
-    nlohmann::json result =
-        run_in_sandbox(executable_, std::move(options),
-                       {"analysis", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds,
-                        "ANALYSIS_MEMORY_LIMIT_MB", analysis_.memory_limit_mb},
-                       std::chrono::seconds(analysis_.timeout_seconds),
-                       static_cast<std::uint64_t>(analysis_.timeout_seconds) * 4);
+    nlohmann::json result = run_in_sandbox(
+        executable_, child, std::move(options),
+        {"analysis", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds, "ANALYSIS_MEMORY_LIMIT_MB",
+         analysis_.memory_limit_mb},
+        std::chrono::seconds(analysis_.timeout_seconds),
+        static_cast<std::uint64_t>(analysis_.timeout_seconds) * 4, analysis_.artifact_max_bytes);
     if (!result.is_object() || !result.contains("analysis")) {
       throw AnalysisError(AnalysisErrorCode::kCrashed, "analysis process: malformed result");
     }
@@ -316,6 +326,9 @@ class ChildRunner : public AnalysisRunner {
       for (const auto& name : result["outputs"]) {
         if (name.is_string()) out.outputs_written.push_back(name.get<std::string>());
       }
+    }
+    for (const auto& [path, fd] : outputs) {
+      check_output_size(path, fd.get(), analysis_.artifact_max_bytes);
     }
     // What the child wrote is kept; a file it did not write is removed.
     for (const auto& [path, fd] : outputs) {
@@ -333,6 +346,15 @@ class ChildRunner : public AnalysisRunner {
   }
 
  private:
+  media::DecodeLimits content_limits() const {
+    media::DecodeLimits limits;
+    limits.max_frame_pixels = probe_.max_frame_pixels;
+    limits.max_duration_s = analysis_.max_duration_seconds;
+    limits.max_frames = analysis_.max_frames;
+    limits.max_fps = defaults::kAnalysisMaxFps;
+    return limits;
+  }
+
   AnalysisSettings analysis_;
   int threads_;
   ProbeSettings probe_;
@@ -363,122 +385,73 @@ class InProcessRunner final : public ChildRunner {
 
 // --- the child's side -------------------------------------------------------------------
 
-template <typename T>
-T parse_number(const std::string& text, const char* what) {
-  T value{};
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) {
-    throw std::invalid_argument(std::string("bad ") + what + ": " + text);
-  }
-  return value;
-}
-
-struct ChildArgs {
-  std::string mode;
-  std::string file;
-  std::map<std::string, std::string> options;
-  std::map<std::string, int> outputs;
-};
-
-ChildArgs parse_child_args(const std::vector<std::string>& args) {
-  ChildArgs parsed;
-  if (args.empty()) throw std::invalid_argument("child: missing mode");
-  parsed.mode = args[0];
-  std::size_t i = 1;
-  for (; i < args.size(); ++i) {
-    if (args[i] == "--") {
-      ++i;
-      break;
-    }
-    if (args[i].rfind("--", 0) != 0 || i + 1 >= args.size()) {
-      throw std::invalid_argument("child: bad argument " + args[i]);
-    }
-    if (args[i] == "--output") {
-      const std::string& value = args[++i];
-      auto eq = value.find('=');
-      if (eq == std::string::npos) throw std::invalid_argument("child: bad --output");
-      parsed.outputs[value.substr(0, eq)] = parse_number<int>(value.substr(eq + 1), "--output");
-    } else {
-      parsed.options[args[i].substr(2)] = args[i + 1];
-      ++i;
-    }
-  }
-  if (i + 1 != args.size()) throw std::invalid_argument("child: expected one file after --");
-  parsed.file = args[i];
-  return parsed;
-}
-
-std::string option(const ChildArgs& args, const std::string& name) {
-  auto it = args.options.find(name);
-  return it == args.options.end() ? std::string() : it->second;
-}
+// What the child calls the files it reads through descriptors, in messages and results.
+constexpr const char* kVideoName = "the video";
 
 nlohmann::json read_metadata_fd(int fd) {
   std::string text;
-  char buffer[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
+  if (fd < 0 || common::read_all(fd, text, 64u << 20) != 0) return nullptr;
   nlohmann::json metadata = nlohmann::json::parse(text, nullptr, false);
   return metadata.is_discarded() ? nlohmann::json() : metadata;
 }
 
-// The child sees its inputs as /proc/self/fd/N; a reason or a result naming them means
-// nothing to a reader, so they become "the file".
-std::string without_descriptor_paths(std::string text) {
-  static const std::string kPrefix = "/proc/self/fd/";
-  for (auto at = text.find(kPrefix); at != std::string::npos; at = text.find(kPrefix, at)) {
-    auto end = at + kPrefix.size();
-    while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
-    text.replace(at, end - at, "the file");
-  }
-  return text;
+common::FileSource model_source(int fd, const char* name) {
+  if (fd < 0) throw AnalysisError(AnalysisErrorCode::kInternal, std::string("no ") + name);
+  return common::FileSource::descriptor(fd, name);
 }
 
-std::string child_probe(const ChildArgs& args) {
+common::FileSource video_source(const protocol::ChildRequest& request) {
+  if (request.input_fd < 0) throw std::invalid_argument("child: no --input-fd");
+  return common::FileSource::descriptor(request.input_fd, kVideoName);
+}
+
+std::string child_probe(const protocol::ChildRequest& request) {
   media::ProbeOptions options;
-  options.max_streams = parse_number<unsigned>(option(args, "max-streams"), "--max-streams");
-  options.max_frame_pixels =
-      parse_number<std::uint64_t>(option(args, "max-frame-pixels"), "--max-frame-pixels");
-  options.max_index_entries =
-      parse_number<std::uint64_t>(option(args, "max-index-entries"), "--max-index-entries");
-  options.deadline = std::chrono::seconds(parse_number<int>(option(args, "timeout"), "--timeout"));
+  options.max_streams = request.max_streams;
+  options.max_frame_pixels = request.max_frame_pixels;
+  options.max_index_entries = request.max_index_entries;
+  options.deadline = std::chrono::seconds(request.timeout_seconds);
   media::MetadataBounds bounds;
-  bounds.max_bytes =
-      parse_number<std::size_t>(option(args, "metadata-max-bytes"), "--metadata-max-bytes");
+  bounds.max_bytes = request.metadata_max_bytes;
+  const common::FileSource video = video_source(request);
   try {
     // Bounded here, so a file carrying megabytes of tags costs the parent nothing.
-    nlohmann::json metadata = media::bound_metadata(media::probe_file(args.file, options), bounds);
+    nlohmann::json metadata = media::bound_metadata(media::probe_file(video, options), bounds);
     return protocol::encode_result({{"metadata", std::move(metadata)}});
   } catch (const media::MediaError& e) {
     // The facts any file has (size, SHA-256, libmagic's type), also parsed here, in the
     // sandbox: libmagic reads the untrusted bytes too.
     nlohmann::json fallback;
     try {
-      fallback = media::basic_file_facts(args.file);
+      fallback = media::basic_file_facts(video);
     } catch (const std::exception&) {
     }
     return protocol::encode_current_exception(fallback);
   }
 }
 
-std::string child_pose(const ChildArgs& args) {
-  analysis::PoseVideoOptions options;
-  const auto variant = analysis::pose_model_variant_from_string(option(args, "model"));
-  if (!variant) throw AnalysisError(AnalysisErrorCode::kInvalidInput, "unknown pose model");
-  options.variant = *variant;
-  options.threads = parse_number<int>(option(args, "threads"), "--threads");
-  options.landmark_model = option(args, "landmark-model");
-  options.detector_model = option(args, "detector-model");
-  analysis::DescriptorOutputs outputs(args.outputs);
+analysis::PoseVideoOptions child_pose_options(const protocol::ChildRequest& request) {
+  analysis::PoseVideoOptions pose;
+  if (request.threads > 0) pose.threads = request.threads;
+  if (!request.model.empty()) {
+    const auto variant = analysis::pose_model_variant_from_string(request.model);
+    if (!variant) throw AnalysisError(AnalysisErrorCode::kInternal, "unknown pose model");
+    pose.variant = *variant;
+    pose.landmark_model = model_source(request.landmark_model_fd, "the landmark model");
+    pose.detector_model = model_source(request.detector_model_fd, "the detector model");
+  }
+  pose.limits = request.limits;
+  return pose;
+}
+
+std::string child_pose(const protocol::ChildRequest& request) {
+  const analysis::PoseVideoOptions options = child_pose_options(request);
+  analysis::DescriptorOutputs outputs(request.outputs);
   if (!outputs.accepts(kPoseTrackName)) {
     throw AnalysisError(AnalysisErrorCode::kInternal, "no output for the pose track");
   }
-  const analysis::PoseVideoSummary summary =
-      analysis::track_video_poses(args.file, options, [&outputs](const analysis::PoseFrame& frame) {
+  const analysis::PoseVideoSummary summary = analysis::track_video_poses(
+      video_source(request), options, [&outputs](const analysis::PoseFrame& frame) {
         outputs.write(kPoseTrackName, analysis::to_json_line(frame) + "\n");
       });
   return protocol::encode_result({{"frames", summary.frames},
@@ -487,40 +460,44 @@ std::string child_pose(const ChildArgs& args) {
                                   {"walker_switches", summary.walker_switches}});
 }
 
-std::string child_analyze(const ChildArgs& args) {
+std::string child_analyze(const protocol::ChildRequest& child) {
   analysis::AnalysisRequest request;
-  request.video = args.file;
-  if (const std::string fd = option(args, "metadata-fd"); !fd.empty()) {
-    request.metadata = read_metadata_fd(parse_number<int>(fd, "--metadata-fd"));
-  }
-  if (const std::string height = option(args, "subject-height-m"); !height.empty()) {
-    request.subject_height_m = std::stod(height);
-  }
-  request.job = {option(args, "job-id"), option(args, "object-name"), option(args, "video-url"),
-                 option(args, "video-content-type")};
-  for (const auto& [name, fd] : args.outputs) {
+  request.video = video_source(child);
+  request.limits = child.limits;
+  request.metadata = read_metadata_fd(child.metadata_fd);
+  request.subject_height_m = child.subject_height_m;
+  request.warnings = child.warnings;
+  request.job = child.job;
+  for (const auto& [name, fd] : child.outputs) {
     if (name != analysis::kReportArtifact.name) request.artifacts.push_back(name);
   }
-  analysis::DescriptorOutputs outputs(args.outputs);
+  analysis::DescriptorOutputs outputs(child.outputs);
   request.outputs = &outputs;
-  analysis::PoseVideoOptions pose;
-  if (const std::string threads = option(args, "threads"); !threads.empty()) {
-    pose.threads = parse_number<int>(threads, "--threads");
-  }
-  if (const std::string model = option(args, "model"); !model.empty()) {
-    const auto variant = analysis::pose_model_variant_from_string(model);
-    if (!variant) throw AnalysisError(AnalysisErrorCode::kInternal, "unknown pose model");
-    pose.variant = *variant;
-    pose.landmark_model = option(args, "landmark-model");
-    pose.detector_model = option(args, "detector-model");
-  }
   analysis::AnalysisResult result =
-      make_builtin_analyzer(option(args, "analyzer"), pose)->analyze(request);
+      make_builtin_analyzer(child.analyzer, child_pose_options(child))->analyze(request);
   return protocol::encode_result(
       {{"analysis", std::move(result.analysis)}, {"outputs", result.outputs_written}});
 }
 
 }  // namespace
+
+nlohmann::json run_sandboxed_child(const std::filesystem::path& executable,
+                                   const protocol::ChildRequest& request,
+                                   analysis::SubprocessOptions options,
+                                   const protocol::ChildDescription& description,
+                                   std::chrono::seconds timeout, std::uint64_t cpu_limit_seconds,
+                                   std::uint64_t file_size_limit) {
+  const OwnedFd program = open_program(executable);
+  options.argv = {executable.string(), "child"};
+  for (std::string& word : request.to_argv()) options.argv.push_back(std::move(word));
+  options.program_fd = program.get();
+  options.timeout = timeout;
+  options.memory_limit_bytes = description.memory_limit_mb << 20;
+  options.cpu_limit_seconds = cpu_limit_seconds;
+  options.file_size_limit_bytes = file_size_limit;
+  analysis::apply_sandbox_defaults(options);
+  return protocol::decode(analysis::run_subprocess(options), description);
+}
 
 std::filesystem::path current_executable() {
   std::error_code ec;
@@ -563,26 +540,24 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
   analysis::SubprocessOptions child;
   child.inherit_fds = {
       {3, track.get()}, {4, models.landmark.get()}, {5, models.detector.get()}, {6, input.get()}};
-  child.argv = {current_executable().string(),
-                "child",
-                "pose",
-                "--model",
-                options.model,
-                "--threads",
-                std::to_string(options.threads),
-                "--landmark-model",
-                child_path(4),
-                "--detector-model",
-                child_path(5),
-                "--output",
-                std::string(kPoseTrackName) + "=3",
-                "--",
-                child_path(6)};
-  nlohmann::json summary = run_in_sandbox(current_executable(), std::move(child),
+  protocol::ChildRequest request;
+  request.mode = "pose";
+  request.model = options.model;
+  request.threads = options.threads;
+  request.outputs[kPoseTrackName] = 3;
+  request.landmark_model_fd = 4;
+  request.detector_model_fd = 5;
+  request.input_fd = 6;
+  request.max_frame_pixels = defaults::kProbeMaxFramePixels;
+  request.limits = {defaults::kProbeMaxFramePixels,
+                    static_cast<double>(limits.max_duration_seconds), limits.max_frames,
+                    defaults::kAnalysisMaxFps};
+  nlohmann::json summary = run_in_sandbox(current_executable(), request, std::move(child),
                                           {"pose", "ANALYSIS_TIMEOUT", limits.timeout_seconds,
                                            "ANALYSIS_MEMORY_LIMIT_MB", limits.memory_limit_mb},
                                           std::chrono::seconds(limits.timeout_seconds),
-                                          static_cast<std::uint64_t>(limits.timeout_seconds) * 4);
+                                          static_cast<std::uint64_t>(limits.timeout_seconds) * 4,
+                                          limits.artifact_max_bytes);
   // The track, copied in constant memory.
   ::lseek(track.get(), 0, SEEK_SET);
   char buffer[65536];
@@ -609,14 +584,17 @@ std::unique_ptr<analysis::Analyzer> make_builtin_analyzer(const std::string& ana
   throw AnalysisError(AnalysisErrorCode::kInternal, "unknown analyzer " + analyzer);
 }
 
-int run_child(const std::vector<std::string>& args) {
+int run_child(const std::vector<std::string>& args, const ChildModes& extra_modes) {
   // The protocol line goes to a private copy of stdout; whatever a library prints on
   // stdout lands on stderr instead and cannot corrupt the answer.
   const int protocol_fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
   if (protocol_fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) return 1;
   std::string line;
   try {
-    // First, before any untrusted byte is read or any thread exists.
+    // Trusted system files the child needs later, read while it still may open files.
+    media::preload_file_type_database();
+    // Then, before any untrusted byte is read or any thread exists, the sandbox: from here
+    // on the child opens no file by name.
     analysis::enter_sandbox();
     // FFmpeg's errors go to stderr, which the parent keeps (bounded) for the reason of a
     // crash; its warnings about a hostile file are noise.
@@ -626,27 +604,23 @@ int run_child(const std::vector<std::string>& args) {
         if (text.empty() || text.back() != '\n') std::fputc('\n', stderr);
       }
     });
-    const ChildArgs parsed = parse_child_args(args);
-    if (parsed.mode == "probe") {
-      line = child_probe(parsed);
-    } else if (parsed.mode == "analyze") {
-      line = child_analyze(parsed);
-    } else if (parsed.mode == "pose") {
-      line = child_pose(parsed);
+    const protocol::ChildRequest request = protocol::ChildRequest::from_argv(args);
+    if (request.mode == "probe") {
+      line = child_probe(request);
+    } else if (request.mode == "analyze") {
+      line = child_analyze(request);
+    } else if (request.mode == "pose") {
+      line = child_pose(request);
+    } else if (auto extra = extra_modes.find(request.mode); extra != extra_modes.end()) {
+      line = extra->second(request);
     } else {
-      throw std::invalid_argument("child: unknown mode " + parsed.mode);
+      throw std::invalid_argument("child: unknown mode " + request.mode);
     }
   } catch (...) {
     line = protocol::encode_current_exception();
   }
-  line = without_descriptor_paths(std::move(line)) + "\n";
-  for (std::size_t done = 0; done < line.size();) {
-    const ssize_t n = ::write(protocol_fd, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return 1;
-    done += static_cast<std::size_t>(n);
-  }
-  return 0;
+  line += "\n";
+  return common::write_all(protocol_fd, line) == 0 ? 0 : 1;
 }
 
 }  // namespace dancer::service

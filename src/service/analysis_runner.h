@@ -8,7 +8,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -17,7 +21,9 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/analyzer.h"
+#include "analysis/child_protocol.h"
 #include "analysis/pose_tracker.h"
+#include "analysis/subprocess.h"
 #include "service/config.h"
 
 namespace dancer::service {
@@ -35,6 +41,17 @@ class AnalysisRunner {
   virtual analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                        const std::atomic<bool>* cancel) = 0;
 };
+
+// Runs `executable child <request>` as every child of the service runs: the sandbox defaults
+// (analysis/sandbox.h), the descriptors of `options`, the memory limit of `description`,
+// the time and CPU limits and RLIMIT_FSIZE given; returns the child's decoded result
+// (child_protocol::decode: its typed errors are rethrown here).
+nlohmann::json run_sandboxed_child(const std::filesystem::path& executable,
+                                   const analysis::child_protocol::ChildRequest& request,
+                                   analysis::SubprocessOptions options,
+                                   const analysis::child_protocol::ChildDescription& description,
+                                   std::chrono::seconds timeout, std::uint64_t cpu_limit_seconds,
+                                   std::uint64_t file_size_limit);
 
 // Path of the running executable (/proc/self/exe), for re-executing ourselves.
 std::filesystem::path current_executable();
@@ -59,8 +76,13 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
                                  const PoseCommandOptions& options, const AnalysisSettings& limits,
                                  std::ostream& out);
 
-// The child's side: `dancer-analysis child probe|analyze|pose ...` (argv after "child").
-// Enters the sandbox, does the work, prints one child_protocol line; returns the exit code.
-int run_child(const std::vector<std::string>& args);
+// The child's side: `dancer-analysis child probe|analyze|pose ...` (argv after "child",
+// child_protocol::ChildRequest). Enters the sandbox, does the work, prints one
+// child_protocol line; returns the exit code. `extra_modes` adds modes (test builds only:
+// a probe of what the sandboxed child can reach), run after the same sandbox set-up.
+using ChildModes =
+    std::map<std::string,
+             std::function<std::string(const analysis::child_protocol::ChildRequest&)>>;
+int run_child(const std::vector<std::string>& args, const ChildModes& extra_modes = {});
 
 }  // namespace dancer::service

@@ -139,12 +139,13 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
   auto runner = make_analysis_runner(config, current_executable());
   nlohmann::json output;
   analysis::AnalysisRequest request;
-  request.video = std::filesystem::absolute(file);
+  const std::filesystem::path video = std::filesystem::absolute(file);
+  request.video = video;
   request.subject_height_m = subject_height;
   request.report_dir = report_dir.empty() ? report_dir : std::filesystem::absolute(report_dir);
   request.job.object_name = file.filename().string();
-  request.job.video_url = "file://" + aws::uri_encode(request.video.string(), true);
-  request.job.video_content_type = video_content_type(request.video);
+  request.job.video_url = "file://" + aws::uri_encode(video.string(), true);
+  request.job.video_content_type = video_content_type(video);
   request.artifacts = {analysis::kStridesArtifact.name, analysis::kFhirArtifact.name};
   if (settings.overlay_video) request.artifacts.push_back(analysis::kOverlayArtifact.name);
   try {
@@ -153,7 +154,7 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
     if (!request.report_dir.empty()) {
       create_report_directories(request.report_dir, report_dir_mode(report_file_mode));
     }
-    request.metadata = runner->probe(request.video, nullptr);
+    request.metadata = runner->probe(video, nullptr);
     output["metadata"] = request.metadata;
     analysis::AnalysisResult result = runner->run(request, nullptr);
     for (const auto& artifact : result.artifacts) set_report_file_mode(artifact, report_file_mode);

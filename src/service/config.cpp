@@ -248,6 +248,12 @@ ServiceConfig load_config(const Environment& env) {
   c.analysis.pose_model_dir = r.string("POSE_MODEL_DIR", "");
   c.analysis.threads = static_cast<int>(r.integer("ANALYSIS_THREADS", 0, 0, 64));
   c.analysis.overlay_video = r.boolean("OVERLAY_VIDEO", true);
+  c.analysis.max_duration_seconds = static_cast<int>(
+      r.integer("ANALYSIS_MAX_DURATION", defaults::kAnalysisMaxDurationSeconds, 1, 86400));
+  c.analysis.max_frames =
+      r.integer("ANALYSIS_MAX_FRAMES", defaults::kAnalysisMaxFrames, 1, 100'000'000);
+  c.analysis.artifact_max_bytes =
+      r.byte_size("ARTIFACT_MAX_BYTES", defaults::kArtifactMaxBytes, 1 << 20, 64ull << 30);
 
   c.download_dir = r.string("DOWNLOAD_DIR", defaults::kDownloadDir);
   c.report_dir = r.string("REPORT_DIR", defaults::kReportDir);

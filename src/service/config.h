@@ -40,6 +40,18 @@ inline constexpr int kHealthPort = 8080;
 inline constexpr std::uint64_t kMaxFileSizeBytes = 10ull << 30;  // 10 GiB
 inline constexpr int kAnalysisTimeoutSeconds = 1800;
 inline constexpr std::uint64_t kAnalysisMemoryLimitMb = 4096;
+// A clinical walking or dance recording lasts seconds to a few minutes; 10 minutes bounds
+// what one upload may cost (about 15 CPU-minutes of pose inference on 2 cores).
+inline constexpr int kAnalysisMaxDurationSeconds = 600;
+// 10 minutes at the 60 fps ceiling.
+inline constexpr std::int64_t kAnalysisMaxFrames = 36'000;
+// Frames per second the analysis looks at: event timing within a frame needs 25 fps or more
+// and 60 fps halves it again; higher rates (slow-motion recordings at 120 or 240 fps) cost
+// two to four times the inference for no gain a 2D pose model can show.
+inline constexpr double kAnalysisMaxFps = 60.0;
+// Largest file the analysis child may write (RLIMIT_FSIZE) and the service accepts as an
+// artifact: a 10-minute verification video at 720p is about 60 MB.
+inline constexpr std::uint64_t kArtifactMaxBytes = 512ull << 20;
 inline constexpr const char* kAnalyzer = "pose";
 inline constexpr const char* kPoseModel = "full";
 inline constexpr int kStatsIntervalSeconds = 60;
@@ -108,6 +120,14 @@ struct AnalysisSettings {
   // ANALYSIS_THREADS: inference threads of one pose analysis; 0: the machine's cores shared
   // among MAX_WORKERS.
   int threads = 0;
+  // ANALYSIS_MAX_DURATION, ANALYSIS_MAX_FRAMES: an upload whose probed duration or frame count
+  // is over these fails before any decoding ("exceeds a safety limit"), and the decoder in
+  // the child stops at them too, should the container understate them.
+  int max_duration_seconds = defaults::kAnalysisMaxDurationSeconds;
+  std::int64_t max_frames = defaults::kAnalysisMaxFrames;
+  // ARTIFACT_MAX_BYTES: largest file the child may write (its RLIMIT_FSIZE), checked again
+  // by the service on every artifact it publishes.
+  std::uint64_t artifact_max_bytes = defaults::kArtifactMaxBytes;
   // OVERLAY_VIDEO: with pose-gait, also write overlay.mp4, the video with the skeleton and the
   // events drawn (a second decoding pass and an H.264 encode at up to 720p).
   bool overlay_video = true;

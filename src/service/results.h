@@ -6,6 +6,6 @@
 
 namespace dancer::service {
 
-inline constexpr const char* kResultsVersion = "1.1.0";
+inline constexpr const char* kResultsVersion = "1.2.0";
 
 }  // namespace dancer::service

@@ -2,12 +2,13 @@
 //   sandbox_probe syscalls <dir>     enter_sandbox(), then try each forbidden and allowed
 //                                    operation; one line "attempt <name> <errno>" each
 //                                    (0 = it worked) and "status <field> <value>" lines
-//                                    from /proc/self/status
+//                                    from /proc/self/status, and the Landlock ABI enforced
 //   sandbox_probe control <dir>      the same attempts without the filter (proves that
 //                                    the errors of `syscalls` come from the filter)
 //   sandbox_probe decode <video>     enter_sandbox(), decode with media::VideoDecoder:
 //                                    "frames <n>"
 //   sandbox_probe analyze <video>    enter_sandbox(), run the gait analyzer: its JSON
+//   (decode, analyze and overlay read the video from fd 4, which the caller opened)
 //   sandbox_probe encode <frames>    enter_sandbox(), encode <frames> frames as an MP4 on fd 3
 //                                    (media::VideoEncoder): "reopen <errno>" for an open of
 //                                    /proc/self/fd/3 for reading, then "bytes <n>"
@@ -37,6 +38,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -45,6 +47,7 @@
 #include "analysis/gait_analyzer.h"
 #include "analysis/overlay.h"
 #include "analysis/sandbox.h"
+#include "common/fd.h"
 #include "media/video_decoder.h"
 #include "media/video_encoder.h"
 
@@ -192,7 +195,7 @@ std::vector<std::pair<std::string, std::function<int()>>> attempts(const std::st
          ::close(static_cast<int>(fd));
          return 0;
        }},
-      // Allowed.
+      // Reading by name: the child opens nothing, not even for reading.
       {"read_file",
        [dir] {
          const int fd = ::open((dir + "/readable").c_str(), O_RDONLY | O_CLOEXEC);
@@ -202,6 +205,31 @@ std::vector<std::pair<std::string, std::function<int()>>> attempts(const std::st
          const int error = n < 0 ? errno : 0;
          ::close(fd);
          return n > 0 ? 0 : (error != 0 ? error : EIO);
+       }},
+      {"openat_rdonly",
+       [dir] {
+         const int fd = ::openat(AT_FDCWD, (dir + "/readable").c_str(), O_RDONLY | O_CLOEXEC);
+         if (fd < 0) return errno;
+         ::close(fd);
+         return 0;
+       }},
+      {"reopen_inherited", [] { return open_and_close("/proc/self/fd/3", O_RDONLY); }},
+      {"stat_path",
+       [existing] {
+         struct stat st {};
+         return outcome(::stat(existing.c_str(), &st));
+       }},
+      {"access_path", [existing] { return outcome(::access(existing.c_str(), R_OK)); }},
+      {"readlink_path",
+       [] {
+         char target[256];
+         return outcome(::readlink("/proc/self/exe", target, sizeof target));
+       }},
+      // Allowed.
+      {"fstat_inherited",
+       [] {
+         struct stat st {};
+         return outcome(::fstat(3, &st));
        }},
       {"write_stdout",
        [] {
@@ -246,8 +274,20 @@ std::vector<std::pair<std::string, std::function<int()>>> attempts(const std::st
   };
 }
 
+// /proc/self/status, opened before the sandbox and read after it (a /proc file read from
+// offset 0 is generated afresh).
+int status_fd = -1;
+
 void print_status() {
-  std::ifstream status("/proc/self/status");
+  std::string text;
+  char buffer[4096];
+  for (std::uint64_t offset = 0;;) {
+    const ssize_t n = ::pread(status_fd, buffer, sizeof buffer, static_cast<off_t>(offset));
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  std::istringstream status(text);
   std::string line;
   while (std::getline(status, line)) {
     for (const char* field : {"Seccomp:", "Seccomp_filters:", "NoNewPrivs:", "Uid:"}) {
@@ -281,17 +321,24 @@ int main(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   const std::string path = argv[2];
+  status_fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   if (mode == "control") return run_attempts(path);
+  // The video, opened by the caller and inherited as fd 4, as the service passes it.
+  const auto input = dancer::common::FileSource::descriptor(4, "the video");
+  int landlock = 0;
   try {
-    enter_sandbox();
+    landlock = enter_sandbox();
   } catch (const dancer::analysis::SandboxError& e) {
     std::fprintf(stderr, "sandbox: %s\n", e.what());
     return 3;
   }
-  if (mode == "syscalls") return run_attempts(path);
+  if (mode == "syscalls") {
+    std::printf("status Landlock %d\n", landlock);
+    return run_attempts(path);
+  }
   try {
     if (mode == "decode") {
-      dancer::media::VideoDecoder decoder(path);
+      dancer::media::VideoDecoder decoder(input);
       dancer::media::VideoFrame frame;
       long frames = 0;
       while (decoder.next(frame)) ++frames;
@@ -322,7 +369,7 @@ int main(int argc, char** argv) {
       event.time_s = 0.2;
       dancer::analysis::OverlayOptions options;
       options.key_frames = {2};
-      const auto result = dancer::analysis::render_overlay(path, dancer::analysis::SkeletonTrack{},
+      const auto result = dancer::analysis::render_overlay(input, dancer::analysis::SkeletonTrack{},
                                                            {event}, options, 3);
       std::printf("frames %lld keyframes %zu\n", static_cast<long long>(result.frames),
                   result.key_frames.size());
@@ -330,7 +377,7 @@ int main(int argc, char** argv) {
     }
     if (mode == "analyze") {
       dancer::analysis::AnalysisRequest request;
-      request.video = path;
+      request.video = input;
       request.subject_height_m = 1.75;
       std::cout << dancer::analysis::make_gait_analyzer()->analyze(request).analysis.dump()
                 << std::endl;

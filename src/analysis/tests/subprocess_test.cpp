@@ -8,12 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "analysis/external_analyzer.h"
 #include "analysis/sandbox.h"
@@ -141,50 +144,89 @@ TEST(SandboxedSubprocess, RunsAsTheSandboxUserWhenTheParentIsRoot) {
   }
 }
 
-TEST(SandboxedSubprocess, RootOnlyFileIsReadableOnlyAfterGrant) {
+TEST(SandboxedSubprocess, PrivateFileIsReadThroughTheInheritedDescriptorAndLeftAsItWas) {
   TempDir dir;
-  // The layout of a job directory: traversable by others, the file private.
-  std::filesystem::permissions(dir.path(), std::filesystem::perms(0711));
+  // A private directory and file, as DOWNLOAD_DIR and a job's video are: the child needs no
+  // permission on either, since it reads the descriptor the parent opened.
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0700));
   const auto file = dir / "video.mp4";
   std::ofstream(file) << "video bytes";
   std::filesystem::permissions(file, std::filesystem::perms(0600));
-  const auto options = sandboxed_child_options({"/bin/cat", file.string()});
-
-  SubprocessResult before = run_subprocess(options);
-  if (::geteuid() == 0) {
-    EXPECT_EQ(before.exit_code, 1);
-    EXPECT_NE(before.stderr_text.find("Permission denied"), std::string::npos)
-        << before.stderr_text;
-  } else {
-    EXPECT_EQ(before.stdout_text, "video bytes");  // same user: nothing to grant
+  struct stat before {};
+  ASSERT_EQ(::stat(file.c_str(), &before), 0);
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto options = sandboxed_child_options({"/bin/sh", "-c", "cat <&3"});
+  options.inherit_fds = {{3, fd}};
+  SubprocessResult r = run_subprocess(options);
+  ::close(fd);
+  EXPECT_TRUE(r.succeeded()) << r.describe() << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "video bytes");
+  // By name the sandbox user cannot read it (when the service is root and the child is
+  // `nobody`), and the file's owner, group and mode are untouched.
+  if (sandbox_user()) {
+    SubprocessResult by_name = run_subprocess(sandboxed_child_options({"/bin/cat", file.string()}));
+    EXPECT_EQ(by_name.exit_code, 1) << by_name.stdout_text;
   }
-  grant_read_to_sandbox_user(file);
-  SubprocessResult after = run_subprocess(options);
-  EXPECT_TRUE(after.succeeded()) << after.describe() << after.stderr_text;
-  EXPECT_EQ(after.stdout_text, "video bytes");
-  // Others (not the sandbox group) still cannot read it, and nobody gained write access.
-  const auto perms = std::filesystem::status(file).permissions();
-  EXPECT_EQ(perms & std::filesystem::perms::others_all, std::filesystem::perms::none);
-  EXPECT_EQ(perms & std::filesystem::perms::group_write, std::filesystem::perms::none);
+  struct stat after {};
+  ASSERT_EQ(::stat(file.c_str(), &after), 0);
+  EXPECT_EQ(after.st_uid, before.st_uid);
+  EXPECT_EQ(after.st_gid, before.st_gid);
+  EXPECT_EQ(after.st_mode, before.st_mode);
 }
 
-TEST(SandboxedSubprocess, GrantRefusesWhatIsNotARegularFile) {
+TEST(SandboxedSubprocess, FileSizeLimitStopsAWriteThroughAnInheritedDescriptor) {
   TempDir dir;
-  const auto fifo = dir / "video.mp4";
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  const auto link = dir / "link.mp4";
-  std::ofstream(dir / "target") << "x";
-  std::filesystem::create_symlink(dir / "target", link);
-  if (::geteuid() == 0) {
-    // Neither blocks on the FIFO nor follows the link to change its target.
-    EXPECT_THROW(grant_read_to_sandbox_user(fifo), std::system_error);
-    EXPECT_THROW(grant_read_to_sandbox_user(link), std::system_error);
-    struct stat target {};
-    ASSERT_EQ(::stat((dir / "target").c_str(), &target), 0);
-    EXPECT_EQ(target.st_gid, ::getegid());  // the link's target kept its group
-  } else {
-    EXPECT_NO_THROW(grant_read_to_sandbox_user(fifo));  // nothing to grant
+  const auto out_path = dir / "overlay.mp4";
+  const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(out, 0);
+  auto options =
+      sandboxed_child_options({"/bin/sh", "-c", "head -c 100000 /dev/zero >&3 && echo done"});
+  options.inherit_fds = {{3, out}};
+  options.file_size_limit_bytes = 4096;
+  SubprocessResult r = run_subprocess(options);
+  ::close(out);
+  EXPECT_FALSE(r.succeeded());
+  EXPECT_EQ(r.stdout_text.find("done"), std::string::npos);
+  EXPECT_LE(std::filesystem::file_size(out_path), 4096u);
+}
+
+TEST(SandboxedSubprocess, ChildDiesWithTheProcessThatStartedIt) {
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);  // `nobody` writes
+  const auto pid_file = dir / "grandchild.pid";
+  // An intermediate process plays the service: it starts a sandboxed child that would run
+  // for a minute, then is killed with SIGKILL, which runs no clean-up of its own.
+  const pid_t service = ::fork();
+  ASSERT_GE(service, 0);
+  if (service == 0) {
+    auto options = sandboxed_child_options(
+        {"/bin/sh", "-c", "echo $$ > " + pid_file.string() + "; exec sleep 60"});
+    options.timeout = std::chrono::seconds(120);
+    run_subprocess(options);
+    _exit(0);
   }
+  pid_t grandchild = 0;
+  for (int i = 0; i < 200 && grandchild == 0; ++i) {
+    std::ifstream in(pid_file);
+    if (!(in >> grandchild)) grandchild = 0;
+    if (grandchild == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(grandchild, 0);
+  ASSERT_EQ(::kill(grandchild, 0), 0);
+  ::kill(service, SIGKILL);
+  ::waitpid(service, nullptr, 0);
+  // Gone (or a zombie waiting for init to reap it) well before its minute.
+  const auto running = [grandchild] {
+    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+    std::string pid, name, state;
+    if (!(stat >> pid >> name >> state)) return false;
+    return state != "Z" && state != "X";
+  };
+  for (int i = 0; i < 200 && running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(running()) << "the sandboxed child outlived its parent";
 }
 
 TEST(SandboxedSubprocess, ChildWritesItsOutputToTheDescriptorItWasGiven) {

@@ -254,6 +254,7 @@ TEST(PngEncoder, ColourAndGrayImagesDecodeToTheSamePixels) {
   options.layout = PixelLayout::kBgr24;
   options.max_width = 0;
   options.max_height = 0;
+  options.containers.clear();  // a PNG still, not an upload
   VideoDecoder decoder(path, options);
   EXPECT_EQ(decoder.info().codec_name, "png");
   VideoFrame frame;
