@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -302,6 +303,10 @@ int run_cli(int argc, char** argv) {
     return pose(file, pose_model, pose_threads, pose_model_dir);
   }
 
+  // What the service creates (the SQLite database and its journal, the log, DOWNLOAD_DIR and
+  // the videos in it, staged analyses) is readable by its own user only: patients' videos and
+  // the jobs' data are nobody else's. REPORT_DIR's files get REPORT_FILE_MODE explicitly.
+  ::umask(077);
   ServiceConfig config;
   try {
     config = load_or_explain();

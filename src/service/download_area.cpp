@@ -16,10 +16,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kWorkPrefix = "work-";
-// rwx for the service, x only for others: the analysis child, running as an unprivileged
-// user, can reach its own job file by name but cannot list what else is there.
-constexpr fs::perms kWorkDirMode =
-    fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec;
+// The service's alone: the analysis child reads its video through a descriptor the service
+// opened, so no other user needs to reach anything here (uploads are patients' videos).
+constexpr fs::perms kWorkDirMode = fs::perms::owner_all;
 
 fs::path lock_path_for(const fs::path& root, const std::string& name) {
   return root / ("." + name + ".lock");

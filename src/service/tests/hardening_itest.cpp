@@ -316,5 +316,37 @@ TEST_F(Hardening, FailureReasonsCarryNoLocalPathsOrHostNames) {
   EXPECT_EQ(job.error_message.find(host), std::string::npos) << job.error_message;
 }
 
+// The red team read the database, the log and other jobs' videos from a compromised child;
+// besides the sandbox (child_sandbox_test.cpp), what the service creates is its own.
+TEST_F(Hardening, WhatTheServiceCreatesOnlyItsOwnUserCanRead) {
+  // An analysis command that reports the modes of the downloaded video and its directory
+  // while the job runs (they are removed after it).
+  const auto script = harness_->dir() / "modes.sh";
+  std::ofstream(script) << "#!/bin/sh\n"
+                        << "printf '{\"analyzer\": \"modes\", \"video\": \"%s\", \"dir\": "
+                           "\"%s\"}\\n' \"$(stat -c %a \"$1\")\" \"$(stat -c %a \"$(dirname "
+                           "\"$1\")\")\"\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  harness_->env()["ANALYSIS_COMMAND"] = script.string();
+  harness_->upload_and_notify(small_video("walk.mp4"), "uploads/walk.mp4");
+  ServiceResult r = harness_->run({"run", "--until-empty"}, 180);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const store::Job job = harness_->jobs_by_key().at("uploads/walk.mp4");
+  ASSERT_EQ(store::to_string(job.status), "completed") << job.error_message;
+  const auto analysis = nlohmann::json::parse(job.results_json).at("analysis");
+  EXPECT_EQ(analysis.at("video"), "600");
+  EXPECT_EQ(analysis.at("dir"), "700");
+  const auto mode = [](const std::filesystem::path& path) {
+    return std::filesystem::status(path).permissions() & std::filesystem::perms::all;
+  };
+  const auto group_or_others =
+      std::filesystem::perms::group_all | std::filesystem::perms::others_all;
+  for (const auto& path :
+       {harness_->dir() / "jobs.db", harness_->dir() / "service.log", harness_->download_dir()}) {
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    EXPECT_EQ(mode(path) & group_or_others, std::filesystem::perms::none) << path;
+  }
+}
+
 }  // namespace
 }  // namespace dancer::testing

@@ -1,6 +1,7 @@
 // `dancer-analysis pose FILE`, the real binary: the keypoint track of a real walk, computed
 // in the sandboxed child, as JSON Lines on stdout.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <sstream>
 
@@ -40,6 +41,26 @@ TEST(PoseCommand, PrintsOneLinePerFrameOfTheWalkFromTheSandboxedChild) {
   }
   EXPECT_EQ(frames, 208);
   EXPECT_GE(visible_with_person * 100, visible * 95) << visible_with_person << "/" << visible;
+}
+
+// `analyze FILE` as root left the caller's file in group nogroup (the child then read it by
+// name as `nobody`); the child now reads the descriptor the command opened, and the file is
+// left exactly as it was.
+TEST(AnalyzeCommand, LeavesTheCallersFileAsItWas) {
+  TempDir dir;
+  const auto video = make_test_media(dir.path(), "h264_mp4", 1.0);
+  std::filesystem::permissions(video, std::filesystem::perms(0600));
+  struct stat before {};
+  ASSERT_EQ(::stat(video.c_str(), &before), 0);
+  const auto out = run_command(shell_quote(ServiceHarness::binary().string()) + " analyze " +
+                               shell_quote(video.string()) + " --analyzer gait");
+  ASSERT_EQ(out.exit_code, 0) << out.output.substr(0, 500);
+  EXPECT_TRUE(nlohmann::json::parse(out.output).contains("analysis")) << out.output.substr(0, 500);
+  struct stat after {};
+  ASSERT_EQ(::stat(video.c_str(), &after), 0);
+  EXPECT_EQ(after.st_uid, before.st_uid);
+  EXPECT_EQ(after.st_gid, before.st_gid);
+  EXPECT_EQ(after.st_mode, before.st_mode);
 }
 
 }  // namespace
