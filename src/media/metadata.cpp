@@ -540,21 +540,23 @@ MediaErrorCode media_error_code_from_string(std::string_view name) {
   return MediaErrorCode::kInvalidData;
 }
 
+void require_regular_file(const std::filesystem::path& path) {
+  std::error_code status_error;
+  const auto status = std::filesystem::status(path, status_error);
+  if (!std::filesystem::exists(status)) {
+    throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    throw MediaError(MediaErrorCode::kNotFound, "not a regular file: " + path.string());
+  }
+}
+
 json probe_file(const common::FileSource& source) { return probe_file(source, ProbeOptions{}); }
 
 json probe_file(const common::FileSource& source, const ProbeOptions& options) {
   const std::filesystem::path path =
       source.by_descriptor() ? std::filesystem::path(source.name()) : source.path();
-  if (!source.by_descriptor()) {
-    std::error_code status_error;
-    const auto status = std::filesystem::status(path, status_error);
-    if (!std::filesystem::exists(status)) {
-      throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
-    }
-    if (!std::filesystem::is_regular_file(status)) {
-      throw MediaError(MediaErrorCode::kNotFound, "not a regular file: " + path.string());
-    }
-  }
+  if (!source.by_descriptor()) require_regular_file(path);
 
   ProbeGuard guard;
   guard.deadline = std::chrono::steady_clock::now() + options.deadline;

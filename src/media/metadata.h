@@ -68,6 +68,9 @@ nlohmann::json probe_file(const common::FileSource& source, const ProbeOptions& 
 // when there is none). The fallback when probe_file fails. Streams the file; memory does not
 // grow with size. Throws MediaError: kNotFound (missing / not a regular file), kIo.
 nlohmann::json basic_file_facts(const common::FileSource& source);
+// Throws MediaError kNotFound unless `path` names an existing regular file.
+void require_regular_file(const std::filesystem::path& path);
+
 // Loads libmagic's database for this thread now. The sandboxed child calls it before it
 // enters its filter, which refuses every open by name (the database is a trusted system
 // file; the upload is read only later, through its descriptor).

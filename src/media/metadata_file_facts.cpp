@@ -51,14 +51,7 @@ nlohmann::json basic_file_facts(const common::FileSource& source) {
   int fd = source.fd();
   if (!source.by_descriptor()) {
     const std::filesystem::path& path = source.path();
-    std::error_code status_error;
-    const auto status = std::filesystem::status(path, status_error);
-    if (!std::filesystem::exists(status)) {
-      throw MediaError(MediaErrorCode::kNotFound, "no such file: " + path.string());
-    }
-    if (!std::filesystem::is_regular_file(status)) {
-      throw MediaError(MediaErrorCode::kNotFound, "not a regular file: " + path.string());
-    }
+    require_regular_file(path);
     opened.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!opened.valid()) {
       const int error = errno;

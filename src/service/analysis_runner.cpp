@@ -139,19 +139,6 @@ int analysis_threads(const ServiceConfig& config) {
   return std::max(1, cores / std::max(1, config.max_workers));
 }
 
-// Runs `executable child <request>` in the sandbox with the descriptors of `options`, the
-// memory limit of `description` and `file_size_limit` on every file it writes, and returns
-// its decoded result (child_protocol::decode).
-nlohmann::json run_in_sandbox(const std::filesystem::path& executable,
-                              const protocol::ChildRequest& request,
-                              analysis::SubprocessOptions options,
-                              const protocol::ChildDescription& description,
-                              std::chrono::seconds timeout, std::uint64_t cpu_limit_seconds,
-                              std::uint64_t file_size_limit) {
-  return run_sandboxed_child(executable, request, std::move(options), description, timeout,
-                             cpu_limit_seconds, file_size_limit);
-}
-
 // The probed duration and frame count against ANALYSIS_MAX_DURATION and ANALYSIS_MAX_FRAMES,
 // before any frame is decoded (the child's decoder enforces them again).
 void check_content_limits(const nlohmann::json& metadata, const AnalysisSettings& settings) {
@@ -228,12 +215,12 @@ class ChildRunner : public AnalysisRunner {
     try {
       // The probe enforces PROBE_TIMEOUT itself (FFmpeg's interrupt callback) and says so;
       // the outer limit is the backstop for a child that stops responding. It writes no file.
-      result = run_in_sandbox(executable_, request, std::move(options),
-                              {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
-                               "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb},
-                              std::chrono::seconds(probe_.timeout_seconds + 10),
-                              static_cast<std::uint64_t>(probe_.timeout_seconds) * 2 + 10,
-                              kNoFileWrites);
+      result = run_sandboxed_child(executable_, request, std::move(options),
+                                   {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
+                                    "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb},
+                                   std::chrono::seconds(probe_.timeout_seconds + 10),
+                                   static_cast<std::uint64_t>(probe_.timeout_seconds) * 2 + 10,
+                                   kNoFileWrites);
     } catch (const media::MediaError& e) {
       // This process opened the file and passed it: a child that cannot read it is a
       // fault of the set-up, not of the file.
@@ -311,7 +298,7 @@ class ChildRunner : public AnalysisRunner {
       options.inherit_fds.push_back({child.detector_model_fd, models->detector.get()});
     }
     options.cancel = cancel;
-    nlohmann::json result = run_in_sandbox(
+    nlohmann::json result = run_sandboxed_child(
         executable_, child, std::move(options),
         {"analysis", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds, "ANALYSIS_MEMORY_LIMIT_MB",
          analysis_.memory_limit_mb},
@@ -552,12 +539,12 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
   request.limits = {defaults::kProbeMaxFramePixels,
                     static_cast<double>(limits.max_duration_seconds), limits.max_frames,
                     defaults::kAnalysisMaxFps};
-  nlohmann::json summary = run_in_sandbox(current_executable(), request, std::move(child),
-                                          {"pose", "ANALYSIS_TIMEOUT", limits.timeout_seconds,
-                                           "ANALYSIS_MEMORY_LIMIT_MB", limits.memory_limit_mb},
-                                          std::chrono::seconds(limits.timeout_seconds),
-                                          static_cast<std::uint64_t>(limits.timeout_seconds) * 4,
-                                          limits.artifact_max_bytes);
+  nlohmann::json summary = run_sandboxed_child(
+      current_executable(), request, std::move(child),
+      {"pose", "ANALYSIS_TIMEOUT", limits.timeout_seconds, "ANALYSIS_MEMORY_LIMIT_MB",
+       limits.memory_limit_mb},
+      std::chrono::seconds(limits.timeout_seconds),
+      static_cast<std::uint64_t>(limits.timeout_seconds) * 4, limits.artifact_max_bytes);
   // The track, copied in constant memory.
   ::lseek(track.get(), 0, SEEK_SET);
   char buffer[65536];
