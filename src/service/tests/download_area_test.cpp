@@ -60,7 +60,9 @@ class ChildArea {
   int release_[2] = {-1, -1};
 };
 
-TEST(DownloadAreaTest, WorkDirectoryIsMarkedAndTraversableButNotListable) {
+// Private: the analysis child reads its video through a descriptor, so nobody else needs
+// to reach into it (it was 0711 while the child opened its video by name).
+TEST(DownloadAreaTest, WorkDirectoryIsMarkedAndPrivate) {
   testing::TempDir root;
   DownloadArea area(root.path(), "me");
   EXPECT_EQ(area.work_dir(), fs::canonical(root.path()) / "work-me");
@@ -70,7 +72,7 @@ TEST(DownloadAreaTest, WorkDirectoryIsMarkedAndTraversableButNotListable) {
   EXPECT_EQ(first_line, kWorkMarkerMagic);
   struct stat st {};
   ASSERT_EQ(::stat(area.work_dir().c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0711u);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST(DownloadAreaTest, SweepsWhatACrashedProcessLeft) {
