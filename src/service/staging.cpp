@@ -32,7 +32,9 @@ void sync_path(const fs::path& path, bool directory) {
 }
 
 void make_private_dir(const fs::path& dir) {
-  fs::create_directories(dir);
+  // Twice: another worker may remove the emptied staging root between the two levels.
+  std::error_code ec;
+  if (!fs::create_directories(dir, ec) && ec) fs::create_directories(dir);
   fs::permissions(dir, kPrivateDir, fs::perm_options::replace);
 }
 
@@ -60,8 +62,8 @@ StagedJob StagingArea::stage(const std::string& job_uuid, const nlohmann::json& 
                              const nlohmann::json& results, const std::vector<fs::path>& files,
                              double prepared_s) {
   const fs::path dir = dir_for(job_uuid);
-  make_private_dir(root_);
   remove(job_uuid);
+  make_private_dir(root_);
   make_private_dir(dir);
 
   StagedJob staged;
@@ -148,6 +150,9 @@ void StagingArea::remove(const std::string& job_uuid) noexcept {
   try {
     std::error_code ec;
     fs::remove_all(dir_for(job_uuid), ec);
+    // The root too once it is empty (fails harmlessly while another job is staged), so a
+    // service that finished its work leaves DOWNLOAD_DIR as it found it.
+    fs::remove(root_, ec);
   } catch (const std::exception&) {
     // Not a uuid: nothing of ours to remove.
   }
