@@ -18,16 +18,18 @@ pkg_check_modules(LIBMAGIC REQUIRED IMPORTED_TARGET libmagic)
 pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 
 # Debian ships OpenCV's pkg-config/CMake files only with the full libopencv-dev
-# meta-package; we install just core, imgproc, video and dnn, so locate them directly.
+# meta-package; we install just core, imgproc, video, dnn and calib3d (the camera's motion
+# as a robust similarity fit, analysis/recording_quality.cpp), so locate them directly.
 find_path(OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
-foreach(_m core imgproc video dnn)
+find_path(OPENCV_CALIB3D_INCLUDE_DIR opencv2/calib3d.hpp PATH_SUFFIXES opencv4 REQUIRED)
+foreach(_m core imgproc video dnn calib3d)
   find_library(OPENCV_${_m}_LIBRARY opencv_${_m} REQUIRED)
 endforeach()
 add_library(dancer_opencv INTERFACE)
 target_include_directories(dancer_opencv SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
 target_link_libraries(dancer_opencv INTERFACE
   ${OPENCV_core_LIBRARY} ${OPENCV_imgproc_LIBRARY} ${OPENCV_video_LIBRARY}
-  ${OPENCV_dnn_LIBRARY})
+  ${OPENCV_dnn_LIBRARY} ${OPENCV_calib3d_LIBRARY})
 
 if(DANCER_BUILD_TESTS)
   find_package(GTest REQUIRED)

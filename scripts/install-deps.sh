@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-video-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libmagic-dev libutfcpp-dev libseccomp-dev libopencv-dnn-dev
+  libmagic-dev libutfcpp-dev libseccomp-dev libopencv-dnn-dev libopencv-calib3d-dev
   python3-onnx python3-numpy python3-opencv
 )
 # Tools the service and the test suites run: ffmpeg/ffprobe make and check test videos,

@@ -323,6 +323,7 @@ PoseVideoSummary track_video_poses(const common::FileSource& video, const PoseVi
     ++summary.frames;
     if (pose.person) ++summary.frames_with_person;
     sink(pose);
+    if (options.frame_hook) options.frame_hook(frame.rgb, pose);
   });
   summary.detector_runs = tracker.detector_runs();
   summary.walker_switches = tracker.walker_switches();

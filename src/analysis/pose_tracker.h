@@ -105,6 +105,10 @@ class PoseTracker {
   cv::Mat crop_;
 };
 
+// A decoded frame (CV_8UC3 RGB, upright, the video's resolution) with its pose; the frame is
+// valid only during the call.
+using PoseFrameHook = std::function<void(const cv::Mat& rgb_frame, const PoseFrame& pose)>;
+
 struct PoseVideoOptions {
   std::filesystem::path model_dir = default_pose_model_dir();
   // The model files themselves, when set (the sandboxed child reads them through inherited
@@ -120,6 +124,9 @@ struct PoseVideoOptions {
   bool fusion = true;  // PoseRuntimeOptions::fusion
   PoseTrackerOptions tracker;
   media::DecodeLimits limits;  // what the untrusted video may cost
+  // Optional: also sees every decoded frame with its pose, after the sink (the recording's
+  // quality checks). Runs on the inference thread, so it should be cheap.
+  PoseFrameHook frame_hook;
 };
 
 inline constexpr int kPoseFramesInFlight = 2;
@@ -135,8 +142,9 @@ struct PoseVideoSummary {
 };
 
 // Decodes `video` frame by frame at its own resolution (display rotation applied) and hands
-// every frame's pose to `sink`, in order. Memory stays flat: one frame is held at a time.
-// Throws media::MediaError for an unreadable video and PoseModelError for a missing model.
+// every frame's pose to `sink`, in order, then, when options.frame_hook is set, the frame
+// itself with its pose. Memory stays flat: one frame is held at a time. Throws
+// media::MediaError for an unreadable video and PoseModelError for a missing model.
 PoseVideoSummary track_video_poses(const common::FileSource& video, const PoseVideoOptions& options,
                                    const std::function<void(const PoseFrame&)>& sink);
 
