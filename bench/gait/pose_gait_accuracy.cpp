@@ -5,7 +5,16 @@
 // judge (no thresholds).
 //
 // Usage: pose_gait_accuracy [--videos DIR] [--threads N] [--markdown FILE]
+//        pose_gait_accuracy --dev-set [--labels CSV] [--pose-cache DIR] [--videos DIR] ...
 //   DIR defaults to the shared test videos (../shared/testdata/videos beside the checkout).
+//   --dev-set: the side-view clips of the hand-labelled development set
+//   (tests/data/gait_labels/events.csv) scored per clip and pooled: initial contacts within 2
+//   frames, toe-offs within 3, mean absolute and signed error, misses, extra detections, foot
+//   mismatches, cadence against the labels' whole strides (tests/support/gait_label_scoring.h).
+//   The events come from the analyzer's own stages (pose tracking, detect_keypoint_gait,
+//   build_gait_table) with its default configuration; --pose-cache DIR keeps each clip's poses
+//   (keyed by the clip's name, size and modification time) so that the event stages can be
+//   measured again without re-running the pose model.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/pose_gait_analyzer.h"
+#include "support/gait_label_scoring.h"
 
 namespace {
 
@@ -204,6 +214,159 @@ void compare_with_labels(const std::string& clip, const json& analysis,
      << (consistent ? "consistent" : "NOT consistent") << " |\n";
 }
 
+// --- development set -------------------------------------------------------------------------
+
+// One clip's poses, from the cache when it holds them, else from the pose model (then cached).
+std::vector<dancer::analysis::PoseFrame> clip_poses(const fs::path& clip,
+                                                    const dancer::analysis::PoseVideoOptions& pose,
+                                                    const fs::path& cache_dir, double& fps) {
+  using dancer::analysis::PoseFrame;
+  std::vector<PoseFrame> frames;
+  fs::path cache;
+  if (!cache_dir.empty()) {
+    const auto stamp = fs::last_write_time(clip).time_since_epoch().count();
+    cache = cache_dir / (clip.filename().string() + "." + std::to_string(fs::file_size(clip)) +
+                         "." + std::to_string(stamp) + ".poses");
+    std::ifstream in(cache, std::ios::binary);
+    std::uint64_t n = 0;
+    if (in && in.read(reinterpret_cast<char*>(&fps), sizeof fps) &&
+        in.read(reinterpret_cast<char*>(&n), sizeof n)) {
+      frames.resize(n);
+      for (PoseFrame& f : frames) {
+        in.read(reinterpret_cast<char*>(&f.frame_index), sizeof f.frame_index);
+        in.read(reinterpret_cast<char*>(&f.time_s), sizeof f.time_s);
+        in.read(reinterpret_cast<char*>(&f.person), sizeof f.person);
+        in.read(reinterpret_cast<char*>(&f.pose_score), sizeof f.pose_score);
+        in.read(reinterpret_cast<char*>(f.landmarks.data()), sizeof f.landmarks);
+      }
+      if (in) return frames;
+      frames.clear();
+    }
+  }
+  std::cerr << "pose tracking " << clip.filename() << " ...\n";
+  const auto summary = dancer::analysis::track_video_poses(
+      clip, pose, [&](const PoseFrame& f) { frames.push_back(f); });
+  fps = summary.info.fps;
+  if (!cache.empty()) {
+    fs::create_directories(cache_dir);
+    std::ofstream out(cache, std::ios::binary);
+    const std::uint64_t n = frames.size();
+    out.write(reinterpret_cast<const char*>(&fps), sizeof fps);
+    out.write(reinterpret_cast<const char*>(&n), sizeof n);
+    for (const PoseFrame& f : frames) {
+      out.write(reinterpret_cast<const char*>(&f.frame_index), sizeof f.frame_index);
+      out.write(reinterpret_cast<const char*>(&f.time_s), sizeof f.time_s);
+      out.write(reinterpret_cast<const char*>(&f.person), sizeof f.person);
+      out.write(reinterpret_cast<const char*>(&f.pose_score), sizeof f.pose_score);
+      out.write(reinterpret_cast<const char*>(f.landmarks.data()), sizeof f.landmarks);
+    }
+  }
+  return frames;
+}
+
+std::string pct(int part, int whole) {
+  if (whole == 0) return "–";
+  return std::to_string(part) + "/" + std::to_string(whole) + " (" + num(100.0 * part / whole, 0) +
+         " %)";
+}
+
+std::string signed_num(double v, int decimals = 2) {
+  if (!std::isfinite(v)) return "–";
+  return (v > 0 ? "+" : "") + num(v, decimals);
+}
+
+void score_row(const std::string& name, const dancer::testing::ClipScore& s, std::ostream& md) {
+  std::string cadence = "–";
+  if (s.label_cadence) {
+    cadence = num(*s.label_cadence) + " (" + std::to_string(s.label_strides) + " strides) / " +
+              (s.detected_cadence ? num(*s.detected_cadence) : "–");
+    if (s.detected_cadence)
+      cadence += " (" + signed_num(*s.detected_cadence - *s.label_cadence, 1) + ")";
+  }
+  md << "| " << name << " | " << pct(s.ic.within, s.ic.labels) << " | "
+     << pct(s.to.within, s.to.labels) << " | " << num(s.ic.mae(), 2) << " / " << num(s.to.mae(), 2)
+     << " | " << signed_num(s.ic.bias()) << " / " << signed_num(s.to.bias()) << " | " << s.ic.misses
+     << " / " << s.to.misses << " | " << s.extras << " of " << s.detected << " | "
+     << s.foot_mismatches << " of " << s.foot_compared << " | " << cadence << " |\n";
+}
+
+int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::path& cache_dir,
+                int threads, const fs::path& markdown) {
+  using namespace dancer::testing;
+  const std::vector<GaitLabel> all = read_gait_labels(labels_csv);
+  std::map<std::string, std::vector<GaitLabel>> by_clip;
+  for (const GaitLabel& l : all) {
+    if (l.side != "na") by_clip[l.video].push_back(l);  // side views only
+  }
+  dancer::analysis::PoseGaitConfig config;
+  config.pose.variant = dancer::analysis::PoseModelVariant::kFull;
+  config.pose.threads = threads;
+  std::ostringstream md;
+  std::ostringstream details;
+  md << "| clip | IC within 2 fr | TO within 3 fr | MAE IC / TO (fr) | signed IC / TO (fr) | "
+        "missed IC / TO | extra detections | foot mismatches | cadence labels / detected "
+        "(steps/min) |\n|---|---|---|---|---|---|---|---|---|\n";
+  ClipScore pooled;
+  int cadence_over_2 = 0, clips_missing_2 = 0;
+  for (const auto& [clip, labels] : by_clip) {
+    double fps = 0;
+    const auto frames = clip_poses(videos / clip, config.pose, cache_dir, fps);
+    const auto gait = dancer::analysis::detect_keypoint_gait(frames, fps, config.events);
+    const auto table = dancer::analysis::build_gait_table(gait, std::nullopt, config.table);
+    json events = json::array();
+    for (const auto& e : gait.events) events.push_back(json::parse(to_json(e).dump()));
+    const ClipScore s = score_clip(labels, events, fps, table.cadence_steps_per_min);
+    score_row(clip, s, md);
+    pooled.ic.add(s.ic);
+    pooled.to.add(s.to);
+    pooled.detected += s.detected;
+    pooled.extras += s.extras;
+    pooled.foot_mismatches += s.foot_mismatches;
+    pooled.foot_compared += s.foot_compared;
+    if (s.ic.misses + s.to.misses >= 2) ++clips_missing_2;
+    if (s.label_cadence &&
+        (!s.detected_cadence || std::abs(*s.detected_cadence - *s.label_cadence) > 2)) {
+      ++cadence_over_2;
+    }
+    details << "\n### " << clip << "\n\npasses: ";
+    for (const auto& p : gait.passes) {
+      details << p.direction << (p.backward ? " (backward)" : "") << " " << p.first_frame << "–"
+              << p.last_frame << "; ";
+    }
+    details << "\n\n| label | foot | type | context | detected | foot | error |\n"
+            << "|---|---|---|---|---|---|---|\n";
+    for (const MatchRow& r : s.rows) {
+      const bool miss = !r.detected_frame || std::llabs(r.error) > kMissFrames;
+      details << "| " << r.label.frame << " | " << r.label.foot << " | " << r.label.event << " | "
+              << r.label.context << " | "
+              << (r.detected_frame ? std::to_string(*r.detected_frame) : "none") << " | "
+              << r.detected_foot << " | "
+              << (miss ? "MISS" : (r.error > 0 ? "+" : "") + std::to_string(r.error))
+              << (!miss && r.detected_foot != r.label.foot ? " (foot)" : "") << " |\n";
+    }
+    details << "\ndetected: ";
+    for (const auto& e : gait.events) {
+      details << e.frame
+              << (e.type == dancer::analysis::FootEventType::kInitialContact ? "IC" : "TO")
+              << (e.foot == dancer::analysis::Foot::kLeft ? "L" : "R") << " ";
+    }
+    details << "\n";
+  }
+  score_row("**pooled**", pooled, md);
+  md << "\nClips with 2 or more labelled events missed: " << clips_missing_2 << " of "
+     << by_clip.size()
+     << "; clips whose cadence is off by more than 2 steps/min: " << cadence_over_2 << " of "
+     << by_clip.size() << ".\n"
+     << details.str();
+  std::cout << md.str();
+  if (!markdown.empty()) {
+    std::ofstream out(markdown);
+    out << md.str();
+    if (!out) throw std::runtime_error("cannot write " + markdown.string());
+  }
+  return 0;
+}
+
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -223,7 +386,9 @@ std::string cpu_model() {
 }
 
 int usage() {
-  std::cerr << "usage: pose_gait_accuracy [--videos DIR] [--threads N] [--markdown FILE]\n";
+  std::cerr << "usage: pose_gait_accuracy [--videos DIR] [--threads N] [--markdown FILE]\n"
+               "       pose_gait_accuracy --dev-set [--labels CSV] [--pose-cache DIR] [--videos "
+               "DIR] [--threads N] [--markdown FILE]\n";
   return 2;
 }
 
@@ -233,6 +398,9 @@ int main(int argc, char** argv) try {
   fs::path videos = fs::path(DANCER_SHARED_TESTDATA) / "videos";
   fs::path markdown;
   int threads = 2;
+  bool dev_set = false;
+  fs::path labels_csv = fs::path(DANCER_SOURCE_DIR) / "tests/data/gait_labels/events.csv";
+  fs::path pose_cache;
   const std::vector<std::string> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--videos" && i + 1 < args.size()) {
@@ -241,10 +409,17 @@ int main(int argc, char** argv) try {
       markdown = args[++i];
     } else if (args[i] == "--threads" && i + 1 < args.size()) {
       threads = std::stoi(args[++i]);
+    } else if (args[i] == "--dev-set") {
+      dev_set = true;
+    } else if (args[i] == "--labels" && i + 1 < args.size()) {
+      labels_csv = args[++i];
+    } else if (args[i] == "--pose-cache" && i + 1 < args.size()) {
+      pose_cache = args[++i];
     } else {
       return usage();
     }
   }
+  if (dev_set) return run_dev_set(videos, labels_csv, pose_cache, threads, markdown);
   std::vector<fs::path> clips;
   for (const auto& entry : fs::directory_iterator(videos)) {
     if (entry.path().extension() == ".mp4") clips.push_back(entry.path());
