@@ -1657,7 +1657,77 @@ constexpr WarningText kWarnings[] = {
      "The subject height sent with the video was not a height in metres between 0.5 and 2.5, so "
      "it was not used: speed and lengths are in body heights only.",
      "Send the height in metres, for example 1.72 (not centimetres or feet)."},
+    {"measures_withheld",
+     "A recording check failed, so the measures it names are not reported (see the checks "
+     "below): no numbers are better than wrong numbers.",
+     "Follow the advice of the failed check when filming next time."},
+    {"blurred", "The picture of the person is blurred: heels and toes cannot be placed precisely.",
+     "Film in more light, with a clean lens and the focus on the person."},
+    {"subject_too_small", "The person is small in the picture: too few pixels for heels and toes.",
+     "Move the camera closer so the person fills most of the picture's height."},
 };
+
+// The recording checks' names and units in words.
+struct CheckText {
+  const char* name;
+  const char* label;
+  const char* unit;
+  int decimals;
+};
+constexpr CheckText kChecks[] = {
+    {"frame_rate", "Frame rate", "frames/s", 1},
+    {"resolution", "Picture size (short side)", "pixels", 0},
+    {"subject_size", "Person's height in the picture", "pixels", 0},
+    {"exposure", "Brightness on the person", "of 255", 0},
+    {"sharpness", "Sharpness of the person", "", 2},
+    {"camera_motion", "Camera movement", "picture widths/s", 3},
+    {"feet_in_frame", "Feet in the picture", "% of the frames", 0},
+    {"duration", "Strides measured", "", 0},
+};
+
+// The named checks: what was measured, the verdict, and what to do about a warn or fail.
+void quality_checks(std::string& out, const json& q) {
+  const auto& checks = array_of(field(q, "checks"));
+  if (checks.empty()) return;
+  out +=
+      "<table id=\"checks\" class=\"compact\"><thead><tr><th scope=\"col\">Check</th>"
+      "<th scope=\"col\">Result</th><th scope=\"col\">Measured</th><th scope=\"col\">What "
+      "to do</th></tr></thead><tbody>";
+  for (const auto& c : checks) {
+    const std::string name = text_of(field(c, "name"));
+    const std::string verdict = text_of(field(c, "verdict"));
+    const CheckText* known = nullptr;
+    for (const auto& k : kChecks) {
+      if (name == k.name) known = &k;
+    }
+    std::string measured = "not measured";
+    if (auto v = number(field(c, "value"))) {
+      if (name == "feet_in_frame") *v *= 100;
+      measured = fixed(*v, known ? known->decimals : 2);
+      if (known && *known->unit) measured += std::string(" ") + known->unit;
+    }
+    std::string advice = esc(text_of(field(c, "advice")));
+    const auto& withholds = array_of(field(c, "withholds"));
+    std::vector<std::string> kept_out;
+    for (const auto& w : withholds) {
+      const std::string key = text_of(w);
+      if (key == "walking_speed") kept_out.emplace_back("walking speed, step and stride lengths");
+      if (key == "stance_s") kept_out.emplace_back("stance, swing and support phases");
+    }
+    if (!kept_out.empty()) {
+      advice += " <em>Not reported:</em> " + kept_out.front();
+      if (kept_out.size() > 1) advice += "; " + kept_out.back();
+      advice += ".";
+    }
+    out += "<tr data-check=\"" + esc(name) + "\" data-check-verdict=\"" + esc(verdict) +
+           "\"><th scope=\"row\">" + esc(known ? known->label : name) + "</th><td>" +
+           (verdict == "pass"   ? "passed"
+            : verdict == "warn" ? "<strong>warning</strong>"
+                                : "<strong>failed</strong>") +
+           "</td><td class=\"num\">" + measured + "</td><td>" + advice + "</td></tr>";
+  }
+  out += "</tbody></table>";
+}
 
 void quality_section(std::string& out, const json& analysis) {
   const auto& q = field(analysis, "quality");
@@ -1684,6 +1754,7 @@ void quality_section(std::string& out, const json& analysis) {
     }
     out += "</ul>";
   }
+  quality_checks(out, q);
   // The recording in figures.
   out += "<table class=\"compact facts\"><tbody>";
   const auto qrow = [&](const char* label, const char* key, int decimals, const char* unit) {

@@ -9,6 +9,7 @@
 #include "analysis/json_number.h"
 #include "analysis/overlay.h"
 #include "analysis/pose_model.h"
+#include "analysis/recording_quality.h"
 #include "common/time.h"
 
 namespace dancer::analysis {
@@ -38,9 +39,12 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   KeypointGaitBuilder events(config_.events);
   KinematicsBuilder kinematics(config_.kinematics);
   SkeletonTrack skeleton;  // for the verification video and the key frames
+  // The named quality checks, on the decoded frames themselves.
+  RecordingQualityBuilder recording;
   PoseVideoSummary summary;
   PoseVideoOptions pose = config_.pose;
   pose.limits = request.limits;
+  pose.frame_hook = [&](const cv::Mat& rgb, const PoseFrame& frame) { recording.add(rgb, frame); };
   try {
     summary = track_video_poses(request.video, pose, [&](const PoseFrame& frame) {
       if (request.cancel != nullptr && request.cancel->load()) {
@@ -107,6 +111,14 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
                   {"strides", static_cast<int>(table.strides.size())},
                   {"detector_runs", summary.detector_runs},
                   {"walker_switches", summary.walker_switches}};
+  // The named checks; a failing one makes the measures it withholds null and says so.
+  const std::vector<QualityCheck> checks = recording.finish(
+      {info.fps, info.width, info.height, info.duration_s, static_cast<int>(table.strides.size())});
+  a["quality"]["checks"] = to_json(checks);
+  for (const std::string& name : withhold_measures(a, checks)) {
+    auto& list = a["quality"]["warnings"];
+    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+  }
   a["processing_time_s"] = json_number(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
