@@ -14,7 +14,8 @@
 //   The events come from the analyzer's own stages (pose tracking, detect_keypoint_gait,
 //   build_gait_table) with its default configuration; --pose-cache DIR keeps each clip's poses
 //   (keyed by the clip's name, size and modification time) so that the event stages can be
-//   measured again without re-running the pose model.
+//   measured again without re-running the pose model. --timing foot_at_rest places each event
+//   where the foot stops or starts instead of at Zeni's extremum (KeypointGaitConfig::timing).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -291,7 +292,7 @@ void score_row(const std::string& name, const dancer::testing::ClipScore& s, std
 }
 
 int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::path& cache_dir,
-                int threads, const fs::path& markdown) {
+                int threads, const fs::path& markdown, const std::string& timing) {
   using namespace dancer::testing;
   const std::vector<GaitLabel> all = read_gait_labels(labels_csv);
   std::map<std::string, std::vector<GaitLabel>> by_clip;
@@ -301,6 +302,7 @@ int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::pa
   dancer::analysis::PoseGaitConfig config;
   config.pose.variant = dancer::analysis::PoseModelVariant::kFull;
   config.pose.threads = threads;
+  if (timing == "foot_at_rest") config.events.timing = dancer::analysis::EventTiming::kFootAtRest;
   std::ostringstream md;
   std::ostringstream details;
   md << "| clip | IC within 2 fr | TO within 3 fr | MAE IC / TO (fr) | signed IC / TO (fr) | "
@@ -387,8 +389,8 @@ std::string cpu_model() {
 
 int usage() {
   std::cerr << "usage: pose_gait_accuracy [--videos DIR] [--threads N] [--markdown FILE]\n"
-               "       pose_gait_accuracy --dev-set [--labels CSV] [--pose-cache DIR] [--videos "
-               "DIR] [--threads N] [--markdown FILE]\n";
+               "       pose_gait_accuracy --dev-set [--labels CSV] [--pose-cache DIR] [--timing "
+               "extremum|foot_at_rest] [--videos DIR] [--threads N] [--markdown FILE]\n";
   return 2;
 }
 
@@ -401,6 +403,7 @@ int main(int argc, char** argv) try {
   bool dev_set = false;
   fs::path labels_csv = fs::path(DANCER_SOURCE_DIR) / "tests/data/gait_labels/events.csv";
   fs::path pose_cache;
+  std::string timing = "extremum";
   const std::vector<std::string> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--videos" && i + 1 < args.size()) {
@@ -413,13 +416,15 @@ int main(int argc, char** argv) try {
       dev_set = true;
     } else if (args[i] == "--labels" && i + 1 < args.size()) {
       labels_csv = args[++i];
+    } else if (args[i] == "--timing" && i + 1 < args.size()) {
+      timing = args[++i];  // "foot_at_rest", or the default "extremum" (Zeni's instant)
     } else if (args[i] == "--pose-cache" && i + 1 < args.size()) {
       pose_cache = args[++i];
     } else {
       return usage();
     }
   }
-  if (dev_set) return run_dev_set(videos, labels_csv, pose_cache, threads, markdown);
+  if (dev_set) return run_dev_set(videos, labels_csv, pose_cache, threads, markdown, timing);
   std::vector<fs::path> clips;
   for (const auto& entry : fs::directory_iterator(videos)) {
     if (entry.path().extension() == ".mp4") clips.push_back(entry.path());

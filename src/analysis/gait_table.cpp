@@ -185,6 +185,7 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
 
   out.cadence_steps_per_min = gait.cadence_steps_per_min;
   out.cadence_steps = gait.steps;
+  out.cadence_method = gait.cadence_method;
   // Walking speed: the pelvis's travel over the passes' time (each pass's speed weighted by
   // its duration), in body heights per second.
   double travel = 0, duration = 0;
@@ -246,6 +247,8 @@ nlohmann::ordered_json to_json(const GaitTable& table) {
   j["per_side"] = per_side;
   j["cadence_steps_per_min"] = number(table.cadence_steps_per_min, 10);
   j["cadence_steps"] = table.cadence_steps;
+  j["cadence_method"] = table.cadence_method.empty() ? nlohmann::ordered_json(nullptr)
+                                                     : nlohmann::ordered_json(table.cadence_method);
   j["walking_speed"] = {{"body_heights_per_s", number(table.speed_body_heights_per_s)},
                         {"m_per_s", number(metres(table.speed_body_heights_per_s))},
                         {"passes", table.speed_passes}};

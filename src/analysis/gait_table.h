@@ -70,6 +70,7 @@ struct GaitTable {
   SideSummary right;
   std::optional<double> cadence_steps_per_min;
   int cadence_steps = 0;
+  std::string cadence_method;  // KeypointGait::cadence_method; empty (null) without a cadence
   // The pelvis's travel over the passes' duration (each pass's speed weighted by its time);
   // null without a measured stride.
   std::optional<double> speed_body_heights_per_s;

@@ -157,15 +157,17 @@ TEST(KeypointGait, Kevin1EventsMatchTheHandLabels) {
   EXPECT_EQ(of_type(g, FootEventType::kInitialContact).size(), 7u);
   EXPECT_LE(of_type(g, FootEventType::kToeOff).size(), 6u);
 
-  // Cadence against the labels' own: steps between the first and last labelled contact.
+  // Cadence against the labels' own, by the same method (120 / mean whole-stride time): the
+  // labels' 7 alternating contacts hold 5 strides, each a contact to the same foot's next.
   std::vector<std::int64_t> contacts;
   for (const auto& label : labels) {
     if (label.event == "initial_contact") contacts.push_back(label.frame);
   }
   ASSERT_EQ(contacts.size(), 7u);
   std::sort(contacts.begin(), contacts.end());
-  const double labelled_cadence =
-      60.0 * 6 / (static_cast<double>(contacts[6] - contacts[0]) / 30.0);  // 6 steps
+  const double stride_frames =
+      static_cast<double>(contacts[6] + contacts[5] - contacts[1] - contacts[0]) / 5;
+  const double labelled_cadence = 120.0 / (stride_frames / 30.0);
   ASSERT_TRUE(g.cadence_steps_per_min.has_value());
   std::cout << "kevin1 cadence " << *g.cadence_steps_per_min << " vs labelled " << labelled_cadence
             << " steps/min\n";
