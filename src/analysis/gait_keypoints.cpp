@@ -193,8 +193,11 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
     heel[t] = (lead_x[t] - pelvis_x[t]) * direction / height;
     toe[t] = (trail_x[t] - pelvis_x[t]) * direction / height;
   }
-  const Series heel_v = gradient(lead_x);
-  const Series toe_v = gradient(trail_x);
+  // The confirmation's foot-at-rest checks watch the end of the foot that meets the floor:
+  // walking forward the heel lands and the toe leaves last; walking backward the toe lands
+  // first (the heel, still lowering, moves on in the image) and the heel leaves last.
+  const Series heel_v = gradient(landing_x);
+  const Series toe_v = gradient(leaving_x);
 
   const auto window = std::max<std::size_t>(
       1, static_cast<std::size_t>(std::lround(config.confirm_window_s * ctx.fps)));
