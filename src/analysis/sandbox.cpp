@@ -316,16 +316,17 @@ int enter_sandbox() {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     throw SandboxError(std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno));
   }
-  const int landlock = restrict_file_system();
+
 #if defined(__SANITIZE_ADDRESS__)
   // LeakSanitizer's end-of-process check stops the threads with ptrace, which the filter
   // denies. Checking now runs it while it still can and turns the exit-time check off
   // (lsan_interface.h), so sanitizer builds of the child neither fail nor hang at exit.
   __lsan_do_leak_check();
 #endif
+  // After the leak check, which reads /proc/self/task (Landlock would refuse it).
+  const int landlock = restrict_file_system();
   // Not dumpable: processes of the same user (other analysis children, all `nobody`) can
-  // no longer read this one's memory, environment or descriptors through /proc; the child
-  // itself still reaches its own /proc/self/fd (same thread group).
+  // no longer read this one's memory, environment or descriptors through /proc.
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     throw SandboxError(std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno));
   }

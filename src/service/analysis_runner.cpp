@@ -479,7 +479,8 @@ nlohmann::json run_sandboxed_child(const std::filesystem::path& executable,
   for (std::string& word : request.to_argv()) options.argv.push_back(std::move(word));
   options.program_fd = program.get();
   options.timeout = timeout;
-  options.memory_limit_bytes = description.memory_limit_mb << 20;
+  if (description.memory_limit_mb > 0)
+    options.memory_limit_bytes = description.memory_limit_mb << 20;
   options.cpu_limit_seconds = cpu_limit_seconds;
   options.file_size_limit_bytes = file_size_limit;
   analysis::apply_sandbox_defaults(options);

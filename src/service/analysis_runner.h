@@ -43,7 +43,8 @@ class AnalysisRunner {
 };
 
 // Runs `executable child <request>` as every child of the service runs: the sandbox defaults
-// (analysis/sandbox.h), the descriptors of `options`, the memory limit of `description`,
+// (analysis/sandbox.h), the descriptors of `options`, the memory limit of `description` (0:
+// none),
 // the time and CPU limits and RLIMIT_FSIZE given; returns the child's decoded result
 // (child_protocol::decode: its typed errors are rethrown here).
 nlohmann::json run_sandboxed_child(const std::filesystem::path& executable,

@@ -28,6 +28,13 @@ namespace {
 using dancer::testing::TempDir;
 using nlohmann::json;
 
+// AddressSanitizer reserves terabytes of address space, which RLIMIT_AS would refuse.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::uint64_t kChildMemoryMb = 0;
+#else
+constexpr std::uint64_t kChildMemoryMb = 1024;
+#endif
+
 TEST(ChildSandbox, EveryOpenByNameIsRefusedInsideTheRealChild) {
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
@@ -66,10 +73,10 @@ TEST(ChildSandbox, EveryOpenByNameIsRefusedInsideTheRealChild) {
   request.metadata_fd = 3;
   analysis::SubprocessOptions options;
   options.inherit_fds = {{3, list.get()}};
-  const json result =
-      run_sandboxed_child(DANCER_CHILD_OPEN_PROBE, request, options,
-                          {"open-probe", "ANALYSIS_TIMEOUT", 60, "ANALYSIS_MEMORY_LIMIT_MB", 1024},
-                          std::chrono::seconds(60), 60, 1);
+  const json result = run_sandboxed_child(
+      DANCER_CHILD_OPEN_PROBE, request, options,
+      {"open-probe", "ANALYSIS_TIMEOUT", 60, "ANALYSIS_MEMORY_LIMIT_MB", kChildMemoryMb},
+      std::chrono::seconds(60), 60, 1);
 
   const json& attempts = result.at("attempts");
   ASSERT_EQ(attempts.size(), paths.size());

@@ -532,7 +532,8 @@ TEST_F(Lifecycle, ArtifactsOfTwoDatabasesSharingABucketDoNotOverwriteEachOther) 
   EXPECT_EQ(objects_.keys(kBucket, "results/").size(), 4u);
   // Each row's listing still matches what is stored at its locations.
   for (const store::Job& j : {a, b}) {
-    for (const auto& artifact : nlohmann::json::parse(j.results_json)["artifacts"]) {
+    const nlohmann::json results = nlohmann::json::parse(j.results_json);
+    for (const auto& artifact : results["artifacts"]) {
       const std::string location = artifact["location"];
       const std::string key =
           location.substr(std::string("s3://").size() + std::strlen(kBucket) + 1);

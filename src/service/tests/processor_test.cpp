@@ -238,7 +238,8 @@ TEST_F(ProcessorJob, AnExistingReportDirKeepsItsModeAndAWiderFileModeIsApplied) 
   struct stat st {};
   ASSERT_EQ(::stat(config_.report_dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0710u);
-  for (const auto& artifact : nlohmann::json::parse(job.results_json)["artifacts"]) {
+  const nlohmann::json results = nlohmann::json::parse(job.results_json);
+  for (const auto& artifact : results["artifacts"]) {
     const std::filesystem::path file = artifact["location"].get<std::string>();
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0644u) << file;
