@@ -291,6 +291,15 @@ void score_row(const std::string& name, const dancer::testing::ClipScore& s, std
      << s.foot_mismatches << " of " << s.foot_compared << " | " << cadence << " |\n";
 }
 
+// The report on stdout, and into `markdown` when one is named.
+void emit(const std::string& report, const fs::path& markdown) {
+  std::cout << report;
+  if (markdown.empty()) return;
+  std::ofstream out(markdown);
+  out << report;
+  if (!out) throw std::runtime_error("cannot write " + markdown.string());
+}
+
 int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::path& cache_dir,
                 int threads, const fs::path& markdown, const std::string& timing) {
   using namespace dancer::testing;
@@ -360,12 +369,7 @@ int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::pa
      << "; clips whose cadence is off by more than 2 steps/min: " << cadence_over_2 << " of "
      << by_clip.size() << ".\n"
      << details.str();
-  std::cout << md.str();
-  if (!markdown.empty()) {
-    std::ofstream out(markdown);
-    out << md.str();
-    if (!out) throw std::runtime_error("cannot write " + markdown.string());
-  }
+  emit(md.str(), markdown);
   return 0;
 }
 
@@ -477,12 +481,7 @@ int main(int argc, char** argv) try {
     const auto found = analyses.find(clip);
     if (found != analyses.end()) compare_with_labels(clip, found->second, clip_labels, md);
   }
-  std::cout << md.str();
-  if (!markdown.empty()) {
-    std::ofstream out(markdown);
-    out << md.str();
-    if (!out) throw std::runtime_error("cannot write " + markdown.string());
-  }
+  emit(md.str(), markdown);
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "pose_gait_accuracy: " << e.what() << "\n";

@@ -4,17 +4,10 @@
 #include <cstdlib>
 #include <string>
 
+#include "media/metadata.h"
+
 namespace dancer::analysis {
 namespace {
-
-// ffprobe prints most numbers as strings ("duration": "6.934000"); accept both forms.
-double number_field(const nlohmann::json& object, const char* name) {
-  auto it = object.find(name);
-  if (it == object.end()) return 0;
-  if (it->is_number()) return it->get<double>();
-  if (it->is_string()) return std::strtod(it->get_ref<const std::string&>().c_str(), nullptr);
-  return 0;
-}
 
 // "30000/1001" -> 29.97; "0/0" (ffprobe's unknown) -> 0.
 double rational_field(const nlohmann::json& object, const char* name) {
@@ -55,13 +48,13 @@ nlohmann::json placeholder_analysis(const nlohmann::json& metadata) {
   if (video == nullptr) {
     throw AnalysisError(AnalysisErrorCode::kInvalidInput, "no video stream in the metadata");
   }
-  double duration = number_field(*video, "duration");
+  double duration = media::ffprobe_number(*video, "duration");
   if (duration <= 0 && metadata.contains("format")) {
-    duration = number_field(metadata["format"], "duration");
+    duration = media::ffprobe_number(metadata["format"], "duration");
   }
   double fps = rational_field(*video, "avg_frame_rate");
   if (fps <= 0) fps = rational_field(*video, "r_frame_rate");
-  auto frame_count = static_cast<long long>(number_field(*video, "nb_frames"));
+  auto frame_count = static_cast<long long>(media::ffprobe_number(*video, "nb_frames"));
   if (frame_count <= 0) frame_count = std::llround(duration * fps);
 
   return {

@@ -4,6 +4,7 @@
 // print_pkt_side_data): its JSON writer drops every value printed with print_str_opt ("N/A",
 // "unknown"), prints print_int values as JSON numbers and everything else as strings.
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -538,6 +539,18 @@ MediaErrorCode media_error_code_from_string(std::string_view name) {
     if (to_string(code) == name) return code;
   }
   return MediaErrorCode::kInvalidData;
+}
+
+double ffprobe_number(const json& object, const char* key) {
+  if (!object.is_object()) return 0;
+  const auto it = object.find(key);
+  if (it == object.end()) return 0;
+  if (it->is_number()) return it->get<double>();
+  if (!it->is_string()) return 0;
+  const std::string& text = it->get_ref<const std::string&>();
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && std::isfinite(value) ? value : 0;
 }
 
 void require_regular_file(const std::filesystem::path& path) {

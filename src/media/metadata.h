@@ -68,6 +68,11 @@ nlohmann::json probe_file(const common::FileSource& source, const ProbeOptions& 
 // when there is none). The fallback when probe_file fails. Streams the file; memory does not
 // grow with size. Throws MediaError: kNotFound (missing / not a regular file), kIo.
 nlohmann::json basic_file_facts(const common::FileSource& source);
+// A number of probe_file()'s JSON, which ffprobe prints mostly as strings ("duration":
+// "6.934000"): either form, read locale-independently; 0 when absent, malformed or not
+// finite.
+double ffprobe_number(const nlohmann::json& object, const char* key);
+
 // Throws MediaError kNotFound unless `path` names an existing regular file.
 void require_regular_file(const std::filesystem::path& path);
 

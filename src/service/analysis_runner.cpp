@@ -142,24 +142,14 @@ int analysis_threads(const ServiceConfig& config) {
 // The probed duration and frame count against ANALYSIS_MAX_DURATION and ANALYSIS_MAX_FRAMES,
 // before any frame is decoded (the child's decoder enforces them again).
 void check_content_limits(const nlohmann::json& metadata, const AnalysisSettings& settings) {
-  const auto number = [](const nlohmann::json& object, const char* key) -> double {
-    if (!object.is_object() || !object.contains(key)) return 0;
-    const auto& v = object[key];
-    if (v.is_number()) return v.get<double>();
-    if (!v.is_string()) return 0;
-    const std::string& text = v.get_ref<const std::string&>();
-    double value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return error == std::errc() && std::isfinite(value) ? value : 0;
-  };
-  double duration =
-      metadata.is_object() ? number(metadata.value("format", nlohmann::json()), "duration") : 0;
+  if (!metadata.is_object()) return;
+  double duration = media::ffprobe_number(metadata.value("format", nlohmann::json()), "duration");
   double frames = 0;
-  if (metadata.is_object() && metadata.contains("streams") && metadata["streams"].is_array()) {
+  if (metadata.contains("streams") && metadata["streams"].is_array()) {
     for (const auto& stream : metadata["streams"]) {
       if (!stream.is_object() || stream.value("codec_type", "") != "video") continue;
-      duration = std::max(duration, number(stream, "duration"));
-      frames = std::max(frames, number(stream, "nb_frames"));
+      duration = std::max(duration, media::ffprobe_number(stream, "duration"));
+      frames = std::max(frames, media::ffprobe_number(stream, "nb_frames"));
     }
   }
   if (duration > settings.max_duration_seconds) {
