@@ -3,11 +3,20 @@
 #   src/<name>/tests/: *_test.cpp -> <name>_unit_tests (ctest label "unit"),
 #   *_itest.cpp -> <name>_integration_tests (label "integration": needs the local
 #   S3+SQS emulator / PostgreSQL that scripts/test.sh starts).
+#   DEPS name the rooms it may include (cmake/Layers.cmake checks every source), TEST_DEPS
+#   those its tests may include besides.
+include(${CMAKE_CURRENT_LIST_DIR}/Layers.cmake)
+
 function(dancer_module name)
   cmake_parse_arguments(ARG "" "" "DEPS;TEST_DEPS" ${ARGN})
   set(dir ${CMAKE_CURRENT_SOURCE_DIR})
   file(GLOB sources CONFIGURE_DEPENDS ${dir}/*.cpp)
   set(target dancer_${name})
+  # The rooms this one may include (cmake/Layers.cmake), recorded for the rooms above it.
+  dancer_rooms_of(reach ${ARG_DEPS})
+  set_property(GLOBAL PROPERTY DANCER_ROOMS_OF_${name} ${reach})
+  file(GLOB headers CONFIGURE_DEPENDS ${dir}/*.h)
+  dancer_check_includes(${name} "${name};${reach}" ${sources} ${headers})
   if(sources)
     add_library(${target} STATIC ${sources})
     target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/src)
@@ -31,6 +40,10 @@ function(dancer_module name)
     if(NOT tests)
       continue()
     endif()
+    dancer_rooms_of(test_reach ${ARG_TEST_DEPS})
+    file(GLOB test_headers CONFIGURE_DEPENDS ${dir}/tests/*.h ${dir}/tests/support/*.h)
+    dancer_check_includes("${name} tests" "${name};${reach};${test_reach};support"
+                          ${tests} ${support} ${test_headers})
     set(exe ${name}_${kind}_tests)
     add_executable(${exe} ${tests} ${support})
     target_include_directories(${exe} PRIVATE ${dir}/tests ${PROJECT_SOURCE_DIR}/tests)

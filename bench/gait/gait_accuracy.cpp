@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "analysis/gait_analyzer.h"
-#include "analysis/synthetic_walker.h"
+#include "synthetic_walker/synthetic_walker.h"
 
 namespace {
 

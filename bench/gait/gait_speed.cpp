@@ -8,8 +8,8 @@
 #include <string>
 
 #include "analysis/gait_analyzer.h"
-#include "analysis/synthetic_walker.h"
 #include "media/video_decoder.h"
+#include "synthetic_walker/synthetic_walker.h"
 
 namespace {
 

@@ -17,10 +17,10 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "analysis/pose_detector.h"
-#include "analysis/pose_model.h"
-#include "analysis/pose_tracker.h"
 #include "media/video_decoder.h"
+#include "pose/pose_detector.h"
+#include "pose/pose_model.h"
+#include "pose/pose_tracker.h"
 
 namespace {
 

@@ -18,8 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/analyzer.h"
-#include "analysis/subprocess.h"
 #include "media/metadata.h"
+#include "sandbox/subprocess.h"
 
 namespace dancer::analysis::child_protocol {
 

@@ -1,7 +1,7 @@
 #include "analysis/external_analyzer.h"
 
-#include "analysis/sandbox.h"
-#include "analysis/subprocess.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/subprocess.h"
 
 namespace dancer::analysis {
 namespace {

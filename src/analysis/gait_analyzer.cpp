@@ -14,8 +14,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "analysis/gait_report.h"
 #include "media/video_decoder.h"
+#include "silhouette/gait_report.h"
 
 namespace dancer::analysis {
 namespace {

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "analysis/analyzer.h"
-#include "analysis/gait_events.h"
+#include "silhouette/gait_events.h"
 
 namespace dancer::analysis {
 

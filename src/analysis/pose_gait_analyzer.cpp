@@ -4,13 +4,13 @@
 #include <chrono>
 #include <cmath>
 
-#include "analysis/clinical_report.h"
-#include "analysis/exports.h"
-#include "analysis/json_number.h"
-#include "analysis/overlay.h"
-#include "analysis/pose_model.h"
-#include "analysis/recording_quality.h"
+#include "common/json_number.h"
 #include "common/time.h"
+#include "gait/recording_quality.h"
+#include "pose/pose_model.h"
+#include "render/clinical_report.h"
+#include "render/exports.h"
+#include "render/overlay.h"
 
 namespace dancer::analysis {
 namespace {
@@ -100,11 +100,11 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
                   {"frames_with_person", gait.frames_with_person},
                   {"frames_low_visibility", gait.frames_low_visibility},
                   {"frames_with_angles", angles.frames_with_angles},
-                  {"fps", json_number(info.fps)},
-                  {"stream_fps", json_number(info.stream_fps)},
+                  {"fps", common::json_number(info.fps)},
+                  {"stream_fps", common::json_number(info.stream_fps)},
                   {"frames_skipped_non_monotonic", summary.non_monotonic_frames},
                   {"frames_skipped_sampling", summary.sampled_out_frames},
-                  {"duration_s", json_number(info.duration_s)},
+                  {"duration_s", common::json_number(info.duration_s)},
                   {"resolution", {{"width", info.width}, {"height", info.height}}},
                   {"rotation_degrees", info.rotation_degrees},
                   {"steps", gait.steps},
@@ -119,7 +119,7 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     auto& list = a["quality"]["warnings"];
     if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
   }
-  a["processing_time_s"] = json_number(
+  a["processing_time_s"] = common::json_number(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
   AnalysisResult result;
@@ -168,6 +168,8 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
           render_overlay(request.video, skeleton, gait.events, overlay, overlay_fd.value_or(-1));
       key_frames = rendered.key_frames;
       if (overlay_fd) written(kOverlayArtifact);
+    } catch (const RenderCancelled& e) {
+      throw AnalysisError(AnalysisErrorCode::kCancelled, e.what());
     } catch (const media::MediaError& e) {
       // Writing failed (a full disk): this machine's fault, tried again later.
       if (e.code() == media::MediaErrorCode::kIo) {

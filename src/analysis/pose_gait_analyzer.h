@@ -8,10 +8,10 @@
 #include <memory>
 
 #include "analysis/analyzer.h"
-#include "analysis/gait_keypoints.h"
-#include "analysis/gait_kinematics.h"
-#include "analysis/gait_table.h"
-#include "analysis/pose_tracker.h"
+#include "gait/gait_keypoints.h"
+#include "gait/gait_kinematics.h"
+#include "gait/gait_table.h"
+#include "pose/pose_tracker.h"
 
 namespace dancer::analysis {
 

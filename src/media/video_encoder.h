@@ -5,7 +5,7 @@
 // only the muxer's sample index (a few dozen bytes per frame, written out as the moov).
 //
 // It writes to a descriptor the caller already holds, never to a path: the analysis child
-// runs under a seccomp filter that refuses every open for writing (analysis/sandbox.h), so
+// runs under a seccomp filter that refuses every open for writing (sandbox/sandbox.h), so
 // the parent opens the output file and passes the descriptor down.
 //
 // Faststart: FFmpeg's mov muxer writes the moov at the end, then in av_write_trailer moves

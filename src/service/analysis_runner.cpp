@@ -24,14 +24,14 @@ extern "C" {
 #include "analysis/gait_analyzer.h"
 #include "analysis/placeholder_analyzer.h"
 #include "analysis/pose_gait_analyzer.h"
-#include "analysis/pose_track.h"
-#include "analysis/pose_tracker.h"
-#include "analysis/sandbox.h"
-#include "analysis/subprocess.h"
 #include "common/fd.h"
 #include "media/av_log.h"
 #include "media/metadata.h"
 #include "media/metadata_bounds.h"
+#include "pose/pose_track.h"
+#include "pose/pose_tracker.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/subprocess.h"
 
 namespace dancer::service {
 namespace {

@@ -1,6 +1,6 @@
 // Runs the work on one downloaded, untrusted video: probing its metadata and analysing it.
 // Every parse of untrusted bytes happens in a child process of our own executable
-// (`dancer-analysis child probe|analyze`) that is sandboxed (analysis/sandbox.h) and
+// (`dancer-analysis child probe|analyze`) that is sandboxed (sandbox/sandbox.h) and
 // resource-limited, so a hostile file can exhaust or crash only that child, never the
 // service. The child's typed result comes back through analysis/child_protocol.h.
 // ANALYSIS_COMMAND and the placeholder analyzer run the analysis step in process (they parse
@@ -22,8 +22,8 @@
 
 #include "analysis/analyzer.h"
 #include "analysis/child_protocol.h"
-#include "analysis/pose_tracker.h"
-#include "analysis/subprocess.h"
+#include "pose/pose_tracker.h"
+#include "sandbox/subprocess.h"
 #include "service/config.h"
 
 namespace dancer::service {
@@ -43,7 +43,7 @@ class AnalysisRunner {
 };
 
 // Runs `executable child <request>` as every child of the service runs: the sandbox defaults
-// (analysis/sandbox.h), the descriptors of `options`, the memory limit of `description` (0:
+// (sandbox/sandbox.h), the descriptors of `options`, the memory limit of `description` (0:
 // none),
 // the time and CPU limits and RLIMIT_FSIZE given; returns the child's decoded result
 // (child_protocol::decode: its typed errors are rethrown here).

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "analysis/synthetic_walker.h"
+#include "synthetic_walker/synthetic_walker.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Render a synthetic walker with a known gait"};

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "analysis/subprocess.h"
+#include "sandbox/subprocess.h"
 #include "support/test_support.h"
 
 namespace dancer::analysis {

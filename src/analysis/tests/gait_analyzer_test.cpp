@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "analysis/synthetic_walker.h"
 #include "support/test_support.h"
+#include "synthetic_walker/synthetic_walker.h"
 
 namespace dancer::analysis {
 namespace {

@@ -45,7 +45,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                "analysis", "tests"))
+                                "render", "tests"))
 import report_browser  # noqa: E402  (beside clinical_report_browser_test.py)
 from report_browser import CHROMIUM, check, failures  # noqa: E402
 

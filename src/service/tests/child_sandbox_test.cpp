@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "analysis/child_protocol.h"
-#include "analysis/subprocess.h"
 #include "common/fd.h"
 #include "media/metadata.h"
+#include "sandbox/subprocess.h"
 #include "service/analysis_runner.h"
 #include "service/config.h"
 #include "support/test_support.h"

@@ -21,13 +21,13 @@
 #include <random>
 #include <thread>
 
-#include "analysis/synthetic_walker.h"
 #include "service/events.h"
 #include "service/processor.h"
 #include "store/job_store.h"
 #include "support/fault_proxy.h"
 #include "support/service_harness.h"
 #include "support/test_support.h"
+#include "synthetic_walker/synthetic_walker.h"
 
 extern char** environ;
 

@@ -9,7 +9,6 @@
 
 #include "analysis/gait_analyzer.h"
 #include "analysis/placeholder_analyzer.h"
-#include "analysis/synthetic_walker.h"
 #include "common/sha256.h"
 #include "media/metadata.h"
 #include "service/events.h"
@@ -18,6 +17,7 @@
 #include "support/fakes.h"
 #include "support/results_schema.h"
 #include "support/test_support.h"
+#include "synthetic_walker/synthetic_walker.h"
 
 namespace dancer::service {
 namespace {

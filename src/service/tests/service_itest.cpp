@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "analysis/synthetic_walker.h"
 #include "service/events.h"
+#include "synthetic_walker/synthetic_walker.h"
 
 #include "store/job_store.h"
 #include "support/results_schema.h"

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "analysis/subprocess.h"
+#include "sandbox/subprocess.h"
 #include "service/events.h"
 
 extern char** environ;

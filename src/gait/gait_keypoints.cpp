@@ -1,0 +1,675 @@
+#include "gait/gait_keypoints.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <utility>
+
+#include "gait/signal.h"
+#include "pose/blazepose.h"
+
+namespace dancer::analysis {
+namespace {
+
+// BlazePose topology (pose_landmark model card): hips 23/24, ankles 27/28, heels 29/30,
+// foot index 31/32, left first.
+using blazepose::kNose;
+using blazepose::kNoseToHeelOfStature;
+constexpr int kHip[2] = {blazepose::kSides[0].hip, blazepose::kSides[1].hip};
+constexpr int kFootPoints[2][3] = {
+    {blazepose::kSides[0].ankle, blazepose::kSides[0].heel, blazepose::kSides[0].foot_index},
+    {blazepose::kSides[1].ankle, blazepose::kSides[1].heel, blazepose::kSides[1].foot_index}};
+constexpr int kHeel = 1;
+constexpr int kToe = 2;
+
+using Sample = KeypointGaitBuilder::Sample;
+
+// Which frames of samples[a, b) have the model's feet exchanged, so that each foot's
+// trajectory is smooth. A Viterbi search over "as labelled" / "exchanged" per frame, whose cost
+// is the acceleration of both feet's points (second differences over three frames): a foot
+// in stance stands still and one in swing moves steadily, so the true labelling has small
+// accelerations, while a mislabelled frame makes both feet jump and come back. First
+// differences alone would not do: where the swing foot passes the stance foot either
+// labelling moves the feet equally far. A small cost per exchanged frame keeps the model's
+// own labels where the motion cannot tell.
+std::vector<bool> continuous_labelling(const std::vector<Sample>& samples, std::size_t a,
+                                       std::size_t b, double exchange_cost) {
+  const std::size_t m = b - a;
+  std::vector<bool> swapped(m, false);
+  if (m < 3) return swapped;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  // State index: previous * 2 + current (0 as labelled, 1 exchanged).
+  std::array<double, 4> cost = {0, kInf, kInf, exchange_cost * 2};
+  std::vector<std::array<int, 4>> back(m);
+  auto point = [&](std::size_t t, int foot, int exchanged, int k) {
+    const Sample& s = samples[a + t];
+    const int side = foot ^ exchanged;
+    return std::array<double, 2>{s.x[side][k], s.y[side][k]};
+  };
+  for (std::size_t t = 2; t < m; ++t) {
+    std::array<double, 4> next{kInf, kInf, kInf, kInf};
+    for (int prev = 0; prev < 2; ++prev) {
+      for (int cur = 0; cur < 2; ++cur) {
+        for (int before = 0; before < 2; ++before) {
+          const double base = cost[static_cast<std::size_t>(before * 2 + prev)];
+          if (base == kInf) continue;
+          double c = base + (cur != 0 ? exchange_cost : 0);
+          for (int foot = 0; foot < 2; ++foot) {
+            for (int k = 0; k < 3; ++k) {
+              const auto p0 = point(t - 2, foot, before, k);
+              const auto p1 = point(t - 1, foot, prev, k);
+              const auto p2 = point(t, foot, cur, k);
+              c += std::hypot(p2[0] - 2 * p1[0] + p0[0], p2[1] - 2 * p1[1] + p0[1]);
+            }
+          }
+          const auto idx = static_cast<std::size_t>(prev * 2 + cur);
+          if (c < next[idx]) {
+            next[idx] = c;
+            back[t][idx] = before;
+          }
+        }
+      }
+    }
+    cost = next;
+  }
+  const auto best = static_cast<int>(std::min_element(cost.begin(), cost.end()) - cost.begin());
+  int cur = best % 2;
+  int prev = best / 2;
+  swapped[m - 1] = cur != 0;
+  swapped[m - 2] = prev != 0;
+  for (std::size_t t = m - 1; t >= 2; --t) {
+    const int before = back[t][static_cast<std::size_t>(prev * 2 + cur)];
+    swapped[t - 2] = before != 0;
+    cur = prev;
+    prev = before;
+  }
+  return swapped;
+}
+
+struct Candidate {
+  int track = 0;  // 0: the foot the model mostly calls left in this pass
+  FootEventType type = FootEventType::kInitialContact;
+  std::size_t index = 0;  // into samples
+  double distance = 0;    // heel or toe distance from the pelvis, body heights, forward > 0
+  double time_s = 0;      // of the extremum, between frames (parabola through three samples)
+};
+
+// Time of the extremum at samples[index] of the series v (v[i] there), refined by the parabola
+// through it and its neighbours: at 30 frames/s a frame is 33 ms, as long as the whole error
+// Stenum et al. report, and cadence is an average of such differences.
+double refined_time(const std::vector<Sample>& samples, std::size_t index, const Series& v,
+                    std::size_t i) {
+  const double curvature = v[i - 1] - 2 * v[i] + v[i + 1];
+  if (curvature == 0) return samples[index].time_s;
+  const double offset = std::clamp(0.5 * (v[i - 1] - v[i + 1]) / curvature, -0.5, 0.5);
+  const double neighbour = offset >= 0 ? samples[index + 1].time_s : samples[index - 1].time_s;
+  return samples[index].time_s + std::abs(offset) * (neighbour - samples[index].time_s);
+}
+
+// Strongest-first selection of extrema: each at least one short step from any other kept one.
+std::vector<Candidate> select_events(std::vector<Candidate> events, double min_step_s) {
+  std::sort(events.begin(), events.end(), [](const Candidate& l, const Candidate& r) {
+    return std::abs(l.distance) > std::abs(r.distance);
+  });
+  std::vector<Candidate> kept;
+  for (const Candidate& e : events) {
+    const bool conflict = std::any_of(kept.begin(), kept.end(), [&](const Candidate& k) {
+      return std::abs(e.time_s - k.time_s) < min_step_s;
+    });
+    if (!conflict) kept.push_back(e);
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const Candidate& l, const Candidate& r) { return l.index < r.index; });
+  return kept;
+}
+
+struct PassContext {
+  const std::vector<Sample>& samples;
+  double fps;
+  const KeypointGaitConfig& config;
+};
+
+// Events of one pass, samples[a, b).
+//
+// The timing does not depend on which foot the model calls left: initial contact is Zeni's
+// maximum of the *leading* heel's distance ahead of the pelvis (whichever foot is ahead), and
+// toe-off the maximum of the *trailing* toe's distance behind it. Both series are continuous
+// even where the model exchanges the legs, which in side views it does around every leg
+// crossing. The feet are then told apart by the alternation of gait (contacts alternate left,
+// right; the toe-off between two contacts belongs to the foot that lands next), anchored to
+// the trajectory-continuous labelling in most contacts.
+void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> run, std::size_t a,
+                  std::size_t b, const Series& pelvis_x, double direction, double height,
+                  double speed, WalkingPass& pass, std::vector<FootEvent>& events,
+                  std::size_t pass_index) {
+  const auto& samples = ctx.samples;
+  const auto& config = ctx.config;
+  const std::size_t m = b - a;
+  // Exchanging labels must buy a clear improvement: 1 % of the body height per frame.
+  const std::vector<bool> swapped = continuous_labelling(samples, a, b, 0.01 * height);
+  pass.relabelled_frames = std::count(swapped.begin(), swapped.end(), true);
+
+  // Per frame: the leading heel and trailing toe (x), and which model side each is. They are
+  // filtered over the pass and up to half a second of the same run either side (frames the
+  // model saw, not a reflection), so the first and last events of a pass are not bent by the
+  // filter's start-up at its ends.
+  const auto margin = static_cast<std::size_t>(std::lround(0.5 * ctx.fps));
+  const std::size_t ea = std::max(run.first, a >= margin ? a - margin : 0);
+  const std::size_t eb = std::min(run.second, b + margin);
+  // Also the end of each of those feet that meets the floor first (landing) and leaves it last
+  // (toe-off): walking forward the heel lands and the toe leaves; walking backward the toe
+  // lands and the heel leaves.
+  const int landing_end = pass.backward ? kToe : kHeel;
+  const int leaving_end = pass.backward ? kHeel : kToe;
+  Series lead_ext(eb - ea), trail_ext(eb - ea), landing_ext(eb - ea), leaving_ext(eb - ea);
+  std::vector<int> lead_side(m), trail_side(m);
+  for (std::size_t t = ea; t < eb; ++t) {
+    const Sample& s = samples[t];
+    const int lead = (s.x[0][kHeel] - s.x[1][kHeel]) * direction >= 0 ? 0 : 1;
+    const int trail = (s.x[0][kToe] - s.x[1][kToe]) * direction <= 0 ? 0 : 1;
+    lead_ext[t - ea] = s.x[lead][kHeel];
+    trail_ext[t - ea] = s.x[trail][kToe];
+    landing_ext[t - ea] = s.x[lead][landing_end];
+    leaving_ext[t - ea] = s.x[trail][leaving_end];
+    if (t >= a && t < b) {
+      lead_side[t - a] = lead;
+      trail_side[t - a] = trail;
+    }
+  }
+  const auto filtered_pass = [&](const Series& ext) {
+    const Series f = filtfilt(ext, config.lowpass_hz, ctx.fps);
+    return Series(f.begin() + static_cast<std::ptrdiff_t>(a - ea),
+                  f.begin() + static_cast<std::ptrdiff_t>(b - ea));
+  };
+  const Series lead_x = filtered_pass(lead_ext);
+  const Series trail_x = filtered_pass(trail_ext);
+  const Series landing_x = filtered_pass(landing_ext);
+  const Series leaving_x = filtered_pass(leaving_ext);
+  Series heel(m), toe(m);
+  for (std::size_t t = 0; t < m; ++t) {
+    heel[t] = (lead_x[t] - pelvis_x[t]) * direction / height;
+    toe[t] = (trail_x[t] - pelvis_x[t]) * direction / height;
+  }
+  // The confirmation's foot-at-rest checks watch the end of the foot that meets the floor:
+  // walking forward the heel lands and the toe leaves last; walking backward the toe lands
+  // first (the heel, still lowering, moves on in the image) and the heel leaves last.
+  const Series heel_v = gradient(landing_x);
+  const Series toe_v = gradient(leaving_x);
+
+  const auto window = std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::lround(config.confirm_window_s * ctx.fps)));
+  const auto half_step = static_cast<std::size_t>(std::lround(config.extremum_window_s * ctx.fps));
+  const double rest_speed = std::max(config.stance_speed_fraction * speed, config.min_rest_speed);
+  auto min_speed = [&](const Series& v, std::size_t from, std::size_t to) {
+    double lowest = std::numeric_limits<double>::infinity();
+    for (std::size_t i = from; i < std::min(to, m); ++i) {
+      lowest = std::min(lowest, std::abs(v[i]) * ctx.fps / height);
+    }
+    return lowest;
+  };
+  // Zeni's extremum is the largest reach of the step, not a wiggle within swing or stance: it
+  // must be the extremum within half a short step either side.
+  auto widest = [&](const Series& v, std::size_t i, double sign) {
+    const std::size_t from = i >= half_step ? i - half_step : 0;
+    for (std::size_t k = from; k < std::min(m, i + half_step + 1); ++k) {
+      if (sign * v[k] > sign * v[i]) return false;
+    }
+    return true;
+  };
+  std::vector<Candidate> contacts;
+  std::vector<Candidate> toe_offs;
+  for (std::size_t i = 1; i + 1 < m; ++i) {
+    // Initial contact: the leading heel furthest ahead of the pelvis, then at rest on the floor.
+    if (heel[i] > config.min_reach && heel[i] >= heel[i - 1] && heel[i] > heel[i + 1] &&
+        widest(heel, i, 1) && min_speed(heel_v, i, i + window + 1) <= rest_speed) {
+      contacts.push_back({0, FootEventType::kInitialContact, a + i, heel[i],
+                          refined_time(samples, a + i, heel, i)});
+    }
+    // Toe-off: the trailing toe furthest behind the pelvis, having rested on the floor.
+    if (toe[i] < -config.min_reach && toe[i] <= toe[i - 1] && toe[i] < toe[i + 1] &&
+        widest(toe, i, -1) && min_speed(toe_v, i >= window ? i - window : 0, i + 1) <= rest_speed) {
+      toe_offs.push_back(
+          {0, FootEventType::kToeOff, a + i, toe[i], refined_time(samples, a + i, toe, i)});
+    }
+  }
+  const double min_step_s = 60.0 / config.max_cadence_steps_per_min;
+  contacts = select_events(std::move(contacts), min_step_s);
+  toe_offs = select_events(std::move(toe_offs), min_step_s);
+
+  // Timing. By default each event is at Zeni's extremum (refined between frames by the
+  // parabola above). The heel is furthest ahead of the pelvis while it still moves as fast as
+  // the pelvis, before it stops on the floor, so the extremum can come before the contact a
+  // labeller sees. The alternative, config.timing == kFootAtRest, places initial contact where
+  // the landing end of the foot (the heel; walking backward the toe) comes to rest, its
+  // filtered horizontal speed falling to the stance level (rest_speed, as in the confirmation
+  // above), and toe-off where the leaving end (the toe; backward the heel) last rises from rest
+  // before the extremum: the foot-velocity principle of O'Connor et al. 2007 applied to the
+  // image's horizontal speed, interpolated between the frames either side of the crossing. On
+  // the hand-labelled development set it put contacts 1.3 frames late (the 6 Hz low-pass
+  // spreads the heel's stop, so the speed reaches the stance level after it) and toe-offs 2.2
+  // frames early (the toe landmark drifts during heel rise), against -0.2 and -1.0 frames at
+  // the extremum (bench/gait/DEV_SET_RESULTS.md); it is kept for that benchmark, not used.
+  const Series landing_speed = gradient(landing_x);
+  const Series leaving_speed = gradient(leaving_x);
+  const auto speed_at = [&](const Series& v, std::size_t t) {
+    return std::abs(v[t]) * ctx.fps / height;
+  };
+  const auto crossing = [&](const Series& v, std::size_t before, std::size_t after) {
+    // v falls (or rises) through rest_speed between before and after = before + 1.
+    const double s0 = speed_at(v, before), s1 = speed_at(v, after);
+    const double f = s0 == s1 ? 0.5 : std::clamp((s0 - rest_speed) / (s0 - s1), 0.0, 1.0);
+    return samples[a + before].time_s +
+           f * (samples[a + after].time_s - samples[a + before].time_s);
+  };
+  if (config.timing == EventTiming::kFootAtRest) {
+    for (Candidate& c : contacts) {
+      const std::size_t i = c.index - a;
+      for (std::size_t k = i; k < std::min(m, i + window + 1); ++k) {
+        if (speed_at(landing_speed, k) > rest_speed) continue;
+        if (k > i) c.time_s = crossing(landing_speed, k - 1, k);
+        break;
+      }
+    }
+    for (Candidate& c : toe_offs) {
+      const std::size_t i = c.index - a;
+      const std::size_t from = i >= window ? i - window : 0;
+      for (std::size_t k = i + 1; k-- > from;) {
+        if (speed_at(leaving_speed, k) > rest_speed) continue;
+        if (k < i) c.time_s = crossing(leaving_speed, k, k + 1);
+        break;
+      }
+    }
+  }
+
+  // Step intervals; one beyond 1.5 times the median means a contact the pose model hid (it
+  // merges two steps), which breaks the alternation into separate chains.
+  Series intervals;
+  for (std::size_t i = 1; i < contacts.size(); ++i) {
+    intervals.push_back(contacts[i].time_s - contacts[i - 1].time_s);
+  }
+  const double typical = median(intervals);
+  double step_sum = 0;
+  int steps = 0;
+  std::vector<std::size_t> chain(contacts.size(), 0);
+  for (std::size_t i = 1; i < contacts.size(); ++i) {
+    const double dt = intervals[i - 1];
+    if (dt > 1.5 * typical) {
+      chain[i] = chain[i - 1] + 1;
+      continue;
+    }
+    chain[i] = chain[i - 1];
+    step_sum += dt;
+    ++steps;
+  }
+  pass.steps = steps;
+
+  // Depth at each contact: the leading foot's minus the other's (BlazePose z, smaller is
+  // nearer). In a side view the legs lie a good part of the pelvis width apart in depth; a
+  // typical difference under a tenth of the body height does not tell them apart.
+  Series depth(contacts.size());
+  Series depth_size(contacts.size());
+  for (std::size_t k = 0; k < contacts.size(); ++k) {
+    const std::size_t idx = contacts[k].index;
+    const int lead = lead_side[idx - a];
+    depth[k] = samples[idx].z[lead] - samples[idx].z[lead ^ 1];
+    depth_size[k] = std::abs(depth[k]);
+  }
+  const bool by_depth = !contacts.empty() && median(depth_size) > 0.1 * height;
+
+  // Track of each contact: alternating within a chain. Which parity is track 0: with depth,
+  // track 0 is the near foot (where most contacts say so); otherwise it is the model's left
+  // under the continuous labelling, in most contacts.
+  auto track_at = [&](std::size_t index, int side) { return side ^ (swapped[index - a] ? 1 : 0); };
+  std::size_t first = 0;
+  while (first < contacts.size()) {
+    std::size_t last = first;
+    while (last < contacts.size() && chain[last] == chain[first]) ++last;
+    double agree = 0;
+    for (std::size_t k = first; k < last; ++k) {
+      const std::size_t idx = contacts[k].index;
+      const int parity = static_cast<int>((k - first) % 2);
+      if (by_depth) {
+        agree += parity == 0 ? -depth[k] : depth[k];
+      } else {
+        agree += track_at(idx, lead_side[idx - a]) == parity ? 1 : -1;
+      }
+    }
+    for (std::size_t k = first; k < last; ++k) {
+      contacts[k].track = static_cast<int>((k - first) % 2) ^ (agree >= 0 ? 0 : 1);
+    }
+    // k alternating contacts hold k - 2 strides (contact to the same foot's next contact).
+    if (last - first >= 3) {
+      pass.strides += static_cast<int>(last - first - 2);
+      // Their durations sum to the last two contacts' time minus the first two's.
+      pass.stride_time_s += contacts[last - 1].time_s + contacts[last - 2].time_s -
+                            contacts[first].time_s - contacts[first + 1].time_s;
+    }
+    first = last;
+  }
+  // Cadence from whole strides, 120 / mean stride time: each stride holds one step of either
+  // foot, so a left step shorter than the right (an asymmetric gait, or a walk of an odd
+  // number of steps) cannot bias it as a plain count of steps over their time can on a short
+  // clip. Without a whole stride, the steps' own mean.
+  if (pass.strides > 0 && pass.stride_time_s > 0) {
+    pass.cadence_steps_per_min = 120.0 * pass.strides / pass.stride_time_s;
+  } else if (steps > 0 && step_sum > 0) {
+    pass.cadence_steps_per_min = 60.0 * steps / step_sum;
+  }
+  // A toe-off belongs to the foot that lands next (IC of X, toe-off of Y, IC of Y); failing a
+  // later contact within a step, the opposite of the one before; failing both, the trailing
+  // toe's own depth or labelling.
+  for (Candidate& to : toe_offs) {
+    const auto next = std::find_if(contacts.begin(), contacts.end(),
+                                   [&](const Candidate& c) { return c.index > to.index; });
+    const double t_to = to.time_s;
+    if (next != contacts.end() && next->time_s - t_to <= 1.5 * typical) {
+      to.track = next->track;
+    } else if (next != contacts.begin() && t_to - std::prev(next)->time_s <= 1.5 * typical) {
+      to.track = std::prev(next)->track ^ 1;
+    } else if (by_depth) {
+      const Sample& s = samples[to.index];
+      const int trail = trail_side[to.index - a];
+      to.track = s.z[trail] < s.z[trail ^ 1] ? 0 : 1;
+    } else {
+      to.track = track_at(to.index, trail_side[to.index - a]);
+    }
+  }
+
+  // Names.
+  int track0_side = 0;  // the model side (0: left) whose name track 0 takes
+  if (by_depth) {
+    // A walker seen from the side shows the camera the side facing it: walking toward the
+    // image's right (the image not mirrored, the walker facing the way they walk) that is
+    // their right side. This names the feet even where the model's own left/right, a guess
+    // from appearance, is wrong for a whole pass, and keeps the names the same across passes.
+    // Walking backward the walker faces against the travel: the facing direction decides.
+    const Foot near = (pass.backward ? -direction : direction) > 0 ? Foot::kRight : Foot::kLeft;
+    track0_side = near == Foot::kLeft ? 0 : 1;
+    pass.near_camera = near;
+  } else {
+    // The model's own left/right in most frames of the pass.
+    track0_side = pass.relabelled_frames * 2 > static_cast<std::ptrdiff_t>(m) ? 1 : 0;
+  }
+  auto foot_of = [&](int track) { return (track ^ track0_side) == 0 ? Foot::kLeft : Foot::kRight; };
+
+  // Each frame's legs for the joint angles, named as the events name the feet: at a contact
+  // the landing foot is the leading one, so the contact nearest in time says which model side
+  // that foot is, and the trajectory-continuous labelling carries it to the frames around
+  // (track c is the model's side c ^ swapped). Without contacts, the labelling's own names.
+  pass.model_side_of_left.resize(m);
+  const auto distance = [&](std::size_t k, std::size_t t) {
+    const auto at = static_cast<std::ptrdiff_t>(contacts[k].index - a);
+    return std::abs(at - static_cast<std::ptrdiff_t>(t));
+  };
+  std::size_t nearest = 0;  // contacts are in frame order, and so is t
+  for (std::size_t t = 0; t < m; ++t) {
+    int left_track = track0_side;
+    if (!contacts.empty()) {
+      while (nearest + 1 < contacts.size() && distance(nearest + 1, t) <= distance(nearest, t)) {
+        ++nearest;
+      }
+      const Candidate& c = contacts[nearest];
+      const int landing_track = lead_side[c.index - a] ^ (swapped[c.index - a] ? 1 : 0);
+      left_track = foot_of(c.track) == Foot::kLeft ? landing_track : landing_track ^ 1;
+    }
+    pass.model_side_of_left[t] = static_cast<std::uint8_t>((swapped[t] ? 1 : 0) ^ left_track);
+  }
+  for (const auto* list : {&contacts, &toe_offs}) {
+    for (const Candidate& c : *list) {
+      // The frame nearest the event's own time.
+      std::size_t at = c.index;
+      while (at + 1 < b && std::abs(samples[at + 1].time_s - c.time_s) <
+                               std::abs(samples[at].time_s - c.time_s)) {
+        ++at;
+      }
+      while (at > a && std::abs(samples[at - 1].time_s - c.time_s) <
+                           std::abs(samples[at].time_s - c.time_s)) {
+        --at;
+      }
+      FootEvent e{foot_of(c.track), c.type, samples[at].frame, c.time_s, pass_index, {}};
+      if (c.type == FootEventType::kInitialContact) {
+        const Sample& s = samples[c.index];
+        const int lead = lead_side[c.index - a];
+        e.step_length_body_heights = (s.x[lead][kHeel] - s.x[lead ^ 1][kHeel]) * direction / height;
+      }
+      events.push_back(e);
+    }
+  }
+}
+
+}  // namespace
+
+const char* to_string(Foot foot) { return foot == Foot::kLeft ? "left" : "right"; }
+
+const char* to_string(FootEventType type) {
+  return type == FootEventType::kInitialContact ? "initial_contact" : "toe_off";
+}
+
+nlohmann::ordered_json to_json(const FootEvent& event) {
+  nlohmann::ordered_json j;
+  j["foot"] = to_string(event.foot);
+  j["type"] = to_string(event.type);
+  j["frame"] = event.frame;
+  // Milliseconds are finer than any event's accuracy.
+  j["time_s"] = std::round(event.time_s * 1000) / 1000;
+  return j;
+}
+
+nlohmann::ordered_json to_json(const WalkingPass& pass) {
+  nlohmann::ordered_json j;
+  j["first_frame"] = pass.first_frame;
+  j["last_frame"] = pass.last_frame;
+  j["start_s"] = pass.start_s;
+  j["end_s"] = pass.end_s;
+  j["direction"] = pass.direction;
+  j["facing"] = pass.backward ? "backward" : "forward";
+  j["body_height_px"] = std::round(pass.body_height_px * 10) / 10;
+  j["speed_body_heights_per_s"] = std::round(pass.speed_body_heights_per_s * 1000) / 1000;
+  j["near_camera"] = pass.near_camera ? nlohmann::ordered_json(to_string(*pass.near_camera))
+                                      : nlohmann::ordered_json(nullptr);
+  j["relabelled_frames"] = pass.relabelled_frames;
+  j["cadence_steps_per_min"] =
+      pass.cadence_steps_per_min
+          ? nlohmann::ordered_json(std::round(*pass.cadence_steps_per_min * 10) / 10)
+          : nlohmann::ordered_json(nullptr);
+  j["steps"] = pass.steps;
+  j["strides"] = pass.strides;
+  return j;
+}
+
+KeypointGaitBuilder::KeypointGaitBuilder(KeypointGaitConfig config) : config_(config) {}
+
+void KeypointGaitBuilder::add(const PoseFrame& frame) {
+  Sample s;
+  s.frame = frame.frame_index;
+  s.time_s = frame.time_s;
+  s.person = frame.person;
+  if (frame.person) {
+    const auto& lm = frame.landmarks;
+    s.hips_ok = lm[kHip[0]].visibility >= config_.min_hip_visibility &&
+                lm[kHip[1]].visibility >= config_.min_hip_visibility;
+    s.hip_x = (lm[kHip[0]].x + lm[kHip[1]].x) / 2;
+    s.hip_width = std::abs(lm[kHip[0]].x - lm[kHip[1]].x);
+    s.nose_y = lm[kNose].y;
+    for (int side = 0; side < 2; ++side) {
+      float visibility = 0;
+      float depth = 0;
+      for (int k = 0; k < 3; ++k) {
+        const Landmark& p = lm[static_cast<std::size_t>(kFootPoints[side][k])];
+        s.x[side][k] = p.x;
+        s.y[side][k] = p.y;
+        visibility += p.visibility / 3;
+        depth += p.z / 3;
+      }
+      s.foot_ok[side] = visibility >= config_.min_foot_visibility;
+      s.z[side] = depth;
+    }
+  }
+  samples_.push_back(s);
+}
+
+KeypointGait KeypointGaitBuilder::finish(double fps) const {
+  KeypointGait out;
+  out.frames = static_cast<std::int64_t>(samples_.size());
+  std::vector<bool> usable(samples_.size(), false);
+  for (std::size_t i = 0; i < samples_.size(); ++i) {
+    const Sample& s = samples_[i];
+    if (!s.person) continue;
+    ++out.frames_with_person;
+    usable[i] = s.hips_ok && (s.foot_ok[0] || s.foot_ok[1]);
+    if (!usable[i]) ++out.frames_low_visibility;
+  }
+  if (out.frames_with_person == 0) {
+    out.warnings.emplace_back("no_person");
+    return out;
+  }
+
+  const PassContext ctx{samples_, fps, config_};
+  bool front_view = false;
+  const auto min_frames = static_cast<std::size_t>(std::ceil(config_.min_pass_s * fps));
+  std::size_t a = 0;
+  while (a < samples_.size()) {
+    if (!usable[a]) {
+      ++a;
+      continue;
+    }
+    std::size_t b = a;
+    while (b < samples_.size() && usable[b]) ++b;
+    const std::size_t run_start = a;
+    a = b;
+    if (b - run_start < std::max<std::size_t>(min_frames, 4)) continue;
+
+    Series heights, widths, hip_x;
+    for (std::size_t i = run_start; i < b; ++i) {
+      const Sample& s = samples_[i];
+      const double lowest_heel = std::max(s.y[0][kHeel], s.y[1][kHeel]);
+      heights.push_back((lowest_heel - s.nose_y) / kNoseToHeelOfStature);
+      widths.push_back(s.hip_width);
+      hip_x.push_back(s.hip_x);
+    }
+    const double height = median(heights);
+    if (!(height > 0)) continue;
+    const Series pelvis = filtfilt(hip_x, config_.lowpass_hz, fps);
+    const Series stride_pelvis = filtfilt(hip_x, config_.pass_lowpass_hz, fps);
+    Series velocity = gradient(stride_pelvis);
+    for (double& v : velocity) v *= fps / height;
+
+    // Passes: the pelvis moving steadily one way; a turn or a stop ends one.
+    std::size_t i = 0;
+    const std::size_t n = b - run_start;
+    std::size_t previous_end = 0;  // a pass never reaches back into the one before
+    while (i < n) {
+      const int sign = velocity[i] > config_.min_walking_speed    ? 1
+                       : velocity[i] < -config_.min_walking_speed ? -1
+                                                                  : 0;
+      if (sign == 0) {
+        ++i;
+        continue;
+      }
+      std::size_t j = i;
+      while (j < n && velocity[j] * sign > config_.min_walking_speed) ++j;
+      const std::size_t p0 = i;
+      i = j;
+      const double travel = std::abs(stride_pelvis[j - 1] - stride_pelvis[p0]) / height;
+      if (j - p0 < min_frames || travel < config_.min_pass_travel) continue;
+      const double width = median(Series(widths.begin() + static_cast<std::ptrdiff_t>(p0),
+                                         widths.begin() + static_cast<std::ptrdiff_t>(j))) /
+                           height;
+      if (width > config_.max_side_view_hip_width) {
+        front_view = true;
+        continue;
+      }
+      // The steady part [p0, j) makes the pass; its steps reach beyond it. The pelvis,
+      // smoothed to the stride, gets up to the walking speed only after the first step from
+      // standing or after a turn, and falls below it before the last: the first toe-off and
+      // contact, and the last, lie where it is still moving the same way, only slower. So the
+      // pass extends to where the pelvis stops or reverses (or where the next steady part
+      // begins, or the frames end), and those events are the walk's too. Its travel and speed
+      // stay those of the steady part.
+      const double core_s = samples_[run_start + j - 1].time_s - samples_[run_start + p0].time_s;
+      std::size_t first = p0;
+      while (first > previous_end && velocity[first - 1] * sign > 0) --first;
+      std::size_t end = j;
+      while (end < n && velocity[end] * sign > 0 &&
+             velocity[end] * sign <= config_.min_walking_speed) {
+        ++end;
+      }
+      i = end;
+      previous_end = end;
+      WalkingPass pass;
+      pass.first_frame = samples_[run_start + first].frame;
+      pass.last_frame = samples_[run_start + end - 1].frame;
+      pass.start_s = samples_[run_start + first].time_s;
+      pass.end_s = samples_[run_start + end - 1].time_s;
+      pass.direction = sign > 0 ? "left_to_right" : "right_to_left";
+      // Which way the walker faces: each foot points from heel to toe. Facing against the
+      // travel by a clear margin (the feet's median heel-to-toe reach, a tenth of the foot's
+      // length of about 0.15 stature) is backward walking.
+      Series facing;
+      for (std::size_t k = run_start + first; k < run_start + end; ++k) {
+        const Sample& s = samples_[k];
+        facing.push_back((s.x[0][kToe] - s.x[0][kHeel] + s.x[1][kToe] - s.x[1][kHeel]) / 2);
+      }
+      pass.backward = median(facing) * sign < -0.015 * height;
+      pass.body_height_px = height;
+      pass.speed_body_heights_per_s = travel / std::max(core_s, 1e-9);
+      const Series pass_pelvis(pelvis.begin() + static_cast<std::ptrdiff_t>(first),
+                               pelvis.begin() + static_cast<std::ptrdiff_t>(end));
+      analyse_pass(ctx, {run_start, b}, run_start + first, run_start + end, pass_pelvis, sign,
+                   height, pass.speed_body_heights_per_s, pass, out.events, out.passes.size());
+      out.passes.push_back(std::move(pass));
+    }
+    // A person who never travels sideways but whose hips stand apart faces the camera.
+    if (out.passes.empty() && median(widths) / height > config_.max_side_view_hip_width) {
+      front_view = true;
+    }
+  }
+
+  std::sort(out.events.begin(), out.events.end(), [](const FootEvent& l, const FootEvent& r) {
+    return l.frame != r.frame ? l.frame < r.frame : l.type < r.type;
+  });
+  // Cadence over the walk: 120 / the mean time of all passes' whole strides; failing any
+  // whole stride, 60 / the mean step time (cadence_method says which).
+  double step_time = 0, stride_time = 0;
+  int steps_with_cadence = 0;
+  for (const WalkingPass& p : out.passes) {
+    out.strides += p.strides;
+    stride_time += p.stride_time_s;
+    if (p.cadence_steps_per_min && p.strides == 0) {
+      steps_with_cadence += p.steps;
+      step_time += 60.0 * p.steps / *p.cadence_steps_per_min;
+    }
+    if (p.cadence_steps_per_min) out.steps += p.steps;
+  }
+  if (out.strides > 0 && stride_time > 0) {
+    out.cadence_steps_per_min = 120.0 * out.strides / stride_time;
+    out.cadence_method = "whole_strides";
+  } else if (steps_with_cadence > 0 && step_time > 0) {
+    out.cadence_steps_per_min = 60.0 * steps_with_cadence / step_time;
+    out.cadence_method = "steps";
+  }
+
+  // Zeni's events are defined for forward walking; backward they are still the feet's
+  // extremes, but no published validation covers them.
+  if (std::any_of(out.passes.begin(), out.passes.end(),
+                  [](const WalkingPass& p) { return p.backward; })) {
+    out.warnings.emplace_back("backward_walking");
+  }
+  if (out.passes.empty()) {
+    out.warnings.emplace_back(front_view ? "front_view" : "no_walking_pass");
+  } else if (out.strides < config_.min_strides) {
+    out.warnings.emplace_back("too_few_strides");
+  }
+  return out;
+}
+
+KeypointGait detect_keypoint_gait(const std::vector<PoseFrame>& frames, double fps,
+                                  const KeypointGaitConfig& config) {
+  KeypointGaitBuilder builder(config);
+  for (const PoseFrame& f : frames) builder.add(f);
+  return builder.finish(fps);
+}
+
+}  // namespace dancer::analysis

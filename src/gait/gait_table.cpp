@@ -1,0 +1,273 @@
+#include "gait/gait_table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <stdexcept>
+
+#include "common/json_number.h"
+#include "gait/signal.h"
+
+namespace dancer::analysis {
+namespace {
+
+using Field = std::function<std::optional<double>(const Stride&)>;
+
+std::optional<double> percent(std::optional<double> part, double whole) {
+  if (!part || !(whole > 0)) return std::nullopt;
+  return 100 * *part / whole;
+}
+
+struct Measure {
+  const char* name;
+  Field field;
+};
+
+// The per-stride measures, in the order of the JSON objects and of kSideMeasures.
+const std::vector<Measure>& measures() {
+  static const std::vector<Measure> list = {
+      {"stride_time_s", [](const Stride& s) { return std::optional<double>(s.stride_time_s); }},
+      {"step_time_s", [](const Stride& s) { return s.step_time_s; }},
+      {"stance_s", [](const Stride& s) { return s.stance_s; }},
+      {"swing_s", [](const Stride& s) { return s.swing_s; }},
+      {"single_support_s", [](const Stride& s) { return s.single_support_s; }},
+      {"initial_double_support_s", [](const Stride& s) { return s.initial_double_support_s; }},
+      {"terminal_double_support_s", [](const Stride& s) { return s.terminal_double_support_s; }},
+      {"double_support_s", [](const Stride& s) { return s.double_support_s; }},
+      {"stance_pct", [](const Stride& s) { return percent(s.stance_s, s.stride_time_s); }},
+      {"swing_pct", [](const Stride& s) { return percent(s.swing_s, s.stride_time_s); }},
+      {"single_support_pct",
+       [](const Stride& s) { return percent(s.single_support_s, s.stride_time_s); }},
+      {"double_support_pct",
+       [](const Stride& s) { return percent(s.double_support_s, s.stride_time_s); }},
+      {"step_length_body_heights", [](const Stride& s) { return s.step_length_body_heights; }},
+      {"stride_length_body_heights", [](const Stride& s) { return s.stride_length_body_heights; }},
+  };
+  return list;
+}
+
+std::vector<std::string> measure_names() {
+  std::vector<std::string> names;
+  for (const auto& m : measures()) names.emplace_back(m.name);
+  return names;
+}
+
+SideStat stat_of(const std::vector<double>& values, int min_strides) {
+  SideStat out;
+  out.n = static_cast<int>(values.size());
+  if (out.n < std::max(min_strides, 2)) return out;
+  const Spread spread = mean_and_sd(values);
+  out.mean = spread.mean;
+  out.sd = spread.sd;
+  if (spread.mean != 0) out.cv = 100 * spread.sd / std::abs(spread.mean);
+  return out;
+}
+
+SideSummary summarise(const std::vector<Stride>& strides, Foot foot, int min_strides) {
+  SideSummary out;
+  for (const auto& m : measures()) {
+    std::vector<double> values;
+    for (const Stride& s : strides) {
+      if (s.foot != foot) continue;
+      if (const auto v = m.field(s)) values.push_back(*v);
+    }
+    out.stats.push_back(stat_of(values, min_strides));
+  }
+  return out;
+}
+
+// Robinson et al. 1987's symmetry index, %.
+std::optional<double> symmetry(const SideStat& left, const SideStat& right) {
+  if (!left.mean || !right.mean || *left.mean + *right.mean == 0) return std::nullopt;
+  return 100 * std::abs(*left.mean - *right.mean) / (0.5 * (*left.mean + *right.mean));
+}
+
+nlohmann::ordered_json number(std::optional<double> v, double scale = 1000) {
+  return common::json_number(v, scale);
+}
+
+}  // namespace
+
+const std::vector<std::string> kSideMeasures = measure_names();
+
+const SideStat& SideSummary::at(const std::string& measure) const {
+  const auto it = std::find(kSideMeasures.begin(), kSideMeasures.end(), measure);
+  if (it == kSideMeasures.end() || stats.size() != kSideMeasures.size()) {
+    throw std::out_of_range("no gait measure " + measure);
+  }
+  return stats[static_cast<std::size_t>(it - kSideMeasures.begin())];
+}
+
+GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subject_height_m,
+                           const GaitTableConfig& config) {
+  GaitTable out;
+  out.subject_height_m = subject_height_m;
+  const auto& ev = gait.events;  // in frame order
+  // Each pass's typical step: the median interval between successive contacts. A step longer
+  // than 1.5 times it hides a missed contact (two missed in a row keep the alternation), so
+  // the stride holding it is not measured; gait_keypoints breaks its chains by the same rule.
+  std::vector<double> typical_step(gait.passes.size(), 0);
+  for (std::size_t p = 0; p < gait.passes.size(); ++p) {
+    std::vector<double> intervals;
+    const FootEvent* previous = nullptr;
+    for (const FootEvent& e : ev) {
+      if (e.pass != p || e.type != FootEventType::kInitialContact) continue;
+      if (previous != nullptr) intervals.push_back(e.time_s - previous->time_s);
+      previous = &e;
+    }
+    typical_step[p] = median(std::move(intervals));
+  }
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    const FootEvent& start = ev[i];
+    if (start.type != FootEventType::kInitialContact) continue;
+    // The events up to this foot's next contact in the same pass.
+    std::vector<const FootEvent*> other_ic, other_to, own_to;
+    const FootEvent* end = nullptr;
+    for (std::size_t k = i + 1; k < ev.size() && ev[k].pass == start.pass; ++k) {
+      const FootEvent& e = ev[k];
+      if (e.foot == start.foot && e.type == FootEventType::kInitialContact) {
+        end = &e;
+        break;
+      }
+      if (e.foot == start.foot) {
+        own_to.push_back(&e);
+      } else {
+        (e.type == FootEventType::kInitialContact ? other_ic : other_to).push_back(&e);
+      }
+    }
+    // Exactly one contact of the other foot between: none or two mean a missed contact.
+    if (end == nullptr || other_ic.size() != 1) continue;
+    const FootEvent& mid = *other_ic.front();
+    const double typical = start.pass < typical_step.size() ? typical_step[start.pass] : 0;
+    const double longest_step = config.max_step_of_typical * typical;
+    if (typical > 0 &&
+        (mid.time_s - start.time_s > longest_step || end->time_s - mid.time_s > longest_step)) {
+      continue;
+    }
+    Stride s;
+    s.foot = start.foot;
+    s.pass = start.pass;
+    s.start_frame = start.frame;
+    s.end_frame = end->frame;
+    s.start_s = start.time_s;
+    s.stride_time_s = end->time_s - start.time_s;
+    s.step_time_s = end->time_s - mid.time_s;
+    // Phases only with gait's order: IC, other TO, other IC, own TO, next IC.
+    if (other_to.size() == 1 && own_to.size() == 1 && other_to.front()->time_s < mid.time_s &&
+        own_to.front()->time_s > mid.time_s) {
+      const double oto = other_to.front()->time_s;
+      const double to = own_to.front()->time_s;
+      s.stance_s = to - start.time_s;
+      s.swing_s = end->time_s - to;
+      s.initial_double_support_s = oto - start.time_s;
+      s.single_support_s = mid.time_s - oto;
+      s.terminal_double_support_s = to - mid.time_s;
+      s.double_support_s = *s.initial_double_support_s + *s.terminal_double_support_s;
+    }
+    s.step_length_body_heights = end->step_length_body_heights;
+    if (mid.step_length_body_heights && end->step_length_body_heights) {
+      s.stride_length_body_heights = *mid.step_length_body_heights + *end->step_length_body_heights;
+    }
+    out.strides.push_back(s);
+  }
+
+  out.left = summarise(out.strides, Foot::kLeft, config.min_strides);
+  out.right = summarise(out.strides, Foot::kRight, config.min_strides);
+  for (const auto& [side, name] : {std::pair{&out.left, "too_few_strides_left"},
+                                   std::pair{&out.right, "too_few_strides_right"}}) {
+    // Any of the side's values null for lack of strides (a stride without its toe-offs counts
+    // for its time but not its phases); each value's n says which.
+    if (std::any_of(side->stats.begin(), side->stats.end(),
+                    [&](const SideStat& st) { return st.n < config.min_strides; })) {
+      out.warnings.emplace_back(name);
+    }
+  }
+
+  out.cadence_steps_per_min = gait.cadence_steps_per_min;
+  out.cadence_steps = gait.steps;
+  out.cadence_method = gait.cadence_method;
+  // Walking speed: the pelvis's travel over the passes' time (each pass's speed weighted by
+  // its duration), in body heights per second.
+  double travel = 0, duration = 0;
+  for (const WalkingPass& p : gait.passes) {
+    const double d = p.end_s - p.start_s;
+    travel += p.speed_body_heights_per_s * d;
+    duration += d;
+  }
+  if (duration > 0 && !out.strides.empty()) {
+    out.speed_body_heights_per_s = travel / duration;
+    out.speed_passes = static_cast<int>(gait.passes.size());
+  }
+
+  out.symmetry_step_time = symmetry(out.left.at("step_time_s"), out.right.at("step_time_s"));
+  out.symmetry_swing = symmetry(out.left.at("swing_s"), out.right.at("swing_s"));
+  out.symmetry_step_length =
+      symmetry(out.left.at("step_length_body_heights"), out.right.at("step_length_body_heights"));
+  return out;
+}
+
+nlohmann::ordered_json to_json(const GaitTable& table) {
+  const auto metres = [&](std::optional<double> body_heights) -> std::optional<double> {
+    if (!body_heights || !table.subject_height_m) return std::nullopt;
+    return *body_heights * *table.subject_height_m;
+  };
+  nlohmann::ordered_json j;
+  auto strides = nlohmann::ordered_json::array();
+  for (const Stride& s : table.strides) {
+    nlohmann::ordered_json o;
+    o["foot"] = to_string(s.foot);
+    o["pass"] = s.pass;
+    o["start_frame"] = s.start_frame;
+    o["end_frame"] = s.end_frame;
+    o["start_s"] = number(s.start_s);
+    for (const auto& m : measures()) o[m.name] = number(m.field(s));
+    o["step_length_m"] = number(metres(s.step_length_body_heights));
+    o["stride_length_m"] = number(metres(s.stride_length_body_heights));
+    strides.push_back(o);
+  }
+  j["strides"] = strides;
+  nlohmann::ordered_json per_side;
+  for (const auto& [name, side] : {std::pair{"left", &table.left}, {"right", &table.right}}) {
+    nlohmann::ordered_json o;
+    for (std::size_t k = 0; k < kSideMeasures.size(); ++k) {
+      const SideStat& st = side->stats[k];
+      o[kSideMeasures[k]] = {
+          {"mean", number(st.mean)}, {"sd", number(st.sd)}, {"cv", number(st.cv, 10)}, {"n", st.n}};
+    }
+    for (const char* length : {"step_length", "stride_length"}) {
+      const SideStat& st = side->at(std::string(length) + "_body_heights");
+      const bool scaled = table.subject_height_m.has_value();
+      o[std::string(length) + "_m"] = {{"mean", number(metres(st.mean))},
+                                       {"sd", number(metres(st.sd))},
+                                       {"cv", number(scaled ? st.cv : std::nullopt, 10)},
+                                       {"n", st.n}};
+    }
+    per_side[name] = o;
+  }
+  j["per_side"] = per_side;
+  j["cadence_steps_per_min"] = number(table.cadence_steps_per_min, 10);
+  j["cadence_steps"] = table.cadence_steps;
+  j["cadence_method"] = table.cadence_method.empty() ? nlohmann::ordered_json(nullptr)
+                                                     : nlohmann::ordered_json(table.cadence_method);
+  j["walking_speed"] = {{"body_heights_per_s", number(table.speed_body_heights_per_s)},
+                        {"m_per_s", number(metres(table.speed_body_heights_per_s))},
+                        {"passes", table.speed_passes}};
+  // Each index with the strides its two means rest on.
+  const auto index = [&](std::optional<double> value, const std::string& measure) {
+    return nlohmann::ordered_json{{"pct", number(value, 10)},
+                                  {"n_left", table.left.at(measure).n},
+                                  {"n_right", table.right.at(measure).n}};
+  };
+  j["symmetry"] = {{"index", "robinson_1987"},
+                   {"step_time", index(table.symmetry_step_time, "step_time_s")},
+                   {"swing_time", index(table.symmetry_swing, "swing_s")},
+                   {"step_length", index(table.symmetry_step_length, "step_length_body_heights")}};
+  j["length_scaling"] =
+      "body height = nose-to-heel distance in the image / 0.87 (its fraction of stature); "
+      "metres = body heights x subject height";
+  j["subject_height_m"] = number(table.subject_height_m);
+  j["warnings"] = table.warnings;
+  return j;
+}
+
+}  // namespace dancer::analysis

@@ -1,0 +1,107 @@
+// The spatio-temporal table of clinical gait analysis from the events of each foot: per stride
+// its times and phases (seconds and % of the stride), step and stride length; per side the
+// mean, SD and CV of each with the number of strides it rests on; cadence, walking speed and
+// symmetry indices.
+//
+// A stride runs from a foot's initial contact (IC) to its next, within one pass, with exactly
+// one contact of the other foot between and neither step over 1.5 times the pass's median step
+// (a missed contact is never bridged, not even two in a row). Its phases need
+// the events in gait's order, IC, other foot's toe-off (TO), other foot's IC, own TO, next IC
+// (Perry and Burnfield, Gait Analysis, 2nd ed., ch. 2): initial double support is IC to the
+// other TO, single support the other foot's swing, terminal double support the other IC to own
+// TO, stance IC to own TO, swing own TO to the next IC. A stride without them keeps its time
+// and its phases are null.
+//
+// Lengths: step length is the landing heel's distance ahead of the other heel at IC (the
+// step of the stride's closing contact); stride length is the sum of the stride's two steps.
+// They are in body heights (the pass's stature in pixels: nose to heel in the image divided by
+// 0.87, the fraction of stature between them; see gait_keypoints.h) and in metres when the
+// subject's height is given (body heights × stature in metres).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gait/gait_keypoints.h"
+
+namespace dancer::analysis {
+
+struct Stride {
+  Foot foot = Foot::kLeft;
+  std::size_t pass = 0;
+  std::int64_t start_frame = 0;
+  std::int64_t end_frame = 0;
+  double start_s = 0;
+  double stride_time_s = 0;
+  std::optional<double> step_time_s;  // the other foot's IC to this stride's closing IC
+  std::optional<double> stance_s;
+  std::optional<double> swing_s;
+  std::optional<double> single_support_s;
+  std::optional<double> initial_double_support_s;
+  std::optional<double> terminal_double_support_s;
+  std::optional<double> double_support_s;  // initial + terminal
+  std::optional<double> step_length_body_heights;
+  std::optional<double> stride_length_body_heights;
+};
+
+// A per-side value: null (mean, sd, cv) when it rests on fewer than the minimum strides.
+struct SideStat {
+  std::optional<double> mean;
+  std::optional<double> sd;  // sample SD (n - 1)
+  std::optional<double> cv;  // 100 * sd / mean, %
+  int n = 0;                 // strides it rests on
+};
+
+// The per-side measures, by name: the same names as the per-stride fields (times in s,
+// percentages of the stride, lengths in body heights).
+extern const std::vector<std::string> kSideMeasures;
+
+struct SideSummary {
+  std::vector<SideStat> stats;  // in the order of kSideMeasures
+  const SideStat& at(const std::string& measure) const;
+};
+
+struct GaitTable {
+  std::vector<Stride> strides;
+  SideSummary left;
+  SideSummary right;
+  std::optional<double> cadence_steps_per_min;
+  int cadence_steps = 0;
+  std::string cadence_method;  // KeypointGait::cadence_method; empty (null) without a cadence
+  // The pelvis's travel over the passes' duration (each pass's speed weighted by its time);
+  // null without a measured stride.
+  std::optional<double> speed_body_heights_per_s;
+  int speed_passes = 0;  // the passes it rests on
+  std::optional<double> subject_height_m;
+  // Robinson, Herzog and Nigg 1987 (J Manipulative Physiol Ther 10:172), on the side means:
+  // SI = 100 |L - R| / (0.5 (L + R)), %; 0 is symmetric. Null when either side's mean is null.
+  std::optional<double> symmetry_step_time;
+  std::optional<double> symmetry_swing;
+  std::optional<double> symmetry_step_length;
+  // "too_few_strides_left", "too_few_strides_right": some of the side's values rest on fewer
+  // strides than the minimum and are null.
+  std::vector<std::string> warnings;
+};
+
+struct GaitTableConfig {
+  int min_strides = 3;  // as KeypointGaitConfig::min_strides
+  // A step longer than this many times the pass's median step hides a missed contact.
+  double max_step_of_typical = 1.5;
+};
+
+GaitTable build_gait_table(const KeypointGait& gait,
+                           std::optional<double> subject_height_m = std::nullopt,
+                           const GaitTableConfig& config = {});
+
+// The results contract's fields: {"strides": [...], "per_side": {"left": {measure: {mean, sd,
+// cv, n}}, "right": ...}, "cadence_steps_per_min", "cadence_steps", "walking_speed":
+// {"body_heights_per_s", "m_per_s", "passes"}, "symmetry": {"index": "robinson_1987",
+// "step_time" | "swing_time" | "step_length": {"pct", "n_left", "n_right"}}, "length_scaling":
+// "...", "subject_height_m", "warnings"}. Times in s, phases in % of the stride, lengths in body
+// heights and metres (null without a subject height), numbers rounded below their accuracy.
+nlohmann::ordered_json to_json(const GaitTable& table);
+
+}  // namespace dancer::analysis
