@@ -1,4 +1,4 @@
-// FHIR R4 in tests: checks a resource (normally the Bundle of analysis/exports.h) with
+// FHIR R4 in tests: checks a resource (normally the Bundle of render/exports.h) with
 // tools/fhir_validator/validate.mjs, which runs HL7's R4 JSON Schema, FHIR.js's R4 structure
 // definitions and the R4 invariants they leave out, offline (docs/fhir.md, "Validating"):
 //
