@@ -7,6 +7,7 @@
 #include <numbers>
 #include <utility>
 
+#include "gait/frontal_events.h"
 #include "gait/signal.h"
 #include "pose/blazepose.h"
 
@@ -443,6 +444,20 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
 
 const char* to_string(Foot foot) { return foot == Foot::kLeft ? "left" : "right"; }
 
+const char* to_string(PassView view) {
+  switch (view) {
+    case PassView::kSide:
+      return "side";
+    case PassView::kFront:
+      return "front";
+    case PassView::kBack:
+      return "back";
+    case PassView::kOblique:
+      return "oblique";
+  }
+  return "side";
+}
+
 const char* to_string(FootEventType type) {
   return type == FootEventType::kInitialContact ? "initial_contact" : "toe_off";
 }
@@ -463,10 +478,14 @@ nlohmann::ordered_json to_json(const WalkingPass& pass) {
   j["last_frame"] = pass.last_frame;
   j["start_s"] = pass.start_s;
   j["end_s"] = pass.end_s;
+  j["view"] = to_string(pass.view);
   j["direction"] = pass.direction;
   j["facing"] = pass.backward ? "backward" : "forward";
   j["body_height_px"] = std::round(pass.body_height_px * 10) / 10;
-  j["speed_body_heights_per_s"] = std::round(pass.speed_body_heights_per_s * 1000) / 1000;
+  const bool side = pass.view == PassView::kSide;
+  j["speed_body_heights_per_s"] =
+      side ? nlohmann::ordered_json(std::round(pass.speed_body_heights_per_s * 1000) / 1000)
+           : nlohmann::ordered_json(nullptr);
   j["near_camera"] = pass.near_camera ? nlohmann::ordered_json(to_string(*pass.near_camera))
                                       : nlohmann::ordered_json(nullptr);
   j["relabelled_frames"] = pass.relabelled_frames;
@@ -476,6 +495,20 @@ nlohmann::ordered_json to_json(const WalkingPass& pass) {
           : nlohmann::ordered_json(nullptr);
   j["steps"] = pass.steps;
   j["strides"] = pass.strides;
+  // What this view cannot give, and why (docs/results.md, "Views"). From any single 2D view,
+  // step width and frontal-plane angles do not agree with instrumented references (Mehdizadeh
+  // et al. 2021); from the front or back, lengths and speed lie along the camera's axis, which
+  // one camera does not scale, and the sagittal angles are foreshortened out of recognition.
+  nlohmann::ordered_json not_reported;
+  not_reported["step_width"] = "not_valid_from_2d_video";
+  not_reported["frontal_plane_angles"] = "not_valid_from_2d_video";
+  if (!side) {
+    for (const char* measure : {"step_length", "stride_length", "walking_speed"}) {
+      not_reported[measure] = "needs_depth_scale";
+    }
+    not_reported["sagittal_angles"] = "needs_side_view";
+  }
+  j["not_reported"] = not_reported;
   return j;
 }
 
@@ -492,6 +525,7 @@ void KeypointGaitBuilder::add(const PoseFrame& frame) {
                 lm[kHip[1]].visibility >= config_.min_hip_visibility;
     s.hip_x = (lm[kHip[0]].x + lm[kHip[1]].x) / 2;
     s.hip_width = std::abs(lm[kHip[0]].x - lm[kHip[1]].x);
+    s.hip_left_minus_right = lm[kHip[0]].x - lm[kHip[1]].x;
     s.nose_y = lm[kNose].y;
     for (int side = 0; side < 2; ++side) {
       float visibility = 0;
@@ -538,6 +572,7 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
     std::size_t b = a;
     while (b < samples_.size() && usable[b]) ++b;
     const std::size_t run_start = a;
+    const std::size_t passes_before = out.passes.size();
     a = b;
     if (b - run_start < std::max<std::size_t>(min_frames, 4)) continue;
 
@@ -621,8 +656,12 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
                    height, pass.speed_body_heights_per_s, pass, out.events, out.passes.size());
       out.passes.push_back(std::move(pass));
     }
-    // A person who never travels sideways but whose hips stand apart faces the camera.
-    if (out.passes.empty() && median(widths) / height > config_.max_side_view_hip_width) {
+    // A person who never travels sideways but whose hips stand apart walks toward or away
+    // from the camera (or obliquely): the steps are timed from the front
+    // (gait/frontal_events.h). A run that gave a side pass is not analysed again.
+    if (out.passes.size() == passes_before &&
+        median(widths) / height > config_.max_side_view_hip_width &&
+        !analyse_frontal_run(samples_, run_start, b, fps, config_, out.passes, out.events)) {
       front_view = true;
     }
   }
@@ -656,6 +695,11 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
   if (std::any_of(out.passes.begin(), out.passes.end(),
                   [](const WalkingPass& p) { return p.backward; })) {
     out.warnings.emplace_back("backward_walking");
+  }
+  // Seen from the front, back or obliquely a pass gives its timing only (frontal_events.h).
+  if (std::any_of(out.passes.begin(), out.passes.end(),
+                  [](const WalkingPass& p) { return p.view != PassView::kSide; })) {
+    out.warnings.emplace_back("frontal_view_timing_only");
   }
   if (out.passes.empty()) {
     out.warnings.emplace_back(front_view ? "front_view" : "no_walking_pass");

@@ -35,15 +35,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gait/measures.h"
 #include "pose/pose_track.h"
 
 namespace dancer::analysis {
 
 enum class Foot { kLeft, kRight };
 enum class FootEventType { kInitialContact, kToeOff };
+// How a pass was seen: from the side (sagittal; gait/gait_keypoints.cpp), from the front
+// (walking toward the camera), from the back (walking away) or obliquely, the last three
+// measured by gait/frontal_events.h.
+enum class PassView { kSide, kFront, kBack, kOblique };
 
 const char* to_string(Foot foot);           // "left", "right"
 const char* to_string(FootEventType type);  // "initial_contact", "toe_off"
+const char* to_string(PassView view);       // "side", "front", "back", "oblique"
 
 struct FootEvent {
   Foot foot = Foot::kLeft;
@@ -61,11 +67,16 @@ struct WalkingPass {
   std::int64_t last_frame = 0;  // inclusive
   double start_s = 0;
   double end_s = 0;
-  std::string direction;  // "left_to_right" or "right_to_left" (in the image)
+  PassView view = PassView::kSide;
+  // Side view: "left_to_right" or "right_to_left" (in the image); front, back and oblique
+  // views: "toward_camera" or "away_from_camera".
+  std::string direction;
   // The walker faces against the direction of travel (the feet point backward): walking
   // backward, as in some rehabilitation tests.
   bool backward = false;
   double body_height_px = 0;  // the ruler of the pass: thresholds are in body heights
+  // The pelvis's speed across the image; side views only (0 otherwise: a frontal pass moves
+  // along the camera's axis, which one camera does not measure in body heights).
   double speed_body_heights_per_s = 0;
   // The foot whose landmarks lie nearer the camera (BlazePose z), when the two differ clearly.
   // The feet are then named from it and the direction (see analyse_pass); otherwise by the
@@ -99,8 +110,9 @@ struct KeypointGait {
   std::int64_t frames_with_person = 0;
   // Frames with a person whose hips or both feet were not visible enough: left out.
   std::int64_t frames_low_visibility = 0;
-  // Named conditions: "no_person", "front_view", "no_walking_pass", "too_few_strides",
-  // "backward_walking".
+  // Named conditions: "no_person", "front_view" (facing the camera, and no step could be timed
+  // from the front either), "no_walking_pass", "too_few_strides", "backward_walking",
+  // "frontal_view_timing_only" (a pass seen from the front, back or obliquely: timing only).
   std::vector<std::string> warnings;
 };
 
@@ -129,6 +141,22 @@ struct KeypointGaitConfig {
   // In a side view the hips overlap in the image; seen from the front they lie about a tenth of
   // the stature apart. Above this (median hip distance / body height) a pass is not sagittal.
   double max_side_view_hip_width = 0.07;
+  // Front and back views (gait/frontal_events.h). Hips at least this far apart (median / body
+  // height) face the camera squarely; between max_side_view_hip_width and this the view is
+  // oblique. Seen square on, BlazePose's hip landmarks lie about a tenth of the stature apart
+  // (0.11 on the labelled front-view clip); 0.09 leaves room for jitter and a slight angle.
+  double frontal_hip_width = 0.09;
+  // A swing lifts the heel at least this high (body heights) above its surroundings in the image
+  // and above the other heel: a heel in swing rises about 0.1-0.15 of the stature, the stance
+  // heel's jitter stays below 0.01.
+  double min_lift = 0.02;
+  // The walker's apparent size changes by at least this (natural log over the pass, 5 %) to say
+  // toward or away from its own change; otherwise the model's facing decides.
+  double min_size_change = 0.05;
+  // Toe-off is sought this long before the swing's peak, contact this long after it (a slow
+  // swing lasts about 0.5 s).
+  double frontal_toe_off_window_s = 0.3;
+  double frontal_contact_window_s = 0.6;
   // A foot in stance moves at most this fraction of the walking speed (the swing foot moves at
   // about twice the walking speed); checked within confirm_window_s of the event.
   double stance_speed_fraction = 0.3;
@@ -145,7 +173,7 @@ struct KeypointGaitConfig {
   // Two contacts closer than one step at this cadence cannot both be real.
   double max_cadence_steps_per_min = 200;
   // Fewer complete strides than this give too little for a mean and a spread: "too_few_strides".
-  int min_strides = 3;
+  int min_strides = kMinStridesForMean;
 };
 
 // Collects a compact sample of each frame (pelvis, feet, nose: a few dozen numbers) and finds
@@ -165,6 +193,7 @@ class KeypointGaitBuilder {
     bool foot_ok[2] = {false, false};  // the model's left, right
     float hip_x = 0;                   // mid-hip
     float hip_width = 0;               // |left hip x - right hip x|
+    float hip_left_minus_right = 0;    // the model's left hip x minus its right hip x
     float nose_y = 0;
     float x[2][3] = {};  // [model's left/right][ankle, heel, foot index]
     float y[2][3] = {};

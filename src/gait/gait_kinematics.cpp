@@ -261,6 +261,8 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
                                     frames_.begin());
   };
   for (const WalkingPass& pass : gait.passes) {
+    // Sagittal angles need a side view; from the front or back they are foreshortened.
+    if (pass.view != PassView::kSide) continue;
     const std::size_t a = sample_of(pass.first_frame);
     const std::size_t b = std::min(n, sample_of(pass.last_frame) + 1);
     // Forward is where the walker faces (the travel reversed when walking backward).

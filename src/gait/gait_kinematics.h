@@ -42,7 +42,7 @@ struct KinematicsConfig {
   // A cycle is normalised when no gap in its angles is longer than this (gaps up to it are
   // bridged linearly); otherwise it is left out.
   double max_gap_s = 0.1;
-  int min_strides = 3;  // per side, as the spatio-temporal table
+  int min_strides = kMinStridesForMean;  // per side, as the spatio-temporal table
 };
 
 // One side's angle curve over the cycle: mean and sample SD at each % (null below min_strides).

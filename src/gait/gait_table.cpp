@@ -2,55 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <stdexcept>
 
 #include "common/json_number.h"
+#include "gait/measures.h"
 #include "gait/signal.h"
 
 namespace dancer::analysis {
 namespace {
-
-using Field = std::function<std::optional<double>(const Stride&)>;
-
-std::optional<double> percent(std::optional<double> part, double whole) {
-  if (!part || !(whole > 0)) return std::nullopt;
-  return 100 * *part / whole;
-}
-
-struct Measure {
-  const char* name;
-  Field field;
-};
-
-// The per-stride measures, in the order of the JSON objects and of kSideMeasures.
-const std::vector<Measure>& measures() {
-  static const std::vector<Measure> list = {
-      {"stride_time_s", [](const Stride& s) { return std::optional<double>(s.stride_time_s); }},
-      {"step_time_s", [](const Stride& s) { return s.step_time_s; }},
-      {"stance_s", [](const Stride& s) { return s.stance_s; }},
-      {"swing_s", [](const Stride& s) { return s.swing_s; }},
-      {"single_support_s", [](const Stride& s) { return s.single_support_s; }},
-      {"initial_double_support_s", [](const Stride& s) { return s.initial_double_support_s; }},
-      {"terminal_double_support_s", [](const Stride& s) { return s.terminal_double_support_s; }},
-      {"double_support_s", [](const Stride& s) { return s.double_support_s; }},
-      {"stance_pct", [](const Stride& s) { return percent(s.stance_s, s.stride_time_s); }},
-      {"swing_pct", [](const Stride& s) { return percent(s.swing_s, s.stride_time_s); }},
-      {"single_support_pct",
-       [](const Stride& s) { return percent(s.single_support_s, s.stride_time_s); }},
-      {"double_support_pct",
-       [](const Stride& s) { return percent(s.double_support_s, s.stride_time_s); }},
-      {"step_length_body_heights", [](const Stride& s) { return s.step_length_body_heights; }},
-      {"stride_length_body_heights", [](const Stride& s) { return s.stride_length_body_heights; }},
-  };
-  return list;
-}
-
-std::vector<std::string> measure_names() {
-  std::vector<std::string> names;
-  for (const auto& m : measures()) names.emplace_back(m.name);
-  return names;
-}
 
 SideStat stat_of(const std::vector<double>& values, int min_strides) {
   SideStat out;
@@ -63,14 +22,18 @@ SideStat stat_of(const std::vector<double>& values, int min_strides) {
   return out;
 }
 
-SideSummary summarise(const std::vector<Stride>& strides, Foot foot, int min_strides) {
+// Each measured (not derived) measure of the catalogue over one foot's strides.
+SideSummary summarise(const std::vector<Stride>& strides, Foot foot, int min_strides,
+                      std::span<const StrideMeasure> catalogue) {
   SideSummary out;
-  for (const auto& m : measures()) {
+  for (const StrideMeasure& m : catalogue) {
+    if (m.value == nullptr) continue;
     std::vector<double> values;
     for (const Stride& s : strides) {
       if (s.foot != foot) continue;
-      if (const auto v = m.field(s)) values.push_back(*v);
+      if (const auto v = m.value(s)) values.push_back(*v);
     }
+    out.names.emplace_back(m.key);
     out.stats.push_back(stat_of(values, min_strides));
   }
   return out;
@@ -88,18 +51,17 @@ nlohmann::ordered_json number(std::optional<double> v, double scale = 1000) {
 
 }  // namespace
 
-const std::vector<std::string> kSideMeasures = measure_names();
-
-const SideStat& SideSummary::at(const std::string& measure) const {
-  const auto it = std::find(kSideMeasures.begin(), kSideMeasures.end(), measure);
-  if (it == kSideMeasures.end() || stats.size() != kSideMeasures.size()) {
-    throw std::out_of_range("no gait measure " + measure);
+const SideStat& SideSummary::at(std::string_view measure) const {
+  const auto it = std::find(names.begin(), names.end(), measure);
+  if (it == names.end() || stats.size() != names.size()) {
+    throw std::out_of_range("no gait measure " + std::string(measure));
   }
-  return stats[static_cast<std::size_t>(it - kSideMeasures.begin())];
+  return stats[static_cast<std::size_t>(it - names.begin())];
 }
 
 GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subject_height_m,
-                           const GaitTableConfig& config) {
+                           const GaitTableConfig& config,
+                           std::span<const StrideMeasure> catalogue) {
   GaitTable out;
   out.subject_height_m = subject_height_m;
   const auto& ev = gait.events;  // in frame order
@@ -171,8 +133,9 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
     out.strides.push_back(s);
   }
 
-  out.left = summarise(out.strides, Foot::kLeft, config.min_strides);
-  out.right = summarise(out.strides, Foot::kRight, config.min_strides);
+  out.measures = catalogue;
+  out.left = summarise(out.strides, Foot::kLeft, config.min_strides, catalogue);
+  out.right = summarise(out.strides, Foot::kRight, config.min_strides, catalogue);
   for (const auto& [side, name] : {std::pair{&out.left, "too_few_strides_left"},
                                    std::pair{&out.right, "too_few_strides_right"}}) {
     // Any of the side's values null for lack of strides (a stride without its toe-offs counts
@@ -189,14 +152,19 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
   // Walking speed: the pelvis's travel over the passes' time (each pass's speed weighted by
   // its duration), in body heights per second.
   double travel = 0, duration = 0;
+  int side_passes = 0;
   for (const WalkingPass& p : gait.passes) {
+    // A pass seen from the front or back moves along the camera's axis, which one camera does
+    // not measure (gait/frontal_events.h): no speed.
+    if (p.view != PassView::kSide) continue;
     const double d = p.end_s - p.start_s;
     travel += p.speed_body_heights_per_s * d;
     duration += d;
+    ++side_passes;
   }
   if (duration > 0 && !out.strides.empty()) {
     out.speed_body_heights_per_s = travel / duration;
-    out.speed_passes = static_cast<int>(gait.passes.size());
+    out.speed_passes = side_passes;
   }
 
   out.symmetry_step_time = symmetry(out.left.at("step_time_s"), out.right.at("step_time_s"));
@@ -207,6 +175,13 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
 }
 
 nlohmann::ordered_json to_json(const GaitTable& table) {
+  // The measure a metres measure scales.
+  const auto base = [&](const StrideMeasure& m) -> const StrideMeasure& {
+    for (const StrideMeasure& b : table.measures) {
+      if (b.key == m.metres_of && b.value != nullptr) return b;
+    }
+    throw std::logic_error("gait measure " + std::string(m.key) + " scales no measure");
+  };
   const auto metres = [&](std::optional<double> body_heights) -> std::optional<double> {
     if (!body_heights || !table.subject_height_m) return std::nullopt;
     return *body_heights * *table.subject_height_m;
@@ -220,27 +195,31 @@ nlohmann::ordered_json to_json(const GaitTable& table) {
     o["start_frame"] = s.start_frame;
     o["end_frame"] = s.end_frame;
     o["start_s"] = number(s.start_s);
-    for (const auto& m : measures()) o[m.name] = number(m.field(s));
-    o["step_length_m"] = number(metres(s.step_length_body_heights));
-    o["stride_length_m"] = number(metres(s.stride_length_body_heights));
+    for (const StrideMeasure& m : table.measures) {
+      o[std::string(m.key)] = number(m.value != nullptr ? m.value(s) : metres(base(m).value(s)));
+    }
     strides.push_back(o);
   }
   j["strides"] = strides;
   nlohmann::ordered_json per_side;
   for (const auto& [name, side] : {std::pair{"left", &table.left}, {"right", &table.right}}) {
     nlohmann::ordered_json o;
-    for (std::size_t k = 0; k < kSideMeasures.size(); ++k) {
-      const SideStat& st = side->stats[k];
-      o[kSideMeasures[k]] = {
-          {"mean", number(st.mean)}, {"sd", number(st.sd)}, {"cv", number(st.cv, 10)}, {"n", st.n}};
-    }
-    for (const char* length : {"step_length", "stride_length"}) {
-      const SideStat& st = side->at(std::string(length) + "_body_heights");
-      const bool scaled = table.subject_height_m.has_value();
-      o[std::string(length) + "_m"] = {{"mean", number(metres(st.mean))},
-                                       {"sd", number(metres(st.sd))},
-                                       {"cv", number(scaled ? st.cv : std::nullopt, 10)},
-                                       {"n", st.n}};
+    for (const StrideMeasure& m : table.measures) {
+      if (m.value != nullptr) {
+        const SideStat& st = side->at(m.key);
+        o[std::string(m.key)] = {{"mean", number(st.mean)},
+                                 {"sd", number(st.sd)},
+                                 {"cv", number(st.cv, 10)},
+                                 {"n", st.n}};
+      } else {
+        // In metres: the body-height statistics scaled; the CV only once there is a scale.
+        const SideStat& st = side->at(m.metres_of);
+        const bool scaled = table.subject_height_m.has_value();
+        o[std::string(m.key)] = {{"mean", number(metres(st.mean))},
+                                 {"sd", number(metres(st.sd))},
+                                 {"cv", number(scaled ? st.cv : std::nullopt, 10)},
+                                 {"n", st.n}};
+      }
     }
     per_side[name] = o;
   }

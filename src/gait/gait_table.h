@@ -20,12 +20,14 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "gait/gait_keypoints.h"
+#include "gait/measures.h"
 
 namespace dancer::analysis {
 
@@ -55,16 +57,16 @@ struct SideStat {
   int n = 0;                 // strides it rests on
 };
 
-// The per-side measures, by name: the same names as the per-stride fields (times in s,
-// percentages of the stride, lengths in body heights).
-extern const std::vector<std::string> kSideMeasures;
-
+// Per side, each measured measure of the catalogue (gait/measures.h; the metres measures are
+// these scaled): times in s, percentages of the stride, lengths in body heights.
 struct SideSummary {
-  std::vector<SideStat> stats;  // in the order of kSideMeasures
-  const SideStat& at(const std::string& measure) const;
+  std::vector<std::string> names;  // the measures' keys, in the catalogue's order
+  std::vector<SideStat> stats;     // in the order of names
+  const SideStat& at(std::string_view measure) const;  // throws std::out_of_range
 };
 
 struct GaitTable {
+  std::span<const StrideMeasure> measures;  // the catalogue it was built with
   std::vector<Stride> strides;
   SideSummary left;
   SideSummary right;
@@ -87,14 +89,16 @@ struct GaitTable {
 };
 
 struct GaitTableConfig {
-  int min_strides = 3;  // as KeypointGaitConfig::min_strides
+  int min_strides = kMinStridesForMean;
   // A step longer than this many times the pass's median step hides a missed contact.
   double max_step_of_typical = 1.5;
 };
 
+// `catalogue`: the measures to compute (normally the catalogue of gait/measures.h).
 GaitTable build_gait_table(const KeypointGait& gait,
                            std::optional<double> subject_height_m = std::nullopt,
-                           const GaitTableConfig& config = {});
+                           const GaitTableConfig& config = {},
+                           std::span<const StrideMeasure> catalogue = stride_measures());
 
 // The results contract's fields: {"strides": [...], "per_side": {"left": {measure: {mean, sd,
 // cv, n}}, "right": ...}, "cadence_steps_per_min", "cadence_steps", "walking_speed":

@@ -230,10 +230,11 @@ std::string value_or_null(const std::string& path, const json& v, int decimals,
 // ---------------------------------------------------------------------------------------------
 // What the analysis says about itself
 
-constexpr int kMinStrides = 3;         // the analyzer's minimum for a mean (docs/results.md)
-constexpr int kStableVariability = 5;  // below this, a CV is flagged "few strides"
+constexpr int kMinStrides = kMinStridesForMean;  // the analyzer's minimum for a mean
+constexpr int kStableVariability = 5;            // below this, a CV is flagged "few strides"
 
 struct Facts {
+  std::span<const StrideMeasure> measures;  // the catalogue (gait/measures.h)
   std::set<std::string> warnings;
   bool has(const char* w) const { return warnings.count(w) > 0; }
   std::optional<double> height_m;
@@ -241,6 +242,14 @@ struct Facts {
   std::string no_strides_reason;  // why nothing was measured, "" when strides exist
   std::string short_reason;       // the same in two words, for table cells
 };
+
+// The catalogue's entry for `key` (the report names only measures the catalogue declares).
+const StrideMeasure& measure_of(const Facts& facts, std::string_view key) {
+  for (const StrideMeasure& m : facts.measures) {
+    if (m.key == key) return m;
+  }
+  throw std::logic_error("the report names a measure the catalogue lacks: " + std::string(key));
+}
 
 Facts facts_of(const json& analysis) {
   Facts f;
@@ -621,11 +630,14 @@ void summary_section(std::string& out, const json& analysis, const Facts& facts)
     rows.push_back(std::move(r));
   }
   // Means over the strides of both feet.
-  const auto stride_row = [&](const std::string& label, const std::string& key,
-                              const std::string& unit, int decimals, const char* range_key,
+  const auto stride_row = [&](std::string_view measure, const char* range_key,
                               const std::string& no_range_reason) {
+    const StrideMeasure& sm = measure_of(facts, measure);
+    const std::string key(sm.key);
+    const std::string unit(sm.unit_report);
+    const int decimals = sm.decimals;
     SummaryRow r;
-    r.label = label;
+    r.label = sm.label;
     r.decimals = decimals;
     const StrideMean m = stride_mean(analysis, key);
     const std::string path = "summary." + key;
@@ -651,17 +663,13 @@ void summary_section(std::string& out, const json& analysis, const Facts& facts)
   const char* kNoLengthNorm =
       "No cited reference: step length scales with stature, and the normative tables located "
       "could not be checked against their sources.";
-  if (facts.lengths_in_m) {
-    stride_row("Step length", "step_length_m", "m", 2, nullptr, kNoLengthNorm);
-  } else {
-    stride_row("Step length", "step_length_body_heights", "body heights", 3, nullptr,
-               kNoLengthNorm);
-  }
-  stride_row("Stride time", "stride_time_s", "s", 3, nullptr,
+  stride_row(facts.lengths_in_m ? "step_length_m" : "step_length_body_heights", nullptr,
+             kNoLengthNorm);
+  stride_row("stride_time_s", nullptr,
              "No cited reference: the normative tables located could not be checked against "
              "their sources.");
-  stride_row("Stance", "stance_pct", "% of cycle", 1, "stance_pct", "");
-  stride_row("Double support", "double_support_pct", "% of cycle", 1, "double_support_pct", "");
+  stride_row("stance_pct", "stance_pct", "");
+  stride_row("double_support_pct", "double_support_pct", "");
   for (const char* side : {"left", "right"}) {
     SummaryRow r;
     r.label = std::string("Stride-time variability, ") + side + " (CV)";
@@ -715,37 +723,6 @@ void summary_section(std::string& out, const json& analysis, const Facts& facts)
       "diagnosis.</p></section>";
 }
 
-struct MeasureDef {
-  const char* key;
-  const char* label;
-  const char* unit;
-  int decimals;
-  int length;  // 0 not a length, 1 metres, 2 body heights
-};
-
-constexpr std::array<MeasureDef, 16> kMeasures{{
-    {"stride_time_s", "Stride time", "s", 3, 0},
-    {"step_time_s", "Step time", "s", 3, 0},
-    {"stance_s", "Stance time", "s", 3, 0},
-    {"stance_pct", "Stance", "% of cycle", 1, 0},
-    {"swing_s", "Swing time", "s", 3, 0},
-    {"swing_pct", "Swing", "% of cycle", 1, 0},
-    {"single_support_s", "Single support", "s", 3, 0},
-    {"single_support_pct", "Single support", "% of cycle", 1, 0},
-    {"initial_double_support_s", "Initial double support", "s", 3, 0},
-    {"terminal_double_support_s", "Terminal double support", "s", 3, 0},
-    {"double_support_s", "Double support (total)", "s", 3, 0},
-    {"double_support_pct", "Double support (total)", "% of cycle", 1, 0},
-    {"step_length_m", "Step length", "m", 3, 1},
-    {"stride_length_m", "Stride length", "m", 3, 1},
-    {"step_length_body_heights", "Step length", "body heights", 3, 2},
-    {"stride_length_body_heights", "Stride length", "body heights", 3, 2},
-}};
-
-bool shown(const MeasureDef& m, const Facts& facts) {
-  return m.length == 0 || (m.length == 1) == facts.lengths_in_m;
-}
-
 void per_side_section(std::string& out, const json& analysis, const Facts& facts) {
   const auto& per_side = field(analysis, "per_side");
   out += "<section id=\"per-side\"><h2>Left and right</h2>";
@@ -765,13 +742,14 @@ void per_side_section(std::string& out, const json& analysis, const Facts& facts
       "<th class=\"num\">n</th><th class=\"num sep\">mean ± SD</th><th class=\"num\">CV %</th>"
       "<th class=\"num\">n</th></tr>"
       "</thead><tbody>";
-  for (const auto& m : kMeasures) {
-    if (!shown(m, facts)) continue;
-    out += "<tr><th scope=\"row\">" + std::string(m.label) + " <span class=\"unit\">(" + m.unit +
-           ")</span></th>";
+  for (const StrideMeasure& m : facts.measures) {
+    if (!shown_with_height(m, facts.lengths_in_m)) continue;
+    out += "<tr><th scope=\"row\">" + std::string(m.label) + " <span class=\"unit\">(" +
+           std::string(m.unit_report) + ")</span></th>";
     for (const char* side : {"left", "right"}) {
-      const auto& stat = field(field(per_side, side), m.key);
-      const std::string base = std::string("per_side.") + side + "." + m.key;
+      const std::string key(m.key);
+      const auto& stat = field(field(per_side, side), key);
+      const std::string base = std::string("per_side.") + side + "." + key;
       const auto n = number(field(stat, "n"));
       const int strides = n ? as_count(*n) : 0;
       const auto mean = number(field(stat, "mean"));
@@ -1517,30 +1495,23 @@ void strides_section(std::string& out, const json& analysis, const Facts& facts)
     out += ".</p></section>";
     return;
   }
-  const bool m = facts.lengths_in_m;
+  // The stride's start, the catalogue's measures for this table, and its pass.
   struct Col {
-    const char* key;
-    const char* head;
+    std::string key;
+    std::string head;
     int decimals;
   };
-  const std::array<Col, 10> cols{{
-      {"start_s", "Start (s)", 3},
-      {"stride_time_s", "Stride time (s)", 3},
-      {"step_time_s", "Step time (s)", 3},
-      {"stance_pct", "Stance (%)", 1},
-      {"swing_pct", "Swing (%)", 1},
-      {"single_support_pct", "Single support (%)", 1},
-      {"double_support_pct", "Double support (%)", 1},
-      {m ? "step_length_m" : "step_length_body_heights", m ? "Step length (m)" : "Step length (BH)",
-       3},
-      {m ? "stride_length_m" : "stride_length_body_heights",
-       m ? "Stride length (m)" : "Stride length (BH)", 3},
-      {"pass", "Pass", 0},
-  }};
+  std::vector<Col> cols{{"start_s", "Start (s)", 3}};
+  for (const StrideMeasure& m : facts.measures) {
+    if (!m.stride_table || !shown_with_height(m, facts.lengths_in_m)) continue;
+    cols.push_back({std::string(m.key),
+                    std::string(m.label) + " (" + std::string(m.unit_short) + ")", m.decimals});
+  }
+  cols.push_back({"pass", "Pass", 0});
   out +=
       "<table class=\"compact\" id=\"stride-table\"><thead><tr><th class=\"num\">#</th>"
       "<th>Foot</th>";
-  for (const auto& c : cols) out += "<th class=\"num\">" + std::string(c.head) + "</th>";
+  for (const auto& c : cols) out += "<th class=\"num\">" + c.head + "</th>";
   out += "</tr></thead><tbody>";
   bool phases_missing = false;
   for (std::size_t i = 0; i < strides.size(); ++i) {
@@ -1555,7 +1526,7 @@ void strides_section(std::string& out, const json& analysis, const Facts& facts)
     for (const auto& c : cols) {
       const std::string path = "strides." + std::to_string(i) + "." + c.key;
       const auto& v = field(s, c.key);
-      if (std::string_view(c.key) == "pass") {
+      if (c.key == "pass") {
         const auto p = number(v);
         out += "<td class=\"num\">" +
                (p ? metric_span(path, raw_value(v), std::to_string(as_frame(*p) + 1))
@@ -1875,8 +1846,10 @@ std::string content_security_policy() {
 std::string render_clinical_report(const nlohmann::json& analysis, const nlohmann::json& metadata,
                                    const ReportContext& context,
                                    const std::vector<KeyFrameImage>& key_frames,
-                                   const ReportSignals& signals) {
-  const Facts facts = facts_of(analysis);
+                                   const ReportSignals& signals,
+                                   std::span<const StrideMeasure> catalogue) {
+  Facts facts = facts_of(analysis);
+  facts.measures = catalogue;
   std::string out;
   out.reserve(64 * 1024);
   out +=

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gait/measures.h"
 #include "render/report_types.h"
 
 namespace dancer::analysis {
@@ -69,6 +70,7 @@ std::optional<std::string> recording_date_from_metadata(const nlohmann::json& me
 std::string render_clinical_report(const nlohmann::json& analysis, const nlohmann::json& metadata,
                                    const ReportContext& context,
                                    const std::vector<KeyFrameImage>& key_frames,
-                                   const ReportSignals& signals);
+                                   const ReportSignals& signals,
+                                   std::span<const StrideMeasure> catalogue = stride_measures());
 
 }  // namespace dancer::analysis

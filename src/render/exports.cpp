@@ -25,31 +25,17 @@ using nlohmann::json;
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-// The stride fields in the order docs/results.md lists them. Each key already names its unit
-// (_s, _pct, _body_heights, _m), so the keys are the CSV's column names.
-constexpr std::array<std::string_view, 21> kStrideColumns = {
-    "foot",
-    "pass",
-    "start_frame",
-    "end_frame",
-    "start_s",
-    "stride_time_s",
-    "step_time_s",
-    "stance_s",
-    "swing_s",
-    "single_support_s",
-    "initial_double_support_s",
-    "terminal_double_support_s",
-    "double_support_s",
-    "stance_pct",
-    "swing_pct",
-    "single_support_pct",
-    "double_support_pct",
-    "step_length_body_heights",
-    "stride_length_body_heights",
-    "step_length_m",
-    "stride_length_m",
-};
+// The stride's own fields, then every measure of the catalogue (gait/measures.h) in the order
+// docs/results.md lists them. Each key already names its unit (_s, _pct, _body_heights, _m), so
+// the keys are the CSV's column names.
+constexpr std::array<std::string_view, 5> kStrideIdentity = {"foot", "pass", "start_frame",
+                                                             "end_frame", "start_s"};
+
+std::vector<std::string_view> stride_columns(std::span<const StrideMeasure> catalogue) {
+  std::vector<std::string_view> columns(kStrideIdentity.begin(), kStrideIdentity.end());
+  for (const StrideMeasure& m : catalogue) columns.push_back(m.key);
+  return columns;
+}
 
 // The shortest text that reads back as the same double (std::to_chars, which ignores the
 // locale: always '.'), or the integer's digits.
@@ -255,28 +241,6 @@ struct SideMetric {
   Unit unit;
 };
 
-constexpr std::array<SideMetric, 6> kPhaseMetrics = {{
-    {"stride-time", "Stride time", "stride_time_s", kSeconds},
-    {"step-time", "Step time", "step_time_s", kSeconds},
-    {"stance-pct", "Stance phase", "stance_pct", kPercent},
-    {"swing-pct", "Swing phase", "swing_pct", kPercent},
-    {"single-support-pct", "Single support", "single_support_pct", kPercent},
-    {"double-support-pct", "Double support", "double_support_pct", kPercent},
-}};
-
-// Lengths: in metres with a subject height, else in body heights (a different quantity, so a
-// different code: a receiver never mixes the two).
-constexpr std::array<SideMetric, 2> kLengthsMetres = {{
-    {"step-length", "Step length", "step_length_m", kMetres},
-    {"stride-length", "Stride length", "stride_length_m", kMetres},
-}};
-constexpr std::array<SideMetric, 2> kLengthsBodyHeights = {{
-    {"step-length-body-heights", "Step length in body heights", "step_length_body_heights",
-     kBodyHeights},
-    {"stride-length-body-heights", "Stride length in body heights", "stride_length_body_heights",
-     kBodyHeights},
-}};
-
 constexpr std::array<SideMetric, 9> kPeakMetrics = {{
     {"hip-flexion-max", "Peak hip flexion", "hip_flexion_max", kDegrees},
     {"hip-extension-max", "Peak hip extension", "hip_extension_max", kDegrees},
@@ -302,7 +266,7 @@ constexpr std::array<SymmetryMetric, 3> kSymmetryMetrics = {{
     {"step-length-symmetry", "Step length symmetry index", "step_length"},
 }};
 
-constexpr int kMinStrides = 3;  // a side's mean needs 3 strides (docs/results.md)
+constexpr int kMinStrides = kMinStridesForMean;
 
 constexpr std::string_view kUcum = "http://unitsofmeasure.org";
 constexpr std::string_view kDataAbsentReason =
@@ -333,7 +297,9 @@ json absent(const std::string& why) {
 
 class BundleBuilder {
  public:
-  BundleBuilder(const json& analysis, const FhirContext& context) : a_(analysis), c_(context) {}
+  BundleBuilder(const json& analysis, const FhirContext& context,
+                std::span<const StrideMeasure> catalogue)
+      : a_(analysis), c_(context), catalogue_(catalogue) {}
 
   json build() {
     const std::string report = urn("diagnostic-report");
@@ -347,11 +313,15 @@ class BundleBuilder {
     const json* per_side = find(a_, {"per_side"});
     const bool metres = has_height();
     if (per_side != nullptr) {
-      for (const SideMetric& m : kPhaseMetrics)
-        observations.push_back(side_observation(m, {"per_side"}, ""));
-      const auto& lengths = metres ? kLengthsMetres : kLengthsBodyHeights;
-      for (const SideMetric& m : lengths) {
-        observations.push_back(side_observation(m, {"per_side"}, length_note()));
+      // Every exported measure of the catalogue a reader is shown: lengths in metres with a
+      // subject height, else in body heights (a different quantity, so a different code: a
+      // receiver never mixes the two).
+      for (const StrideMeasure& sm : catalogue_) {
+        if (sm.fhir_code.empty() || !shown_with_height(sm, metres)) continue;
+        const SideMetric m{sm.fhir_code, sm.fhir_display, sm.key, Unit{sm.unit, sm.unit_text}};
+        const bool length =
+            sm.scale == MeasureScale::kMetres || sm.scale == MeasureScale::kBodyHeights;
+        observations.push_back(side_observation(m, {"per_side"}, length ? length_note() : ""));
       }
     }
     if (find(a_, {"symmetry"}) != nullptr) {
@@ -658,17 +628,19 @@ class BundleBuilder {
   const FhirContext& c_;
   std::string media_ref_;
   std::string device_ref_;
+  std::span<const StrideMeasure> catalogue_;
 };
 
 }  // namespace
 
-std::string strides_csv(const nlohmann::json& analysis) {
+std::string strides_csv(const nlohmann::json& analysis, std::span<const StrideMeasure> catalogue) {
   const json* strides = analysis.is_object() ? find(analysis, {"strides"}) : nullptr;
   if (strides == nullptr || !strides->is_array()) {
     throw ExportError("strides_csv: the analysis has no \"strides\" array (a pose-gait result)");
   }
   std::string out = "stride";
-  for (const std::string_view column : kStrideColumns) {
+  const std::vector<std::string_view> columns = stride_columns(catalogue);
+  for (const std::string_view column : columns) {
     out += ',';
     out += column;
   }
@@ -677,7 +649,7 @@ std::string strides_csv(const nlohmann::json& analysis) {
   for (const json& stride : *strides) {
     if (!stride.is_object()) throw ExportError("strides_csv: a stride is not an object");
     out += std::to_string(index++);
-    for (const std::string_view column : kStrideColumns) {
+    for (const std::string_view column : columns) {
       out += ',';
       if (const auto it = stride.find(column); it != stride.end()) out += csv_cell(*it, column);
     }
@@ -686,12 +658,13 @@ std::string strides_csv(const nlohmann::json& analysis) {
   return out;
 }
 
-nlohmann::json fhir_bundle(const nlohmann::json& analysis, const FhirContext& context) {
+nlohmann::json fhir_bundle(const nlohmann::json& analysis, const FhirContext& context,
+                           std::span<const StrideMeasure> catalogue) {
   if (string_at(analysis, {"analyzer", "name"}) != "pose-gait") {
     throw ExportError("fhir_bundle: only a pose-gait analysis can be exported");
   }
   check_context(context);
-  return BundleBuilder(analysis, context).build();
+  return BundleBuilder(analysis, context, catalogue).build();
 }
 
 }  // namespace dancer::analysis

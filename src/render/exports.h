@@ -10,11 +10,14 @@
 // stays empty (CSV) or becomes a dataAbsentReason (FHIR), never a number.
 #pragma once
 
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
+
+#include "gait/measures.h"
 
 namespace dancer::analysis {
 
@@ -30,7 +33,8 @@ class ExportError : public std::invalid_argument {
 // locale, numbers as the JSON gives them (shortest round-trip form), an empty cell for null.
 // Columns and units: docs/exports.md. Throws ExportError when "strides" is not an array of
 // objects.
-std::string strides_csv(const nlohmann::json& analysis);
+std::string strides_csv(const nlohmann::json& analysis,
+                        std::span<const StrideMeasure> catalogue = stride_measures());
 
 // What the bundle needs that the analysis does not say. Dates are FHIR's formats (a partial
 // date such as "2026-11" is a valid date; a date-time needs a time zone).
@@ -62,6 +66,7 @@ inline constexpr std::string_view kJobIdSystem = "https://dancer.example/fhir/jo
 // metric the analysis left null carry a dataAbsentReason and a note saying why. Throws
 // ExportError when the analysis is not a pose-gait result, or a context field is empty where
 // required (job_id, video_url, video_content_type, issued) or not in FHIR's format.
-nlohmann::json fhir_bundle(const nlohmann::json& analysis, const FhirContext& context);
+nlohmann::json fhir_bundle(const nlohmann::json& analysis, const FhirContext& context,
+                           std::span<const StrideMeasure> catalogue = stride_measures());
 
 }  // namespace dancer::analysis
