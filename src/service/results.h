@@ -6,6 +6,6 @@
 
 namespace dancer::service {
 
-inline constexpr const char* kResultsVersion = "1.4.0";
+inline constexpr const char* kResultsVersion = "1.5.0";
 
 }  // namespace dancer::service
