@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/uuid.h"
+#include "store/connection_pool.h"
 #include "store/database_url.h"
 #include "store/migrations.h"
 
@@ -282,12 +283,22 @@ std::vector<Param> object_key_params(const ObjectVersion& object) {
 class PostgresJobStore final : public JobStore {
  public:
   PostgresJobStore(std::string uri, const StoreOptions& options)
-      : uri_(std::move(uri)), options_(options), max_connections_(std::max(1, options.pool_size)) {
+      : uri_(std::move(uri)),
+        options_(options),
+        // A broken idle connection is closed and replaced; one returned broken is dropped.
+        pool_(
+            std::max(1, options.pool_size),
+            [this] {
+              auto connection = std::make_unique<PgConnection>(uri_, options_);
+              connection->prepare_statements();
+              return connection;
+            },
+            [](const PgConnection& c) { return c.healthy(); },
+            [](const PgConnection& c) { return PQstatus(c.get()) == CONNECTION_OK; }) {
     auto connection = std::make_unique<PgConnection>(uri_, options_);
     migrate(*connection);
     connection->prepare_statements();
-    idle_.push_back(std::move(connection));
-    created_ = 1;
+    pool_.add(std::move(connection));
   }
 
   ClaimResult claim_job(const ObjectVersion& object, const std::string& worker_id,
@@ -418,55 +429,7 @@ class PostgresJobStore final : public JobStore {
   }
 
  private:
-  // Returns the connection to the pool when it goes out of scope (dropped if it broke).
-  class Borrowed {
-   public:
-    Borrowed(PostgresJobStore& store, std::unique_ptr<PgConnection> connection)
-        : store_(store), connection_(std::move(connection)) {}
-    ~Borrowed() { store_.give_back(std::move(connection_)); }
-    Borrowed(const Borrowed&) = delete;
-    Borrowed& operator=(const Borrowed&) = delete;
-    PgConnection* operator->() const { return connection_.get(); }
-
-   private:
-    PostgresJobStore& store_;
-    std::unique_ptr<PgConnection> connection_;
-  };
-
-  Borrowed borrow() {
-    std::unique_lock lock(mutex_);
-    available_.wait(lock, [&] { return !idle_.empty() || created_ < max_connections_; });
-    while (!idle_.empty()) {
-      auto connection = std::move(idle_.back());
-      idle_.pop_back();
-      if (connection->healthy()) return Borrowed(*this, std::move(connection));
-      --created_;  // closed (PQfinish) here; replaced below
-    }
-    ++created_;
-    lock.unlock();
-    try {
-      auto connection = std::make_unique<PgConnection>(uri_, options_);
-      connection->prepare_statements();
-      return Borrowed(*this, std::move(connection));
-    } catch (...) {
-      lock.lock();
-      --created_;
-      available_.notify_one();
-      throw;
-    }
-  }
-
-  void give_back(std::unique_ptr<PgConnection> connection) {
-    {
-      std::lock_guard lock(mutex_);
-      if (PQstatus(connection->get()) == CONNECTION_OK) {
-        idle_.push_back(std::move(connection));
-      } else {
-        --created_;
-      }
-    }
-    available_.notify_one();
-  }
+  ConnectionPool<PgConnection>::Lease borrow() { return pool_.borrow(); }
 
   static StoreError lease_lost(const PreparedStatement& statement, std::int64_t job_id,
                                const std::string& worker_id) {
@@ -534,11 +497,7 @@ class PostgresJobStore final : public JobStore {
 
   const std::string uri_;
   const StoreOptions options_;  // connections point at options_.notice_sink
-  const int max_connections_;
-  std::mutex mutex_;
-  std::condition_variable available_;
-  std::vector<std::unique_ptr<PgConnection>> idle_;
-  int created_ = 0;
+  ConnectionPool<PgConnection> pool_;
 };
 
 }  // namespace

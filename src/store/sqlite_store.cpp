@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/uuid.h"
+#include "store/connection_pool.h"
 #include "store/migrations.h"
 
 namespace dancer::store {
@@ -305,15 +306,15 @@ class SqliteJobStore final : public JobStore {
       : path_(std::move(path)),
         options_(options),
         // Each connection to ":memory:" is a different database: share exactly one.
-        max_connections_(path_ == ":memory:" ? 1 : std::max(1, options.pool_size)) {
+        pool_(path_ == ":memory:" ? 1 : std::max(1, options.pool_size),
+              [this] { return std::make_unique<Connection>(path_, options_.busy_timeout); }) {
     auto connection =
         std::make_unique<Connection>(path_, open_busy_timeout.value_or(options_.busy_timeout));
     // Migrating takes the write lock (BEGIN IMMEDIATE), so another program's open write
     // transaction makes this wait, and fail with kBusy after the timeout.
     migrate(*connection);
     connection->set_busy_timeout(options_.busy_timeout);
-    idle_.push_back(std::move(connection));
-    created_ = 1;
+    pool_.add(std::move(connection));
   }
 
   ClaimResult claim_job(const ObjectVersion& object, const std::string& worker_id,
@@ -466,48 +467,7 @@ class SqliteJobStore final : public JobStore {
   }
 
  private:
-  // Returns the connection to the pool when it goes out of scope.
-  class Borrowed {
-   public:
-    Borrowed(SqliteJobStore& store, std::unique_ptr<Connection> connection)
-        : store_(store), connection_(std::move(connection)) {}
-    ~Borrowed() { store_.give_back(std::move(connection_)); }
-    Borrowed(const Borrowed&) = delete;
-    Borrowed& operator=(const Borrowed&) = delete;
-    Connection& operator*() const { return *connection_; }
-
-   private:
-    SqliteJobStore& store_;
-    std::unique_ptr<Connection> connection_;
-  };
-
-  Borrowed borrow() {
-    std::unique_lock lock(mutex_);
-    available_.wait(lock, [&] { return !idle_.empty() || created_ < max_connections_; });
-    if (!idle_.empty()) {
-      auto connection = std::move(idle_.back());
-      idle_.pop_back();
-      return Borrowed(*this, std::move(connection));
-    }
-    ++created_;
-    lock.unlock();
-    try {
-      return Borrowed(*this, std::make_unique<Connection>(path_, options_.busy_timeout));
-    } catch (...) {
-      lock.lock();
-      --created_;
-      available_.notify_one();
-      throw;
-    }
-  }
-
-  void give_back(std::unique_ptr<Connection> connection) {
-    {
-      std::lock_guard lock(mutex_);
-      idle_.push_back(std::move(connection));
-    }
-    available_.notify_one();
-  }
+  ConnectionPool<Connection>::Lease borrow() { return pool_.borrow(); }
 
   static void bind_object_key(Query& query, const ObjectVersion& object) {
     query.bind(1, object.bucket)
@@ -593,15 +553,11 @@ class SqliteJobStore final : public JobStore {
 
   const std::string path_;
   const StoreOptions options_;
-  const int max_connections_;
   // SQLite has one writer at a time per database. Writers of this process queue here instead
   // of in SQLite's busy handler, which polls with sleeps of up to 100 ms; busy_timeout still
   // applies to writers in other processes.
   std::mutex write_mutex_;
-  std::mutex mutex_;  // guards the pool
-  std::condition_variable available_;
-  std::vector<std::unique_ptr<Connection>> idle_;
-  int created_ = 0;
+  ConnectionPool<Connection> pool_;
 };
 
 }  // namespace
