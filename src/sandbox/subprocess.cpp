@@ -17,45 +17,23 @@
 #include <system_error>
 #include <thread>
 
+#include "common/fd.h"
+
 namespace dancer::analysis {
 namespace {
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = other.release();
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
+using common::UniqueFd;
 
- private:
-  int fd_ = -1;
+struct Pipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
 };
 
-void make_pipe(Fd& read_end, Fd& write_end) {
+Pipe make_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe2");
-  read_end = Fd(fds[0]);
-  write_end = Fd(fds[1]);
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 // What the child reports on the setup pipe when a step before exec fails.
@@ -140,7 +118,9 @@ std::string SubprocessResult::describe() const {
   return "exit code " + std::to_string(exit_code);
 }
 
-SubprocessResult run_subprocess(const SubprocessOptions& options) {
+namespace {
+
+void check_options(const SubprocessOptions& options) {
   if (options.argv.empty()) throw std::invalid_argument("run_subprocess: empty argv");
   if (options.run_as && (options.run_as->uid == 0 || options.run_as->gid == 0)) {
     throw std::invalid_argument("run_subprocess: run_as must name an unprivileged user");
@@ -162,149 +142,156 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
       }
     }
   }
+}
 
-  Fd out_read, out_write, err_read, err_write, setup_read, setup_write;
-  make_pipe(out_read, out_write);
-  make_pipe(err_read, err_write);
-  make_pipe(setup_read, setup_write);
-  Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (devnull.get() < 0) throw std::system_error(errno, std::generic_category(), "/dev/null");
-
-  // Everything the child needs is prepared before fork: no allocation afterwards.
+// Everything the child needs between fork and exec, prepared before fork: the child side may
+// not allocate (only async-signal-safe calls are allowed there in a threaded parent).
+struct ChildPlan {
   std::vector<char*> argv;
-  argv.reserve(options.argv.size() + 1);
-  for (const auto& arg : options.argv) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  if (options.environment) {
-    envp.reserve(options.environment->size() + 1);
-    for (const auto& entry : *options.environment) envp.push_back(const_cast<char*>(entry.c_str()));
-    envp.push_back(nullptr);
-  }
+  std::vector<char*> envp;  // empty: the parent's environment
   rlimit memory{};
-  if (options.memory_limit_bytes) {
-    memory.rlim_cur = memory.rlim_max = static_cast<rlim_t>(*options.memory_limit_bytes);
-  }
   rlimit file_size{};
-  if (options.file_size_limit_bytes) {
-    file_size.rlim_cur = file_size.rlim_max = static_cast<rlim_t>(*options.file_size_limit_bytes);
-  }
-  const pid_t parent = ::getpid();
   rlimit cpu{};
-  if (options.cpu_limit_seconds) {
-    cpu.rlim_cur = static_cast<rlim_t>(*options.cpu_limit_seconds);
-    cpu.rlim_max = cpu.rlim_cur + 5;  // SIGXCPU first, SIGKILL 5 s later
-  }
   // {child fd, parent fd} for stdin/stdout/stderr and the caller's descriptors.
-  std::vector<std::pair<int, int>> placements = {{STDIN_FILENO, devnull.get()},
-                                                 {STDOUT_FILENO, out_write.get()},
-                                                 {STDERR_FILENO, err_write.get()}};
-  placements.insert(placements.end(), options.inherit_fds.begin(), options.inherit_fds.end());
+  std::vector<std::pair<int, int>> placements;
+  std::vector<int> staged;  // the placements' copies above every target, made in the child
   int highest_target = STDERR_FILENO;
-  for (const auto& placement : placements)
-    highest_target = std::max(highest_target, placement.first);
-  std::vector<int> staged(placements.size(), -1);
-  const RunAs run_as = options.run_as.value_or(RunAs{});
-  int program_fd = -1;
+  RunAs run_as;
+  pid_t parent = 0;
+};
 
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    // The parent may have blocked SIGTERM/SIGINT for its signal thread; the child must not inherit
-    // that.
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-
-    // Descriptors: a source may sit on another placement's target number (dup2 would
-    // clobber it), so every source and the setup pipe are first copied above all targets
-    // (F_DUPFD_CLOEXEC picks the lowest free number >= its argument). Then everything from
-    // 3 up is marked close-on-exec, parent descriptors opened without O_CLOEXEC included
-    // (a database socket must not reach the child), and dup2 puts each copy on its target
-    // with close-on-exec cleared (dup2 never copies FD_CLOEXEC).
-    const int report_fd = ::fcntl(setup_write.get(), F_DUPFD_CLOEXEC, highest_target + 1);
-    if (report_fd < 0) fail_setup(setup_write.get(), SetupStep::kPlaceFds, errno);
-    for (std::size_t i = 0; i < placements.size(); ++i) {
-      staged[i] = ::fcntl(placements[i].second, F_DUPFD_CLOEXEC, highest_target + 1);
-      if (staged[i] < 0) fail_setup(report_fd, SetupStep::kPlaceFds, errno);
+ChildPlan plan_child(const SubprocessOptions& options, int stdin_fd, int stdout_fd, int stderr_fd) {
+  ChildPlan plan;
+  plan.argv.reserve(options.argv.size() + 1);
+  for (const auto& arg : options.argv) plan.argv.push_back(const_cast<char*>(arg.c_str()));
+  plan.argv.push_back(nullptr);
+  if (options.environment) {
+    plan.envp.reserve(options.environment->size() + 1);
+    for (const auto& entry : *options.environment) {
+      plan.envp.push_back(const_cast<char*>(entry.c_str()));
     }
-    if (options.program_fd) {
-      program_fd = ::fcntl(*options.program_fd, F_DUPFD_CLOEXEC, highest_target + 1);
-      if (program_fd < 0) fail_setup(report_fd, SetupStep::kPlaceFds, errno);
-    }
-    if (!cloexec_from(3)) fail_setup(report_fd, SetupStep::kCloseFds, errno);
-    if (options.memory_limit_bytes && ::setrlimit(RLIMIT_AS, &memory) != 0) {
-      fail_setup(report_fd, SetupStep::kLimits, errno);
-    }
-    if (options.cpu_limit_seconds && ::setrlimit(RLIMIT_CPU, &cpu) != 0) {
-      fail_setup(report_fd, SetupStep::kLimits, errno);
-    }
-    if (options.file_size_limit_bytes && ::setrlimit(RLIMIT_FSIZE, &file_size) != 0) {
-      fail_setup(report_fd, SetupStep::kLimits, errno);
-    }
-    for (std::size_t i = 0; i < placements.size(); ++i) {
-      if (::dup2(staged[i], placements[i].first) < 0) {
-        fail_setup(report_fd, SetupStep::kPlaceFds, errno);
-      }
-    }
-
-    if (options.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-      fail_setup(report_fd, SetupStep::kNoNewPrivs, errno);
-    }
-    if (options.run_as) {
-      // Raw system calls: glibc's set*id wrappers signal every thread of the process to
-      // change them all (nptl "setxid"); after fork this process has a single thread, and
-      // the kernel calls act on exactly that one. Groups first: once uid 0 is gone,
-      // setgroups and setresgid are no longer permitted.
-      // Arguments go through syscall()'s varargs as long, the width it reads them with.
-      if (::syscall(SYS_setgroups, 0L, nullptr) != 0) {
-        fail_setup(report_fd, SetupStep::kSetGroups, errno);
-      }
-      const long gid = static_cast<long>(run_as.gid), uid = static_cast<long>(run_as.uid);
-      if (::syscall(SYS_setresgid, gid, gid, gid) != 0) {
-        fail_setup(report_fd, SetupStep::kSetGid, errno);
-      }
-      if (::syscall(SYS_setresuid, uid, uid, uid) != 0) {
-        fail_setup(report_fd, SetupStep::kSetUid, errno);
-      }
-      // With real, effective and saved ids all unprivileged the kernel must refuse both.
-      if (::syscall(SYS_setresuid, 0L, 0L, 0L) == 0 || ::syscall(SYS_setresgid, 0L, 0L, 0L) == 0 ||
-          ::geteuid() != run_as.uid || ::getegid() != run_as.gid || ::getgroups(0, nullptr) != 0) {
-        fail_setup(report_fd, SetupStep::kRegainedRoot, EPERM);
-      }
-    }
-    // After the identity change, which clears the parent-death signal (prctl(2)).
-    if (options.die_with_parent) {
-      if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
-        fail_setup(report_fd, SetupStep::kParentDeath, errno);
-      }
-      // The parent died between fork and prctl: nobody would deliver the signal.
-      if (::getppid() != parent) _exit(127);
-    }
-    char** const child_environment = options.environment ? envp.data() : environ;
-    if (program_fd >= 0) {
-      // The copy above all targets is close-on-exec: fine for an ELF program, which the
-      // kernel has opened by the time descriptors are closed.
-      ::syscall(SYS_execveat, static_cast<long>(program_fd), "", argv.data(), child_environment,
-                static_cast<long>(AT_EMPTY_PATH));
-    } else {
-      ::execve(argv[0], argv.data(), child_environment);
-    }
-    _exit(127);
+    plan.envp.push_back(nullptr);
   }
-  // Both sides set the process group (the classic shell idiom), so it exists before the
-  // parent may need to kill it, whichever runs first after fork.
-  ::setpgid(pid, pid);
-  out_write.reset();
-  err_write.reset();
-  setup_write.reset();
-  devnull.reset();
+  if (options.memory_limit_bytes) {
+    plan.memory.rlim_cur = plan.memory.rlim_max = static_cast<rlim_t>(*options.memory_limit_bytes);
+  }
+  if (options.file_size_limit_bytes) {
+    plan.file_size.rlim_cur = plan.file_size.rlim_max =
+        static_cast<rlim_t>(*options.file_size_limit_bytes);
+  }
+  if (options.cpu_limit_seconds) {
+    plan.cpu.rlim_cur = static_cast<rlim_t>(*options.cpu_limit_seconds);
+    plan.cpu.rlim_max = plan.cpu.rlim_cur + 5;  // SIGXCPU first, SIGKILL 5 s later
+  }
+  plan.placements = {
+      {STDIN_FILENO, stdin_fd}, {STDOUT_FILENO, stdout_fd}, {STDERR_FILENO, stderr_fd}};
+  plan.placements.insert(plan.placements.end(), options.inherit_fds.begin(),
+                         options.inherit_fds.end());
+  for (const auto& placement : plan.placements) {
+    plan.highest_target = std::max(plan.highest_target, placement.first);
+  }
+  plan.staged.assign(plan.placements.size(), -1);
+  plan.run_as = options.run_as.value_or(RunAs{});
+  plan.parent = ::getpid();
+  return plan;
+}
 
-  // The setup pipe closes at the child's exec (close-on-exec) or carries why it failed.
+// Child side, after fork: places the descriptors, applies the limits, drops privileges and
+// execs; any failing step is reported on the setup pipe (`setup_fd`) and ends the child.
+[[noreturn]] void exec_child(const SubprocessOptions& options, ChildPlan& plan, int setup_fd) {
+  ::setpgid(0, 0);
+  // The parent may have blocked SIGTERM/SIGINT for its signal thread; the child must not inherit
+  // that.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  // Descriptors: a source may sit on another placement's target number (dup2 would
+  // clobber it), so every source and the setup pipe are first copied above all targets
+  // (F_DUPFD_CLOEXEC picks the lowest free number >= its argument). Then everything from
+  // 3 up is marked close-on-exec, parent descriptors opened without O_CLOEXEC included
+  // (a database socket must not reach the child), and dup2 puts each copy on its target
+  // with close-on-exec cleared (dup2 never copies FD_CLOEXEC).
+  const int above = plan.highest_target + 1;
+  const int report_fd = ::fcntl(setup_fd, F_DUPFD_CLOEXEC, above);
+  if (report_fd < 0) fail_setup(setup_fd, SetupStep::kPlaceFds, errno);
+  for (std::size_t i = 0; i < plan.placements.size(); ++i) {
+    plan.staged[i] = ::fcntl(plan.placements[i].second, F_DUPFD_CLOEXEC, above);
+    if (plan.staged[i] < 0) fail_setup(report_fd, SetupStep::kPlaceFds, errno);
+  }
+  int program_fd = -1;
+  if (options.program_fd) {
+    program_fd = ::fcntl(*options.program_fd, F_DUPFD_CLOEXEC, above);
+    if (program_fd < 0) fail_setup(report_fd, SetupStep::kPlaceFds, errno);
+  }
+  if (!cloexec_from(3)) fail_setup(report_fd, SetupStep::kCloseFds, errno);
+  if (options.memory_limit_bytes && ::setrlimit(RLIMIT_AS, &plan.memory) != 0) {
+    fail_setup(report_fd, SetupStep::kLimits, errno);
+  }
+  if (options.cpu_limit_seconds && ::setrlimit(RLIMIT_CPU, &plan.cpu) != 0) {
+    fail_setup(report_fd, SetupStep::kLimits, errno);
+  }
+  if (options.file_size_limit_bytes && ::setrlimit(RLIMIT_FSIZE, &plan.file_size) != 0) {
+    fail_setup(report_fd, SetupStep::kLimits, errno);
+  }
+  for (std::size_t i = 0; i < plan.placements.size(); ++i) {
+    if (::dup2(plan.staged[i], plan.placements[i].first) < 0) {
+      fail_setup(report_fd, SetupStep::kPlaceFds, errno);
+    }
+  }
+
+  if (options.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    fail_setup(report_fd, SetupStep::kNoNewPrivs, errno);
+  }
+  if (options.run_as) {
+    // Raw system calls: glibc's set*id wrappers signal every thread of the process to
+    // change them all (nptl "setxid"); after fork this process has a single thread, and
+    // the kernel calls act on exactly that one. Groups first: once uid 0 is gone,
+    // setgroups and setresgid are no longer permitted.
+    // Arguments go through syscall()'s varargs as long, the width it reads them with.
+    if (::syscall(SYS_setgroups, 0L, nullptr) != 0) {
+      fail_setup(report_fd, SetupStep::kSetGroups, errno);
+    }
+    const long gid = static_cast<long>(plan.run_as.gid), uid = static_cast<long>(plan.run_as.uid);
+    if (::syscall(SYS_setresgid, gid, gid, gid) != 0) {
+      fail_setup(report_fd, SetupStep::kSetGid, errno);
+    }
+    if (::syscall(SYS_setresuid, uid, uid, uid) != 0) {
+      fail_setup(report_fd, SetupStep::kSetUid, errno);
+    }
+    // With real, effective and saved ids all unprivileged the kernel must refuse both.
+    if (::syscall(SYS_setresuid, 0L, 0L, 0L) == 0 || ::syscall(SYS_setresgid, 0L, 0L, 0L) == 0 ||
+        ::geteuid() != plan.run_as.uid || ::getegid() != plan.run_as.gid ||
+        ::getgroups(0, nullptr) != 0) {
+      fail_setup(report_fd, SetupStep::kRegainedRoot, EPERM);
+    }
+  }
+  // After the identity change, which clears the parent-death signal (prctl(2)).
+  if (options.die_with_parent) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+      fail_setup(report_fd, SetupStep::kParentDeath, errno);
+    }
+    // The parent died between fork and prctl: nobody would deliver the signal.
+    if (::getppid() != plan.parent) _exit(127);
+  }
+  char** const child_environment = options.environment ? plan.envp.data() : environ;
+  if (program_fd >= 0) {
+    // The copy above all targets is close-on-exec: fine for an ELF program, which the
+    // kernel has opened by the time descriptors are closed.
+    ::syscall(SYS_execveat, static_cast<long>(program_fd), "", plan.argv.data(), child_environment,
+              static_cast<long>(AT_EMPTY_PATH));
+  } else {
+    ::execve(plan.argv[0], plan.argv.data(), child_environment);
+  }
+  _exit(127);
+}
+
+// The setup pipe closes at the child's exec (close-on-exec) or carries why it failed; a
+// failure is thrown once the child is reaped.
+void await_exec(pid_t pid, int setup_read) {
   SetupFailure failure;
   ssize_t got = 0;
-  while ((got = ::read(setup_read.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
+  while ((got = ::read(setup_read, &failure, sizeof failure)) < 0 && errno == EINTR) {
   }
   if (got == static_cast<ssize_t>(sizeof failure)) {
     int status = 0;
@@ -313,37 +300,41 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     throw std::system_error(failure.error, std::generic_category(),
                             std::string("child setup failed: ") + step_name(failure.step));
   }
+}
 
-  SubprocessResult result;
-  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+void kill_group(pid_t pid) {
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);  // in case it already left the group
+}
+
+// Reads stdout and stderr until both close, the deadline passes, the cancel flag turns, or
+// stdout outgrows its limit (each of the last three kills the child).
+void collect_output(const SubprocessOptions& options, pid_t pid, int out_fd, int err_fd,
+                    std::chrono::steady_clock::time_point deadline, SubprocessResult& result) {
   bool out_open = true, err_open = true;
   std::array<char, 65536> buffer{};
-  auto kill_child = [&] {
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);  // in case it already left the group
-  };
   while (out_open || err_open) {
     if (options.cancel != nullptr && options.cancel->load()) {
       result.cancelled = true;
-      kill_child();
-      break;
+      kill_group(pid);
+      return;
     }
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0) {
       result.timed_out = true;
-      kill_child();
-      break;
+      kill_group(pid);
+      return;
     }
-    std::array<pollfd, 2> fds{pollfd{out_open ? out_read.get() : -1, POLLIN, 0},
-                              pollfd{err_open ? err_read.get() : -1, POLLIN, 0}};
+    std::array<pollfd, 2> fds{pollfd{out_open ? out_fd : -1, POLLIN, 0},
+                              pollfd{err_open ? err_fd : -1, POLLIN, 0}};
     // Wake at least every 200 ms to notice cancellation.
     int wait_ms = static_cast<int>(std::min<long long>(remaining.count(), 200));
     int ready = ::poll(fds.data(), fds.size(), wait_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      kill_child();
-      break;
+      kill_group(pid);
+      return;
     }
     for (int i = 0; i < 2; ++i) {
       if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
@@ -355,9 +346,8 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
       if (i == 0) {
         if (result.stdout_text.size() + static_cast<std::size_t>(n) > options.max_output_bytes) {
           result.output_overflow = true;
-          kill_child();
-          out_open = err_open = false;
-          break;
+          kill_group(pid);
+          return;
         }
         result.stdout_text.append(buffer.data(), static_cast<std::size_t>(n));
       } else if (result.stderr_text.size() < options.max_stderr_bytes) {
@@ -365,8 +355,12 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
       }
     }
   }
-  // A child may close its stdout and stderr and live on: keep the deadline and the cancel
-  // flag while waiting for it to end, so no worker waits on it for ever.
+}
+
+// Waits for the child to end. A child may close its stdout and stderr and live on: the
+// deadline and the cancel flag still hold, so no worker waits on it for ever.
+void reap(const SubprocessOptions& options, pid_t pid,
+          std::chrono::steady_clock::time_point deadline, SubprocessResult& result) {
   int status = 0;
   bool killed = result.timed_out || result.cancelled || result.output_overflow;
   while (true) {
@@ -375,11 +369,11 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
     if (done == 0 && !killed) {
       if (options.cancel != nullptr && options.cancel->load()) {
         result.cancelled = true;
-        kill_child();
+        kill_group(pid);
         killed = true;
       } else if (std::chrono::steady_clock::now() >= deadline) {
         result.timed_out = true;
-        kill_child();
+        kill_group(pid);
         killed = true;
       }
     }
@@ -387,6 +381,35 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
   }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+}
+
+}  // namespace
+
+SubprocessResult run_subprocess(const SubprocessOptions& options) {
+  check_options(options);
+  Pipe out = make_pipe();
+  Pipe err = make_pipe();
+  Pipe setup = make_pipe();
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!devnull.valid()) throw std::system_error(errno, std::generic_category(), "/dev/null");
+  ChildPlan plan = plan_child(options, devnull.get(), out.write_end.get(), err.write_end.get());
+
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid == 0) exec_child(options, plan, setup.write_end.get());
+  // Both sides set the process group (the classic shell idiom), so it exists before the
+  // parent may need to kill it, whichever runs first after fork.
+  ::setpgid(pid, pid);
+  out.write_end.reset();
+  err.write_end.reset();
+  setup.write_end.reset();
+  devnull.reset();
+
+  await_exec(pid, setup.read_end.get());
+  SubprocessResult result;
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  collect_output(options, pid, out.read_end.get(), err.read_end.get(), deadline, result);
+  reap(options, pid, deadline, result);
   return result;
 }
 
