@@ -58,13 +58,8 @@ void deny_all(const Filter& filter, std::initializer_list<const char*> names, in
   for (const char* name : names) deny(filter, name, error);
 }
 
-Filter build_filter() {
-  Filter filter(seccomp_init(SCMP_ACT_ALLOW));
-  if (!filter) throw SandboxError("seccomp: seccomp_init failed");
-  // Every thread gets the filter, or the load fails (no thread left unconfined).
-  int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1);
-  if (rc != 0) throw SandboxError(seccomp_message("SCMP_FLTATR_CTL_TSYNC", rc));
-
+// No network and no other program.
+void deny_network_and_exec(const Filter& filter) {
   // Network. EACCES is what socket(2) returns when "permission to create a socket of the
   // specified type and/or protocol is denied".
   deny_all(filter, {"socket", "socketpair", "connect", "bind", "listen", "accept", "accept4"},
@@ -72,7 +67,10 @@ Filter build_filter() {
 
   // Running programs.
   deny_all(filter, {"execve", "execveat"}, EPERM);
+}
 
+// Files only through the descriptors the parent passed.
+void deny_files_by_name(const Filter& filter) {
   // Opening files at all: everything the child reads or writes is a descriptor its parent
   // opened and passed (the video, the models, the metadata, the outputs), so an open by name
   // can only be an attack: the service's .env, ~/.aws/credentials, the database, another
@@ -130,7 +128,10 @@ Filter build_filter() {
             "name_to_handle_at",
             "open_by_handle_at"},
            EPERM);
+}
 
+// No reach into other processes.
+void deny_other_processes(const Filter& filter) {
   // Other processes. The child may still signal itself (abort(), thread cancellation):
   // only signals aimed at another process id are refused.
   const auto self = static_cast<scmp_datum_t>(::getpid());
@@ -142,7 +143,10 @@ Filter build_filter() {
   deny(filter, "tgkill", EPERM, {arg(0, SCMP_CMP_NE, self)});
   deny(filter, "rt_sigqueueinfo", EPERM, {arg(0, SCMP_CMP_NE, self)});
   deny(filter, "rt_tgsigqueueinfo", EPERM, {arg(0, SCMP_CMP_NE, self)});
+}
 
+// No privilege, namespace or process-group change.
+void deny_privileges(const Filter& filter) {
   // Privileges and namespaces.
   deny_all(filter,
            {"setuid",    "setgid",   "setreuid",   "setregid",  "setresuid",     "setresgid",
@@ -160,7 +164,10 @@ Filter build_filter() {
   // Leaving the process group would let a process outlive the parent's kill(-pgid) at a
   // time limit or cancellation.
   deny_all(filter, {"setsid", "setpgid"}, EPERM);
+}
 
+// No kernel interface the analysis never needs.
+void deny_kernel_interfaces(const Filter& filter) {
   // Kernel interfaces the analysis never uses and that have a history of exploitable bugs.
   // io_uring is here also because its opens and connects do not pass through seccomp.
   deny_all(filter,
@@ -203,6 +210,20 @@ Filter build_filter() {
   for (unsigned long request : {TIOCSTI, TIOCLINUX}) {
     deny(filter, "ioctl", EPERM, {arg(1, SCMP_CMP_MASKED_EQ, 0xffffffffUL, request)});
   }
+}
+
+Filter build_filter() {
+  Filter filter(seccomp_init(SCMP_ACT_ALLOW));
+  if (!filter) throw SandboxError("seccomp: seccomp_init failed");
+  // Every thread gets the filter, or the load fails (no thread left unconfined).
+  int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1);
+  if (rc != 0) throw SandboxError(seccomp_message("SCMP_FLTATR_CTL_TSYNC", rc));
+
+  deny_network_and_exec(filter);
+  deny_files_by_name(filter);
+  deny_other_processes(filter);
+  deny_privileges(filter);
+  deny_kernel_interfaces(filter);
   return filter;
 }
 
