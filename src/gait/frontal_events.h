@@ -3,7 +3,7 @@
 // give step time, stride time and cadence.
 //
 // What a frontal view can measure. Temporal measures from frontal and posterior videos agree
-// with instrumented references (Mehdizadeh et al. 2021, J NeuroEng Rehabil 18:61; Stenum et
+// with instrumented references (Mehdizadeh et al. 2021, J NeuroEng Rehabil 18; Stenum et
 // al. 2024, PLOS Digit Health 3:e0000467, who measured step time and cadence from frontal
 // videos of clinical populations). Step width from 2D keypoints did not agree (Mehdizadeh et
 // al. 2021), and frontal-plane angles from one camera mix the limb's rotation with its tilt, so
@@ -27,12 +27,18 @@
 //   two heels' difference tells the swinging foot from the stance foot, which the feet's common
 //   motion (a camera that tilts to follow the walker) cannot fake;
 // - toe-off is the instant of the heel's fastest rise before that peak;
-// - initial contact is the heel's lowest point (relative to the feet's path) after the peak and
-//   before the same foot's next swing: the foot has come down and stopped.
+// - initial contact, walking toward the camera, is the heel's lowest point (against the feet's
+//   path) after the peak and before the same foot's next swing: landing and coming nearer both
+//   move it down in the image, and then it stops. Walking away, the swing carries the heel up
+//   in the image while it lowers, and a foot at rest drifts against the path as the walker moves
+//   on, so contact is where the heel's descent after its steepest point slows to that drift.
 // Signals are low-passed at 6 Hz forward and backward as in the side view (Stenum et al. 2021).
-// On the labelled front-view clip (tests/data/gait_labels) this placed toe-offs within 1 frame
-// (one at 3) and contacts 1-4 frames early at 30 frames/s; the labeller's own uncertainty there
-// is +/-2 frames (src/gait/tests/frontal_events_test.cpp, bench/gait/DEV_SET_RESULTS.md).
+// On the labelled front-view clip (tests/data/gait_labels, 30 frames/s, a walker with a cane and
+// a camera that follows him) toe-offs fell within 1 frame of the labels (one 3 early) and
+// contacts within 4 frames for 6 of 7 but within 2 for only 3 (mean absolute error 2.7 frames,
+// no bias); two labellers differed there by 0.9 frames on contacts. So stance, swing and double
+// support, a few % of the stride apart, are not reported from these views; step and stride
+// times and cadence are (frontal_events_test.cpp, bench/gait/DEV_SET_RESULTS.md).
 //
 // View. Seen from the side the hips overlap in the image; from the front or back they lie
 // about a tenth of the stature apart, and in between (oblique) less. The walk's direction along
@@ -43,7 +49,7 @@
 // Left and right are the subject's own: facing the camera the subject's left foot is on the
 // image's right, walking away on the image's left. The pose model's labels are used when they
 // agree with that in most of the pass; otherwise (the model read the walker as facing the
-// other way, as 2D models do from behind) they are exchanged for the whole pass.
+// other way) they are exchanged for the whole pass.
 #pragma once
 
 #include <cstddef>

@@ -507,6 +507,9 @@ nlohmann::ordered_json to_json(const WalkingPass& pass) {
       not_reported[measure] = "needs_depth_scale";
     }
     not_reported["sagittal_angles"] = "needs_side_view";
+    // Contacts from the front are timed to about 0.1 s (gait/frontal_events.h): too coarse for
+    // stance, swing and double support, a few % of the stride apart.
+    not_reported["phases"] = "contact_timing_too_coarse";
   }
   j["not_reported"] = not_reported;
   return j;

@@ -114,9 +114,13 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
     s.start_s = start.time_s;
     s.stride_time_s = end->time_s - start.time_s;
     s.step_time_s = end->time_s - mid.time_s;
-    // Phases only with gait's order: IC, other TO, other IC, own TO, next IC.
-    if (other_to.size() == 1 && own_to.size() == 1 && other_to.front()->time_s < mid.time_s &&
-        own_to.front()->time_s > mid.time_s) {
+    // Phases only with gait's order: IC, other TO, other IC, own TO, next IC; and only from a
+    // side view: contacts timed from the front are within 4 frames but not 2 (about 0.1 s,
+    // gait/frontal_events.h), several % of the stride, as large as the phases' differences.
+    const bool side_view =
+        start.pass < gait.passes.size() && gait.passes[start.pass].view == PassView::kSide;
+    if (side_view && other_to.size() == 1 && own_to.size() == 1 &&
+        other_to.front()->time_s < mid.time_s && own_to.front()->time_s > mid.time_s) {
       const double oto = other_to.front()->time_s;
       const double to = own_to.front()->time_s;
       s.stance_s = to - start.time_s;

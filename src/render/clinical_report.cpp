@@ -262,7 +262,8 @@ Facts facts_of(const json& analysis) {
     f.no_strides_reason = "nobody was seen in the video";
     f.short_reason = "no person";
   } else if (f.has("front_view")) {
-    f.no_strides_reason = "front view: the person walked toward or away from the camera";
+    f.no_strides_reason =
+        "front view: the person faced the camera and no step could be timed from the front";
     f.short_reason = "front view";
   } else if (f.has("no_walking_pass")) {
     f.no_strides_reason = "no stretch of steady walking across the image";
@@ -395,6 +396,21 @@ std::string view_text(const json& analysis, const Facts& facts) {
   if (facts.has("front_view")) return "front view (walking toward or away from the camera)";
   const auto& passes = array_of(field(analysis, "passes"));
   if (passes.empty()) return "not determined (no walking pass)";
+  // Passes seen from the front or back (results 1.5.0 `view`) name their own views.
+  std::set<std::string> frontal;
+  for (const auto& p : passes) {
+    const std::string v = text_of(field(p, "view"));
+    const std::string d = text_of(field(p, "direction"));
+    if (v == "front" || v == "back" || v == "oblique") {
+      frontal.insert(v + " view, " + (d == "away_from_camera" ? "away from" : "toward") +
+                     " the camera");
+    }
+  }
+  if (!frontal.empty()) {
+    std::string out;
+    for (const auto& v : frontal) out += (out.empty() ? "" : "; ") + v;
+    return out + " (timing only)";
+  }
   std::string out = "side view, " + std::to_string(passes.size()) +
                     (passes.size() == 1 ? " pass" : " passes") + " across the image";
   std::set<std::string> directions;
@@ -479,8 +495,14 @@ void limits_banner(std::string& out, const Facts& facts) {
   if (facts.has("no_person")) items.push_back("Nobody was seen: there are no gait measures.");
   if (facts.has("front_view")) {
     items.push_back(
-        "The video is a front view: timing, lengths and joint angles need a side view, so none "
-        "is reported.");
+        "The video is a front view and no step could be timed from it: lengths and joint angles "
+        "need a side view, so none is reported.");
+  }
+  if (facts.has("frontal_view_timing_only")) {
+    items.push_back(
+        "Walked toward or away from the camera: step timing and cadence are measured; step "
+        "length, speed, stance and swing phases and joint angles need a side view and are not "
+        "reported.");
   }
   if (facts.has("no_walking_pass")) {
     items.push_back("No steady walking across the image was found: no gait measures.");
@@ -953,6 +975,8 @@ std::string pass_label(const Pass& p, std::size_t i) {
   std::string s = "Pass " + std::to_string(i + 1);
   if (p.direction == "left_to_right") s += " →";
   if (p.direction == "right_to_left") s += " ←";
+  if (p.direction == "toward_camera") s += " (toward the camera)";
+  if (p.direction == "away_from_camera") s += " (away from the camera)";
   if (p.backward) s += " (backward)";
   return s;
 }
@@ -1565,10 +1589,16 @@ constexpr WarningText kWarnings[] = {
     {"no_person", "Nobody was seen in the video long enough to analyse.",
      "Film the whole body, head to feet, from the side, in good light."},
     {"front_view",
-     "The person walked toward or away from the camera. Step timing, step length and joint "
-     "angles need a side view, so none was measured.",
+     "The person faced the camera, and no step could be timed from the front either. Step "
+     "length and joint angles need a side view.",
      "Place the camera at the side of the walkway, at hip height, square to the walking "
      "direction, so the person crosses the picture."},
+    {"frontal_view_timing_only",
+     "Walked toward or away from the camera: the steps were timed from the front (cadence, "
+     "step and stride times), but step length, walking speed, stance and swing phases and joint "
+     "angles need a side view and were not measured.",
+     "For lengths, speed and joint angles, place the camera at the side of the walkway, at hip "
+     "height, square to the walking direction."},
     {"no_walking_pass", "A person was seen, but no stretch of steady walking across the picture.",
      "Ask for steady walking across the whole picture: start walking before entering it and "
      "keep going until after leaving it."},

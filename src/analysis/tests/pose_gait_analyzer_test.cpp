@@ -134,19 +134,35 @@ TEST(PoseGaitAnalyzer, GymClipGivesTheContractWithAnglesOfNormalGait) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(PoseGaitAnalyzer, FrontViewGivesNoSagittalNumbers) {
+TEST(PoseGaitAnalyzer, FrontViewGivesTimingButNoSagittalNumbers) {
+  // He walks toward the camera: the steps are timed from the front (gait/frontal_events.h), and
+  // what a front view cannot give (lengths, speed, sagittal angles) stays null.
   const nlohmann::json a = analyse("front_assemblyai_walking_cane.mp4");
+  EXPECT_TRUE(dancer::testing::matches_analysis_schema(a));
   EXPECT_TRUE(a["person_detected"].get<bool>());
-  EXPECT_TRUE(has_warning(a, "front_view"));
-  EXPECT_TRUE(a["events"].empty());
-  EXPECT_TRUE(a["strides"].empty());
-  EXPECT_TRUE(a["cadence_steps_per_min"].is_null());
+  EXPECT_FALSE(has_warning(a, "front_view"));
+  EXPECT_TRUE(has_warning(a, "frontal_view_timing_only"));
+  ASSERT_EQ(a["passes"].size(), 1u);
+  EXPECT_EQ(a["passes"][0]["view"], "front");
+  EXPECT_EQ(a["passes"][0]["direction"], "toward_camera");
+  EXPECT_TRUE(a["passes"][0]["speed_body_heights_per_s"].is_null());
+  EXPECT_EQ(a["passes"][0]["not_reported"]["walking_speed"], "needs_depth_scale");
+  EXPECT_FALSE(a["events"].empty());
+  ASSERT_FALSE(a["strides"].empty());
+  EXPECT_TRUE(a["cadence_steps_per_min"].is_number());
+  for (const auto& s : a["strides"]) {
+    EXPECT_GT(s["stride_time_s"].get<double>(), 0);
+    EXPECT_TRUE(s["stance_pct"].is_null());
+    EXPECT_TRUE(s["step_length_body_heights"].is_null());
+    EXPECT_TRUE(s["stride_length_body_heights"].is_null());
+  }
   EXPECT_TRUE(a["walking_speed"]["body_heights_per_s"].is_null());
+  EXPECT_EQ(a["walking_speed"]["passes"], 0);
   EXPECT_TRUE(a["kinematics"]["per_frame"].is_null());
   for (const char* side : {"left", "right"}) {
     EXPECT_EQ(a["kinematics"]["cycles"][side]["n"], 0);
     EXPECT_TRUE(a["kinematics"]["cycles"][side]["knee"]["mean"].is_null());
-    EXPECT_TRUE(a["per_side"][side]["stride_time_s"]["mean"].is_null());
+    EXPECT_TRUE(a["per_side"][side]["step_length_body_heights"]["mean"].is_null());
   }
 }
 

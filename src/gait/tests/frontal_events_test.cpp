@@ -176,6 +176,7 @@ TEST(FrontalEvents, WalkTowardTheCameraIsAFrontViewWithItsEventsAndCadence) {
   EXPECT_EQ(j["not_reported"]["step_width"], "not_valid_from_2d_video");
   EXPECT_EQ(j["not_reported"]["walking_speed"], "needs_depth_scale");
   EXPECT_EQ(j["not_reported"]["sagittal_angles"], "needs_side_view");
+  EXPECT_EQ(j["not_reported"]["phases"], "contact_timing_too_coarse");
 }
 
 TEST(FrontalEvents, WalkAwayIsABackViewAndTheFeetAreTheSubjectsOwn) {
