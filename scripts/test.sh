@@ -38,11 +38,12 @@ if [[ "${DANCER_SKIP_SANITIZERS:-0}" != 1 ]]; then
   # A small quarantine keeps freed memory reusable, so the constant-memory tests still
   # measure what the code keeps (ASan's default 256 MiB quarantine alone would fail them).
   # The tests that run BlazePose over a whole real clip a second or third time (the labelled
-  # development set, the recording checks on degraded copies, the gym clip's two passes) run
-  # in the Release pass only: under ASan they cost ten minutes and reach no code that the
-  # shorter real-clip tests (kevin1, the front view) do not already run here.
+  # development set, the recording checks on degraded copies, the gym clip's two passes, the
+  # front view's labels) run in the Release pass only: under ASan they cost ten minutes and
+  # reach no code that the shorter real-clip tests (kevin1, the front view through the
+  # analyzer) do not already run here.
   ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan -L unit -E "^(GaitDevSet|RecordingQuality)\.|GymClip" \
+    ctest --test-dir build-asan -L unit -E "^(GaitDevSet|RecordingQuality|FrontClip)\.|GymClip" \
     --output-on-failure -j2 --timeout 600 ${CTEST_ARGS:-} || status=1
 fi
 

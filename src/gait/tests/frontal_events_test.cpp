@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <iostream>
 #include <numbers>
-#include <optional>
 #include <vector>
 
 #include "gait/gait_keypoints.h"
@@ -221,51 +220,33 @@ TEST(FrontalEvents, StandingFacingTheCameraGivesNothingAndSaysFrontView) {
 
 // The labelled front-view clip: a man with a long cane walks toward a camera that pans and
 // tilts to follow him (tests/data/gait_labels/README.md). BlazePose full, as the service runs.
-class FrontClip : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    PoseVideoOptions options;
-    options.variant = PoseModelVariant::kFull;
-    options.threads = 2;
-    KeypointGaitBuilder builder;
-    const auto summary = track_video_poses(shared_test_data("videos/" + std::string(kClip)),
-                                           options, [&](const PoseFrame& f) { builder.add(f); });
-    fps_ = summary.info.fps;
-    gait_ = new KeypointGait(builder.finish(fps_));
-  }
-  static void TearDownTestSuite() {
-    delete gait_;
-    gait_ = nullptr;
-  }
-  static std::vector<GaitLabel> labels() {
-    std::vector<GaitLabel> out;
-    for (const GaitLabel& l : read_gait_labels(test_data("gait_labels/events.csv"))) {
-      if (l.video == kClip) out.push_back(l);
-    }
-    return out;
-  }
-  static constexpr const char* kClip = "front_assemblyai_walking_cane.mp4";
-  static inline KeypointGait* gait_ = nullptr;
-  static inline double fps_ = 0;
-};
-
-TEST_F(FrontClip, IsOneFrontViewPassTowardTheCamera) {
-  ASSERT_EQ(gait_->passes.size(), 1u);
-  EXPECT_EQ(gait_->passes.front().view, PassView::kFront);
-  EXPECT_EQ(gait_->passes.front().direction, "toward_camera");
-  EXPECT_EQ(gait_->warnings, std::vector<std::string>{"frontal_view_timing_only"});
-}
-
 // The figures reached (bench/gait/DEV_SET_RESULTS.md, "Front view"), held with a margin of one
 // event: contacts within 4 frames 6 of 7, toe-offs within 3 frames 6 of 6, no foot named wrongly,
 // cadence 4.4 steps/min below the labels' whole strides.
-TEST_F(FrontClip, EventsAndCadenceAgainstTheLabels) {
-  const auto clip_labels = labels();
+TEST(FrontClip, OneFrontPassWhoseEventsAndCadenceMatchTheLabels) {
+  constexpr const char* kClip = "front_assemblyai_walking_cane.mp4";
+  PoseVideoOptions options;
+  options.variant = PoseModelVariant::kFull;
+  options.threads = 2;
+  KeypointGaitBuilder builder;
+  const auto summary = track_video_poses(shared_test_data(std::string("videos/") + kClip), options,
+                                         [&](const PoseFrame& f) { builder.add(f); });
+  const double fps = summary.info.fps;
+  const KeypointGait gait = builder.finish(fps);
+
+  ASSERT_EQ(gait.passes.size(), 1u);
+  EXPECT_EQ(gait.passes.front().view, PassView::kFront);
+  EXPECT_EQ(gait.passes.front().direction, "toward_camera");
+  EXPECT_EQ(gait.warnings, std::vector<std::string>{"frontal_view_timing_only"});
+
+  std::vector<GaitLabel> clip_labels;
+  for (const GaitLabel& l : read_gait_labels(test_data("gait_labels/events.csv"))) {
+    if (l.video == kClip) clip_labels.push_back(l);
+  }
   ASSERT_EQ(clip_labels.size(), 13u);
   auto events = nlohmann::json::array();
-  for (const FootEvent& e : gait_->events)
-    events.push_back(nlohmann::json::parse(to_json(e).dump()));
-  const ClipScore s = score_clip(clip_labels, events, fps_, gait_->cadence_steps_per_min);
+  for (const FootEvent& e : gait.events) events.push_back(nlohmann::json::parse(to_json(e).dump()));
+  const ClipScore s = score_clip(clip_labels, events, fps, gait.cadence_steps_per_min);
   int ic_within_4 = 0, to_within_3 = 0;
   for (const MatchRow& row : s.rows) {
     std::cout << row.label.event << " " << row.label.foot << " label " << row.label.frame
