@@ -235,69 +235,77 @@ MessageOutcome MessageProcessor::process(const aws::SqsMessage& message) {
   return {MessageAction::kDelete, 0, "done"};
 }
 
-MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCreated& object,
-                                                                const aws::SqsMessage& message) {
+// Only objects of the configured bucket and prefix, with keys S3 could have made.
+bool MessageProcessor::accepts(const ObjectCreated& object, const aws::SqsMessage& message) const {
   const auto& storage = deps_.config.storage;
   if (object.bucket != storage.bucket) {
     spdlog::warn("message {}: object in bucket \"{}\" ignored (S3_BUCKET is \"{}\")",
                  message.message_id, object.bucket, storage.bucket);
-    return ObjectResult::kDone;
+    return false;
   }
   if (object.key.compare(0, storage.prefix.size(), storage.prefix) != 0) {
     spdlog::warn("message {}: key \"{}\" outside S3_PREFIX \"{}\" ignored", message.message_id,
                  object.key, storage.prefix);
-    return ObjectResult::kDone;
+    return false;
   }
   // S3 keys are at most 1024 bytes; anything longer did not come from S3.
   if (object.key.size() > 1024) {
     spdlog::warn("message {}: key longer than 1024 bytes ignored", message.message_id);
-    return ObjectResult::kDone;
+    return false;
   }
+  return true;
+}
 
-  if (deps_.stop != nullptr && deps_.stop->load()) return ObjectResult::kInterrupted;
-  store::ObjectVersion version{object.bucket, object.key, object.etag, object.version_id,
-                               object.size < 0 ? 0 : object.size};
+// Without the notification's ETag, a re-upload of the same key would look like a duplicate of
+// the first upload: the version identity comes from HeadObject instead. Returns how the
+// object ends when that fails.
+std::optional<MessageProcessor::ObjectResult> MessageProcessor::identify_version(
+    const ObjectCreated& object, const aws::SqsMessage& message, store::ObjectVersion& version,
+    std::optional<aws::ObjectInfo>& head) {
+  if (!object.etag.empty()) return std::nullopt;
   const int max_deliveries = deps_.config.queue.max_receive_count;
-  std::optional<aws::ObjectInfo> head;
-  if (object.etag.empty()) {
-    // Without the notification's ETag, a re-upload of the same key would look like a
-    // duplicate of the first upload: the version identity comes from HeadObject instead.
-    try {
-      head = deps_.objects.head(object.bucket, object.key);
-    } catch (...) {
-      ClassifiedFailure f = classify_current_exception();
-      if (f.kind == FailureClass::kPermanent) {
-        spdlog::warn("s3://{}/{}: {}; nothing to process", object.bucket, object.key, f.reason);
-        return ObjectResult::kDone;
-      }
-      if (f.kind == FailureClass::kCancelled) return ObjectResult::kInterrupted;
-      if (message.approximate_receive_count >= max_deliveries) {
-        // No row exists to fail: the message itself is given up (403 for a deleted key
-        // without ListBucket permission would otherwise come back for ever).
-        spdlog::error("s3://{}/{}: HeadObject failed on delivery {} ({}); given up", object.bucket,
-                      object.key, message.approximate_receive_count, f.reason);
-        deps_.metrics.message_failed();
-        return ObjectResult::kDone;
-      }
-      spdlog::warn("s3://{}/{}: HeadObject failed ({}); will retry", object.bucket, object.key,
-                   f.reason);
-      deps_.metrics.message_retried();
-      return ObjectResult::kRetry;
-    }
-    version.etag = head->etag;
-    if (version.version_id.empty()) version.version_id = head->version_id;
-    version.size_bytes = static_cast<std::int64_t>(head->size);
-  }
-
-  store::ClaimResult claim;
-  // On the last delivery, the row as it was: whether the claim below takes over the lease
-  // of a worker that died (the takeover counts it in retry_count).
-  std::optional<int> retries_before;
   try {
+    head = deps_.objects.head(object.bucket, object.key);
+  } catch (...) {
+    ClassifiedFailure f = classify_current_exception();
+    if (f.kind == FailureClass::kPermanent) {
+      spdlog::warn("s3://{}/{}: {}; nothing to process", object.bucket, object.key, f.reason);
+      return ObjectResult::kDone;
+    }
+    if (f.kind == FailureClass::kCancelled) return ObjectResult::kInterrupted;
+    if (message.approximate_receive_count >= max_deliveries) {
+      // No row exists to fail: the message itself is given up (403 for a deleted key
+      // without ListBucket permission would otherwise come back for ever).
+      spdlog::error("s3://{}/{}: HeadObject failed on delivery {} ({}); given up", object.bucket,
+                    object.key, message.approximate_receive_count, f.reason);
+      deps_.metrics.message_failed();
+      return ObjectResult::kDone;
+    }
+    spdlog::warn("s3://{}/{}: HeadObject failed ({}); will retry", object.bucket, object.key,
+                 f.reason);
+    deps_.metrics.message_retried();
+    return ObjectResult::kRetry;
+  }
+  version.etag = head->etag;
+  if (version.version_id.empty()) version.version_id = head->version_id;
+  version.size_bytes = static_cast<std::int64_t>(head->size);
+  return std::nullopt;
+}
+
+// Claims the job of this object version. Returns how the object ends when it is not ours to
+// process (a duplicate, running elsewhere, not recordable, the store unreachable).
+std::optional<MessageProcessor::ObjectResult> MessageProcessor::claim(
+    const ObjectCreated& object, const aws::SqsMessage& message,
+    const store::ObjectVersion& version, store::ClaimResult& claimed,
+    std::optional<int>& retries_before) {
+  const int max_deliveries = deps_.config.queue.max_receive_count;
+  try {
+    // On the last delivery, the row as it was: whether the claim takes over the lease of a
+    // worker that died (the takeover counts it in retry_count).
     if (message.approximate_receive_count >= max_deliveries) {
       if (auto before = deps_.store.find_job(version)) retries_before = before->retry_count;
     }
-    claim =
+    claimed =
         deps_.store.claim_job(version, deps_.worker_id,
                               std::chrono::seconds(deps_.config.queue.visibility_timeout_seconds));
   } catch (...) {
@@ -314,55 +322,161 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
     deps_.metrics.message_retried();
     return ObjectResult::kRetry;
   }
-  switch (claim.outcome) {
+  switch (claimed.outcome) {
     case store::ClaimOutcome::kAlreadyCompleted:
     case store::ClaimOutcome::kAlreadyFailed:
       deps_.metrics.message_duplicate();
       spdlog::info("s3://{}/{} (etag {}): already {} as job {}, duplicate notification skipped",
-                   object.bucket, object.key, version.etag, store::to_string(claim.job.status),
-                   claim.job.id);
+                   object.bucket, object.key, version.etag, store::to_string(claimed.job.status),
+                   claimed.job.id);
       return ObjectResult::kDone;
     case store::ClaimOutcome::kInProgressElsewhere:
       spdlog::info("s3://{}/{}: job {} is in progress on {}, message returned for later",
-                   object.bucket, object.key, claim.job.id, claim.job.worker_id);
+                   object.bucket, object.key, claimed.job.id, claimed.job.worker_id);
       return ObjectResult::kBusyElsewhere;
     case store::ClaimOutcome::kClaimed:
       break;
   }
+  return std::nullopt;
+}
 
-  const store::Job& job = claim.job;
-  if (deps_.on_job_claimed) deps_.on_job_claimed(job.id);
-  // Attempts already spent on this object version: retry_count counts each transient
-  // failure (record_retry) and each attempt whose worker died holding the lease (the claim
-  // that takes over an expired lease counts it). Shutdown and a full disk spend none
-  // (release_job).
+// The poison-pill rule: the delivery that reaches MAX_RECEIVE_COUNT after an attempt that
+// ended with the process (or once the attempts are spent) gives up before any work, rather
+// than risk the process again: a message that kills the process is retired after
+// MAX_RECEIVE_COUNT tries, with or without a redrive policy. Attempts already spent:
+// retry_count counts each transient failure (record_retry) and each attempt whose worker
+// died holding the lease (the claim that takes over an expired lease counts it). Shutdown
+// and a full disk spend none (release_job).
+std::optional<MessageProcessor::ObjectResult> MessageProcessor::give_up_if_spent(
+    const store::Job& job, const ObjectCreated& object, const aws::SqsMessage& message,
+    std::optional<int> retries_before) {
+  const int max_deliveries = deps_.config.queue.max_receive_count;
   const bool previous_attempt_died = retries_before && job.retry_count > *retries_before;
-  if (job.retry_count >= max_deliveries ||
-      (message.approximate_receive_count >= max_deliveries && previous_attempt_died)) {
-    // The poison-pill rule: the delivery that reaches MAX_RECEIVE_COUNT after an attempt
-    // that ended with the process (or once the attempts are spent) gives up before any
-    // work, rather than risk the process again: a message that kills the process is
-    // retired after MAX_RECEIVE_COUNT tries, with or without a redrive policy.
-    try {
-      write_durably("failure", job.id, [&] {
-        deps_.store.fail_job(
-            job.id, deps_.worker_id,
-            "gave up after " +
-                std::to_string(std::max(message.approximate_receive_count - 1, job.retry_count)) +
-                " deliveries, the last without an outcome (processing this "
-                "file may have ended the service)");
-      });
-    } catch (...) {
-      return cancelled() ? ObjectResult::kInterrupted : ObjectResult::kRetry;
-    }
-    deps_.metrics.message_failed();
-    spdlog::error(
-        "job {}: delivery {}, {} attempts spent, the last without an outcome "
-        "(MAX_RECEIVE_COUNT {}): given up before work",
-        job.id, message.approximate_receive_count, job.retry_count, max_deliveries);
-    discard_outputs(job, object, /*may_have_artifacts=*/true);
-    return ObjectResult::kGaveUp;
+  if (job.retry_count < max_deliveries &&
+      (message.approximate_receive_count < max_deliveries || !previous_attempt_died)) {
+    return std::nullopt;
   }
+  try {
+    write_durably("failure", job.id, [&] {
+      deps_.store.fail_job(
+          job.id, deps_.worker_id,
+          "gave up after " +
+              std::to_string(std::max(message.approximate_receive_count - 1, job.retry_count)) +
+              " deliveries, the last without an outcome (processing this "
+              "file may have ended the service)");
+    });
+  } catch (...) {
+    return cancelled() ? ObjectResult::kInterrupted : ObjectResult::kRetry;
+  }
+  deps_.metrics.message_failed();
+  spdlog::error(
+      "job {}: delivery {}, {} attempts spent, the last without an outcome "
+      "(MAX_RECEIVE_COUNT {}): given up before work",
+      job.id, message.approximate_receive_count, job.retry_count, max_deliveries);
+  discard_outputs(job, object, /*may_have_artifacts=*/true);
+  return ObjectResult::kGaveUp;
+}
+
+// A failed attempt's outcome, recorded: failed, released (shutdown, no room) or counted as a
+// retry, by the failure's class (classify_current_exception decides it in one place).
+MessageProcessor::ObjectResult MessageProcessor::record_failure(const store::Job& job,
+                                                                const ObjectCreated& object,
+                                                                const aws::SqsMessage& message,
+                                                                const JobAttempt& attempt) {
+  const int max_deliveries = deps_.config.queue.max_receive_count;
+  ClassifiedFailure failure = classify_current_exception();
+  if (cancelled()) failure.kind = FailureClass::kCancelled;
+  // The row is read by people through the web backend: no local paths, no host names.
+  std::error_code no_temp_dir;
+  const std::filesystem::path temp_dir = std::filesystem::temp_directory_path(no_temp_dir);
+  const std::string reason = user_facing_reason(
+      failure.reason,
+      ReasonContext{deps_.work_dir / local_file_name(job.id, object.key),
+                    {deps_.work_dir, deps_.config.download_dir, deps_.config.report_dir,
+                     no_temp_dir ? deps_.work_dir : temp_dir},
+                    {deps_.worker_id},
+                    500});
+  // Artifacts of this job may exist once an attempt (this one, or an earlier delivery's)
+  // reached the publishing; a failed job deletes them.
+  const bool may_have_artifacts = attempt.publishing || job.retry_count > 0;
+  ObjectResult result = ObjectResult::kDone;
+  try {
+    switch (failure.kind) {
+      case FailureClass::kPermanent:
+        write_durably("failure", job.id,
+                      [&] { deps_.store.fail_job(job.id, deps_.worker_id, reason); });
+        deps_.metrics.message_failed();
+        spdlog::error("job {}: failed permanently: {}", job.id, failure.reason);
+        discard_outputs(job, object, may_have_artifacts);
+        result = ObjectResult::kDone;
+        break;
+      case FailureClass::kCancelled:
+        deps_.store.release_job(job.id, deps_.worker_id, "interrupted by shutdown");
+        spdlog::warn("job {}: interrupted by shutdown, returned to the queue", job.id);
+        result = ObjectResult::kInterrupted;
+        break;
+      case FailureClass::kNoRoom: {
+        // Never given up for this: the file is not at fault, and it completes once room
+        // exists (readiness is false meanwhile, so no new work arrives).
+        write_durably("retry", job.id,
+                      [&] { deps_.store.release_job(job.id, deps_.worker_id, reason); });
+        deps_.metrics.message_retried();
+        spdlog::warn("job {}: no room on this machine, returned for later: {}", job.id,
+                     failure.reason);
+        result = ObjectResult::kNoRoom;
+        break;
+      }
+      case FailureClass::kTransient: {
+        // Give up before record_retry: it releases the lease, and fail_job needs it.
+        if (message.approximate_receive_count >= max_deliveries ||
+            job.retry_count + 1 >= max_deliveries) {
+          write_durably("failure", job.id, [&] {
+            deps_.store.fail_job(job.id, deps_.worker_id,
+                                 "gave up after " +
+                                     std::to_string(message.approximate_receive_count) +
+                                     " deliveries: " + reason);
+          });
+          deps_.metrics.message_failed();
+          spdlog::error("job {}: gave up after {} deliveries: {}", job.id,
+                        message.approximate_receive_count, failure.reason);
+          discard_outputs(job, object, may_have_artifacts);
+          result = ObjectResult::kGaveUp;
+        } else {
+          int retries = 0;
+          write_durably("retry", job.id, [&] {
+            retries = deps_.store.record_retry(job.id, deps_.worker_id, reason);
+          });
+          deps_.metrics.message_retried();
+          spdlog::warn("job {}: transient failure (retry {}): {}", job.id, retries, failure.reason);
+          result = ObjectResult::kRetry;
+        }
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    // The outcome could not be recorded: the message must come back.
+    spdlog::error("job {}: could not record the outcome ({}); message will be redelivered", job.id,
+                  e.what());
+    result = failure.kind == FailureClass::kCancelled || cancelled() ? ObjectResult::kInterrupted
+                                                                     : ObjectResult::kRetry;
+  }
+  return result;
+}
+
+MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCreated& object,
+                                                                const aws::SqsMessage& message) {
+  if (!accepts(object, message)) return ObjectResult::kDone;
+  if (deps_.stop != nullptr && deps_.stop->load()) return ObjectResult::kInterrupted;
+  store::ObjectVersion version{object.bucket, object.key, object.etag, object.version_id,
+                               object.size < 0 ? 0 : object.size};
+  std::optional<aws::ObjectInfo> head;
+  if (auto ended = identify_version(object, message, version, head)) return *ended;
+  store::ClaimResult claimed;
+  std::optional<int> retries_before;
+  if (auto ended = claim(object, message, version, claimed, retries_before)) return *ended;
+  const store::Job& job = claimed.job;
+  if (deps_.on_job_claimed) deps_.on_job_claimed(job.id);
+  if (auto ended = give_up_if_spent(job, object, message, retries_before)) return *ended;
 
   deps_.metrics.job_started();
   const auto started = Clock::now();
@@ -375,82 +489,7 @@ MessageProcessor::ObjectResult MessageProcessor::process_object(const ObjectCrea
     deps_.metrics.message_processed();
     spdlog::info("job {}: completed in {:.2f} s", job.id, seconds_since(started));
   } catch (...) {
-    ClassifiedFailure failure = classify_current_exception();
-    if (cancelled()) failure.kind = FailureClass::kCancelled;
-    // The row is read by people through the web backend: no local paths, no host names.
-    std::error_code no_temp_dir;
-    const std::filesystem::path temp_dir = std::filesystem::temp_directory_path(no_temp_dir);
-    const std::string reason = user_facing_reason(
-        failure.reason,
-        ReasonContext{deps_.work_dir / local_file_name(job.id, object.key),
-                      {deps_.work_dir, deps_.config.download_dir, deps_.config.report_dir,
-                       no_temp_dir ? deps_.work_dir : temp_dir},
-                      {deps_.worker_id},
-                      500});
-    // Artifacts of this job may exist once an attempt (this one, or an earlier delivery's)
-    // reached the publishing; a failed job deletes them.
-    const bool may_have_artifacts = attempt.publishing || job.retry_count > 0;
-    try {
-      switch (failure.kind) {
-        case FailureClass::kPermanent:
-          write_durably("failure", job.id,
-                        [&] { deps_.store.fail_job(job.id, deps_.worker_id, reason); });
-          deps_.metrics.message_failed();
-          spdlog::error("job {}: failed permanently: {}", job.id, failure.reason);
-          discard_outputs(job, object, may_have_artifacts);
-          result = ObjectResult::kDone;
-          break;
-        case FailureClass::kCancelled:
-          deps_.store.release_job(job.id, deps_.worker_id, "interrupted by shutdown");
-          spdlog::warn("job {}: interrupted by shutdown, returned to the queue", job.id);
-          result = ObjectResult::kInterrupted;
-          break;
-        case FailureClass::kNoRoom: {
-          // Never given up for this: the file is not at fault, and it completes once room
-          // exists (readiness is false meanwhile, so no new work arrives).
-          write_durably("retry", job.id,
-                        [&] { deps_.store.release_job(job.id, deps_.worker_id, reason); });
-          deps_.metrics.message_retried();
-          spdlog::warn("job {}: no room on this machine, returned for later: {}", job.id,
-                       failure.reason);
-          result = ObjectResult::kNoRoom;
-          break;
-        }
-        case FailureClass::kTransient: {
-          // Give up before record_retry: it releases the lease, and fail_job needs it.
-          if (message.approximate_receive_count >= max_deliveries ||
-              job.retry_count + 1 >= max_deliveries) {
-            write_durably("failure", job.id, [&] {
-              deps_.store.fail_job(job.id, deps_.worker_id,
-                                   "gave up after " +
-                                       std::to_string(message.approximate_receive_count) +
-                                       " deliveries: " + reason);
-            });
-            deps_.metrics.message_failed();
-            spdlog::error("job {}: gave up after {} deliveries: {}", job.id,
-                          message.approximate_receive_count, failure.reason);
-            discard_outputs(job, object, may_have_artifacts);
-            result = ObjectResult::kGaveUp;
-          } else {
-            int retries = 0;
-            write_durably("retry", job.id, [&] {
-              retries = deps_.store.record_retry(job.id, deps_.worker_id, reason);
-            });
-            deps_.metrics.message_retried();
-            spdlog::warn("job {}: transient failure (retry {}): {}", job.id, retries,
-                         failure.reason);
-            result = ObjectResult::kRetry;
-          }
-          break;
-        }
-      }
-    } catch (const std::exception& e) {
-      // The outcome could not be recorded: the message must come back.
-      spdlog::error("job {}: could not record the outcome ({}); message will be redelivered",
-                    job.id, e.what());
-      result = failure.kind == FailureClass::kCancelled || cancelled() ? ObjectResult::kInterrupted
-                                                                       : ObjectResult::kRetry;
-    }
+    result = record_failure(job, object, message, attempt);
   }
   deps_.metrics.job_finished(seconds_since(started));
   return result;

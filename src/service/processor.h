@@ -121,7 +121,23 @@ class MessageProcessor {
     std::string report_location;
   };
 
+  // One object of a message, in its phases: accepted, its version identified, its job
+  // claimed, the poison-pill rule, the job run, and a failure's outcome recorded.
   ObjectResult process_object(const ObjectCreated& object, const aws::SqsMessage& message);
+  bool accepts(const ObjectCreated& object, const aws::SqsMessage& message) const;
+  std::optional<ObjectResult> identify_version(const ObjectCreated& object,
+                                               const aws::SqsMessage& message,
+                                               store::ObjectVersion& version,
+                                               std::optional<aws::ObjectInfo>& head);
+  std::optional<ObjectResult> claim(const ObjectCreated& object, const aws::SqsMessage& message,
+                                    const store::ObjectVersion& version,
+                                    store::ClaimResult& claimed,
+                                    std::optional<int>& retries_before);
+  std::optional<ObjectResult> give_up_if_spent(const store::Job& job, const ObjectCreated& object,
+                                               const aws::SqsMessage& message,
+                                               std::optional<int> retries_before);
+  ObjectResult record_failure(const store::Job& job, const ObjectCreated& object,
+                              const aws::SqsMessage& message, const JobAttempt& attempt);
   // The phases of a job, in order.
   void run_job(const store::Job& job, const ObjectCreated& object,
                std::optional<aws::ObjectInfo> head, JobAttempt& attempt);
