@@ -43,15 +43,21 @@ constexpr StrideMeasure metres(std::string_view key, std::string_view label,
           kMetres, fhir.code, fhir.display, true, nullptr, metres_of};
 }
 
+// A measure that a frontal view gives as well as a side view (StrideMeasure::frontal_view).
+constexpr StrideMeasure any_view(StrideMeasure m) {
+  m.frontal_view = true;
+  return m;
+}
+
 // Phases follow Perry and Burnfield (Gait Analysis, 2nd ed., ch. 2); gait_table.h defines each.
 constexpr StrideMeasure kCatalogue[] = {
-    seconds(
+    any_view(seconds(
         "stride_time_s", "Stride time",
         [](const Stride& s) { return std::optional<double>(s.stride_time_s); },
-        {"stride-time", "Stride time"}, true),
-    seconds(
+        {"stride-time", "Stride time"}, true)),
+    any_view(seconds(
         "step_time_s", "Step time", [](const Stride& s) { return s.step_time_s; },
-        {"step-time", "Step time"}, true),
+        {"step-time", "Step time"}, true)),
     seconds("stance_s", "Stance time", [](const Stride& s) { return s.stance_s; }),
     seconds("swing_s", "Swing time", [](const Stride& s) { return s.swing_s; }),
     seconds("single_support_s", "Single support time",

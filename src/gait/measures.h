@@ -44,6 +44,11 @@ struct StrideMeasure {
   // Null for kMetres measures, which scale `metres_of` instead.
   std::optional<double> (*value)(const Stride&) = nullptr;
   std::string_view metres_of{};  // kMetres: the kBodyHeights measure it scales
+  // Valid also from a pass seen from the front, back or obliquely (gait/frontal_events.h): the
+  // times of whole steps and strides. Not the phases (contacts timed too coarsely from there)
+  // nor lengths (no depth scale); the table leaves those null for such passes. Every measure is
+  // valid from the side.
+  bool frontal_view = false;
 };
 
 // The catalogue, in the contract's order (docs/results.md).

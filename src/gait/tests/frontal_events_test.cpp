@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "gait/gait_keypoints.h"
+#include "gait/gait_table.h"
+#include "gait/measures.h"
 #include "pose/blazepose.h"
 #include "pose/pose_tracker.h"
 #include "support/gait_label_scoring.h"
@@ -176,6 +178,24 @@ TEST(FrontalEvents, WalkTowardTheCameraIsAFrontViewWithItsEventsAndCadence) {
   EXPECT_EQ(j["not_reported"]["walking_speed"], "needs_depth_scale");
   EXPECT_EQ(j["not_reported"]["sagittal_angles"], "needs_side_view");
   EXPECT_EQ(j["not_reported"]["phases"], "contact_timing_too_coarse");
+}
+
+// The catalogue says per measure whether a frontal view gives it; the table's strides of a front
+// pass have exactly those measures and no other.
+TEST(FrontalEvents, StridesOfAFrontPassHaveTheMeasuresTheCatalogueAllowsTheView) {
+  const KeypointGait g = detect_keypoint_gait(synthetic_frames(SyntheticWalk{}), kFps);
+  const GaitTable table = build_gait_table(g, 1.7);
+  ASSERT_GE(table.strides.size(), 4u);
+  int frontal_measures = 0;
+  for (const StrideMeasure& m : stride_measures()) {
+    if (m.value == nullptr) continue;  // metres scale a body-height measure
+    if (m.frontal_view) ++frontal_measures;
+    for (const Stride& s : table.strides) {
+      EXPECT_EQ(m.value(s).has_value(), m.frontal_view) << m.key;
+    }
+  }
+  EXPECT_EQ(frontal_measures, 2);  // stride and step time
+  EXPECT_FALSE(table.speed_body_heights_per_s.has_value());
 }
 
 TEST(FrontalEvents, WalkAwayIsABackViewAndTheFeetAreTheSubjectsOwn) {
