@@ -87,6 +87,11 @@ struct QualityCounters {
   double clipped_sum = 0;  // share of pixels at >= 250
 };
 
+// A person is there when the silhouette was found for half a second (at least 3 frames).
+bool person_detected(const QualityCounters& quality, double fps) {
+  return quality.person_frames >= std::max(3.0, 0.5 * fps);
+}
+
 class GaitAnalyzer final : public Analyzer {
  public:
   explicit GaitAnalyzer(GaitConfig config) : config_(std::move(config)) {}
@@ -95,6 +100,23 @@ class GaitAnalyzer final : public Analyzer {
   AnalysisResult analyze(const AnalysisRequest& request) override;
 
  private:
+  // What the pass over the video saw.
+  struct Observed {
+    std::vector<GaitSample> samples;
+    QualityCounters quality;
+    KeyFrameSampler key_frames;
+    std::int64_t corrupt_packets = 0;
+  };
+  // The phases of analyze, in order.
+  std::unique_ptr<media::VideoDecoder> open_decoder(const AnalysisRequest& request) const;
+  Observed observe_video(media::VideoDecoder& decoder, double fps);
+  json recording_warnings(const media::VideoStreamInfo& info, double fps, double duration_s,
+                          const QualityCounters& quality) const;
+  void add_walking_measures(json& analysis, const GaitEvents& events, json& warnings,
+                            std::optional<double> subject_height_m) const;
+  static void write_report(const AnalysisRequest& request, const json& analysis,
+                           const Observed& observed, const GaitEvents& events,
+                           AnalysisResult& result);
   GaitSample observe(const PendingFrame& frame, const cv::Mat& background, QualityCounters& quality,
                      KeyFrameSampler& key_frames);
   GaitConfig config_;
@@ -195,17 +217,16 @@ GaitSample GaitAnalyzer::observe(const PendingFrame& frame, const cv::Mat& backg
   return sample;
 }
 
-AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
-  const auto started = std::chrono::steady_clock::now();
+std::unique_ptr<media::VideoDecoder> GaitAnalyzer::open_decoder(
+    const AnalysisRequest& request) const {
   media::DecoderOptions options;
   options.max_width = config_.analysis_width;
   options.max_height = config_.analysis_width;
   options.skip_loop_filter = config_.skip_loop_filter;
   options.threads = config_.decoder_threads;
   options.limits = request.limits;
-  std::unique_ptr<media::VideoDecoder> decoder;
   try {
-    decoder = std::make_unique<media::VideoDecoder>(request.video, options);
+    return std::make_unique<media::VideoDecoder>(request.video, options);
   } catch (const media::MediaError& e) {
     const bool bad_input = e.code() == media::MediaErrorCode::kInvalidData ||
                            e.code() == media::MediaErrorCode::kNoVideo ||
@@ -213,20 +234,20 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
     throw AnalysisError(bad_input ? AnalysisErrorCode::kInvalidInput : AnalysisErrorCode::kInternal,
                         e.what());
   }
-  const media::VideoStreamInfo info = decoder->info();
-  const double fps = info.fps > 0 ? info.fps : 30.0;
+}
+
+// Every frame against the median background of the frames around it: each frame waits until
+// the background has seen as many samples after it as before.
+GaitAnalyzer::Observed GaitAnalyzer::observe_video(media::VideoDecoder& decoder, double fps) {
   const long sample_interval = std::max(1L, std::lround(fps / config_.background_samples_per_s));
   const auto delay = static_cast<std::size_t>(sample_interval * (config_.background_samples / 2));
-
   SlidingMedianBackground background(static_cast<std::size_t>(config_.background_samples));
-  KeyFrameSampler key_frames(static_cast<std::size_t>(config_.report_key_frames));
-  QualityCounters quality;
+  Observed out{{}, {}, KeyFrameSampler(static_cast<std::size_t>(config_.report_key_frames)), 0};
   std::deque<PendingFrame> pending;
-  std::vector<GaitSample> samples;
   media::VideoFrame frame;
   try {
     while (true) {
-      const bool more = decoder->next(frame);
+      const bool more = decoder.next(frame);
       if (more) {
         const cv::Mat view(frame.height, frame.width, CV_8UC1,
                            const_cast<std::uint8_t*>(frame.data),
@@ -235,15 +256,16 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
         if (frame.index % sample_interval == 0) {
           background.add_sample(p.gray);
           const cv::Scalar mean = cv::mean(p.gray);
-          quality.luma_sum += mean[0];
-          quality.clipped_sum +=
+          out.quality.luma_sum += mean[0];
+          out.quality.clipped_sum +=
               cv::countNonZero(p.gray >= 250) / static_cast<double>(p.gray.total());
-          ++quality.luma_samples;
+          ++out.quality.luma_samples;
         }
         pending.push_back(std::move(p));
       }
       while (!pending.empty() && (pending.size() > delay || !more)) {
-        samples.push_back(observe(pending.front(), background.background(), quality, key_frames));
+        out.samples.push_back(
+            observe(pending.front(), background.background(), out.quality, out.key_frames));
         pending.pop_front();
       }
       if (!more) break;
@@ -251,15 +273,15 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
   } catch (const media::MediaError& e) {
     throw AnalysisError(AnalysisErrorCode::kInvalidInput, e.what());
   }
-  if (samples.empty()) {
+  if (out.samples.empty()) {
     throw AnalysisError(AnalysisErrorCode::kInvalidInput, "no decodable video frames");
   }
+  out.corrupt_packets = decoder.corrupt_packets();
+  return out;
+}
 
-  const GaitEvents events = detect_gait_events(samples, fps, config_.events);
-  const double duration_s =
-      info.duration_s > 0 ? info.duration_s : samples.back().time_s + 1.0 / fps;
-
-  // Quality warnings.
+json GaitAnalyzer::recording_warnings(const media::VideoStreamInfo& info, double fps,
+                                      double duration_s, const QualityCounters& quality) const {
   json warnings = json::array();
   const double mean_luma = quality.luma_samples ? quality.luma_sum / quality.luma_samples : 0;
   const double clipped = quality.luma_samples ? quality.clipped_sum / quality.luma_samples : 0;
@@ -272,16 +294,23 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
   if (mean_luma < config_.dark_mean_luma) warnings.push_back("too_dark");
   if (mean_luma > config_.bright_mean_luma || clipped > 0.4) warnings.push_back("overexposed");
   if (quality.moving_camera_frames > 0.2 * quality.frames) warnings.push_back("camera_moving");
-  const bool person_detected = quality.person_frames >= std::max(3.0, 0.5 * fps);
-  if (!person_detected) warnings.push_back("no_person");
-  if (person_detected && quality.multi_person_frames > 0.2 * quality.person_frames) {
+  const bool person = person_detected(quality, fps);
+  if (!person) warnings.push_back("no_person");
+  if (person && quality.multi_person_frames > 0.2 * quality.person_frames) {
     warnings.push_back("multiple_people");
   }
-  if (person_detected && quality.cut_frames > 0.2 * quality.person_frames) {
+  if (person && quality.cut_frames > 0.2 * quality.person_frames) {
     warnings.push_back("person_cut_by_frame_edge");
   }
   if (info.rotation_degrees != 0) warnings.push_back("rotation_applied");
+  return warnings;
+}
 
+// Steps, cadence, their variability, direction, speed and step length, and the confidence
+// (a periodic signal, enough steps, regular steps, clean conditions).
+void GaitAnalyzer::add_walking_measures(json& analysis, const GaitEvents& events, json& warnings,
+                                        std::optional<double> subject_height_m) const {
+  const bool person_detected = analysis["person_detected"].get<bool>();
   const bool walking = person_detected && !events.segments.empty() && events.steps.size() >= 2;
   if (person_detected && !walking) warnings.push_back("no_walking_detected");
   // (A plain struct and flag: GCC's -Wmaybe-uninitialized misfires on std::optional here.)
@@ -295,9 +324,6 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
   }
   if (walking && !has_stats) warnings.push_back("too_few_steps");
 
-  json analysis;
-  analysis["analyzer"] = {{"name", name()}, {"version", version()}};
-  analysis["person_detected"] = person_detected;
   json steps = json::array();
   if (walking) {
     for (const StepEvent& e : events.steps) {
@@ -342,14 +368,13 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
   const std::optional<double> step_length =
       speed && has_stats ? std::optional<double>(*speed * st.mean_s) : std::nullopt;
   analysis["step_length_body_heights"] = step_length ? json(*step_length) : json(nullptr);
-  if (request.subject_height_m) {
-    analysis["subject_height_m"] = *request.subject_height_m;
-    analysis["speed_m_per_s"] = speed ? json(*speed * *request.subject_height_m) : json(nullptr);
+  if (subject_height_m) {
+    analysis["subject_height_m"] = *subject_height_m;
+    analysis["speed_m_per_s"] = speed ? json(*speed * *subject_height_m) : json(nullptr);
     analysis["step_length_m"] =
-        step_length ? json(*step_length * *request.subject_height_m) : json(nullptr);
+        step_length ? json(*step_length * *subject_height_m) : json(nullptr);
   }
 
-  // Confidence: periodic signal, enough steps, regular steps, clean conditions.
   double confidence = 0;
   if (has_stats && longest) {
     confidence = std::clamp(longest->periodicity, 0.0, 1.0) *
@@ -361,6 +386,51 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
     }
   }
   analysis["confidence"] = std::round(confidence * 1000) / 1000;
+}
+
+void GaitAnalyzer::write_report(const AnalysisRequest& request, const json& analysis,
+                                const Observed& observed, const GaitEvents& events,
+                                AnalysisResult& result) {
+  DirectoryOutputs directory(request.report_dir);
+  OutputFiles* outputs = request.outputs != nullptr    ? request.outputs
+                         : !request.report_dir.empty() ? &directory
+                                                       : nullptr;
+  if (outputs == nullptr || !outputs->accepts("report.html")) return;
+  std::vector<double> times;
+  std::vector<double> signal;
+  times.reserve(observed.samples.size());
+  for (std::size_t i = 0; i < observed.samples.size(); ++i) {
+    times.push_back(observed.samples[i].time_s);
+    signal.push_back(observed.samples[i].usable ? events.smoothed_spread[i] : std::nan(""));
+  }
+  outputs->write("report.html", render_gait_report(analysis, request.metadata, times, signal,
+                                                   observed.key_frames.frames()));
+  result.outputs_written.push_back("report.html");
+  if (outputs == &directory) {
+    result.report_path = request.report_dir / "report.html";
+    result.artifacts.push_back(*result.report_path);
+  }
+}
+
+AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::unique_ptr<media::VideoDecoder> decoder = open_decoder(request);
+  const media::VideoStreamInfo info = decoder->info();
+  const double fps = info.fps > 0 ? info.fps : 30.0;
+  const Observed observed = observe_video(*decoder, fps);
+  const std::vector<GaitSample>& samples = observed.samples;
+  const QualityCounters& quality = observed.quality;
+
+  const GaitEvents events = detect_gait_events(samples, fps, config_.events);
+  const double duration_s =
+      info.duration_s > 0 ? info.duration_s : samples.back().time_s + 1.0 / fps;
+  json warnings = recording_warnings(info, fps, duration_s, quality);
+
+  json analysis;
+  analysis["analyzer"] = {{"name", name()}, {"version", version()}};
+  analysis["person_detected"] = person_detected(quality, fps);
+  add_walking_measures(analysis, events, warnings, request.subject_height_m);
+  const double mean_luma = quality.luma_samples ? quality.luma_sum / quality.luma_samples : 0;
   analysis["quality"] = {
       {"warnings", warnings},
       {"fps", fps},
@@ -373,7 +443,7 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
       {"multiple_person_frames", quality.multi_person_frames},
       {"cut_person_frames", quality.cut_frames},
       {"moving_camera_frames", quality.moving_camera_frames},
-      {"corrupt_packets", decoder->corrupt_packets()}};
+      {"corrupt_packets", observed.corrupt_packets}};
   // The caller's warnings say nothing of the recording: after the confidence, not in it.
   for (const std::string& w : request.warnings) analysis["quality"]["warnings"].push_back(w);
   analysis["frames_analyzed"] = samples.size();
@@ -381,26 +451,7 @@ AnalysisResult GaitAnalyzer::analyze(const AnalysisRequest& request) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   AnalysisResult result;
-  DirectoryOutputs directory(request.report_dir);
-  OutputFiles* outputs = request.outputs != nullptr    ? request.outputs
-                         : !request.report_dir.empty() ? &directory
-                                                       : nullptr;
-  if (outputs != nullptr && outputs->accepts("report.html")) {
-    std::vector<double> times;
-    std::vector<double> signal;
-    times.reserve(samples.size());
-    for (std::size_t i = 0; i < samples.size(); ++i) {
-      times.push_back(samples[i].time_s);
-      signal.push_back(samples[i].usable ? events.smoothed_spread[i] : std::nan(""));
-    }
-    outputs->write("report.html", render_gait_report(analysis, request.metadata, times, signal,
-                                                     key_frames.frames()));
-    result.outputs_written.push_back("report.html");
-    if (outputs == &directory) {
-      result.report_path = request.report_dir / "report.html";
-      result.artifacts.push_back(*result.report_path);
-    }
-  }
+  write_report(request, analysis, observed, events, result);
   result.analysis = std::move(analysis);
   return result;
 }
