@@ -136,6 +136,36 @@ TEST(MeasureCatalogue, AnAddedMeasureReachesTheTableReportCsvAndFhir) {
       std::string::npos);
 }
 
+std::string read_doc(const std::string& relative) {
+  std::ifstream in(std::string(DANCER_SOURCE_DIR) + "/" + relative);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The contract documents say what the catalogue says: the JSON Schema requires exactly its keys,
+// in its order, per stride and per side; docs/fhir.md lists every FHIR code and docs/exports.md
+// every CSV column.
+TEST(MeasureCatalogue, TheContractDocumentsListEveryMeasure) {
+  const json schema = json::parse(read_doc("docs/results.schema.json"));
+  std::vector<std::string> keys;
+  for (const StrideMeasure& m : stride_measures()) keys.emplace_back(m.key);
+  EXPECT_EQ(schema.at("definitions").at("side").at("required").get<std::vector<std::string>>(),
+            keys);
+  std::vector<std::string> stride_keys = {"foot", "pass", "start_frame", "end_frame", "start_s"};
+  stride_keys.insert(stride_keys.end(), keys.begin(), keys.end());
+  EXPECT_EQ(schema.at("definitions").at("stride").at("required").get<std::vector<std::string>>(),
+            stride_keys);
+  const std::string fhir = read_doc("docs/fhir.md");
+  const std::string exports = read_doc("docs/exports.md");
+  for (const StrideMeasure& m : stride_measures()) {
+    EXPECT_NE(exports.find(std::string(m.key)), std::string::npos) << m.key;
+    if (!m.fhir_code.empty()) {
+      EXPECT_NE(fhir.find("`" + std::string(m.fhir_code) + "`"), std::string::npos) << m.fhir_code;
+    }
+  }
+}
+
 // Each key once, and every metres measure scales a body-height measure of the catalogue.
 TEST(MeasureCatalogue, KeysAreUniqueAndMetresScaleABodyHeightMeasure) {
   const auto all = stride_measures();
