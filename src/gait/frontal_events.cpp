@@ -287,4 +287,22 @@ bool analyse_frontal_run(const std::vector<Sample>& samples, std::size_t a, std:
   return true;
 }
 
+bool analyse_frontal_walk(const std::vector<Sample>& samples, std::size_t a, std::size_t b,
+                          double fps, const KeypointGaitConfig& config,
+                          std::vector<WalkingPass>& passes, std::vector<FootEvent>& events) {
+  if (b <= a) return false;
+  Series facing(b - a);
+  for (std::size_t i = a; i < b; ++i) facing[i - a] = samples[i].hip_left_minus_right;
+  // 1 Hz keeps a turn (about a second) and removes a hip crossing of a frame or two.
+  facing = filtfilt(facing, config.pass_lowpass_hz, fps);
+  bool found = false;
+  std::size_t start = a;
+  for (std::size_t i = a + 1; i <= b; ++i) {
+    if (i < b && (facing[i - a] > 0) == (facing[i - 1 - a] > 0)) continue;
+    found = analyse_frontal_run(samples, start, i, fps, config, passes, events) || found;
+    start = i;
+  }
+  return found;
+}
+
 }  // namespace dancer::analysis

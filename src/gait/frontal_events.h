@@ -68,4 +68,12 @@ bool analyse_frontal_run(const std::vector<KeypointGaitBuilder::Sample>& samples
                          std::size_t b, double fps, const KeypointGaitConfig& config,
                          std::vector<WalkingPass>& passes, std::vector<FootEvent>& events);
 
+// A hallway walk toward the camera, a turn and back (or the reverse): samples[a, b) split where
+// the walker turns to face the other way (the model's left hip crosses to the other side of its
+// right, smoothed over half a second so that a hip crossing for a frame or two is no turn), each
+// part analysed by analyse_frontal_run as its own pass. Returns whether any pass was found.
+bool analyse_frontal_walk(const std::vector<KeypointGaitBuilder::Sample>& samples, std::size_t a,
+                          std::size_t b, double fps, const KeypointGaitConfig& config,
+                          std::vector<WalkingPass>& passes, std::vector<FootEvent>& events);
+
 }  // namespace dancer::analysis

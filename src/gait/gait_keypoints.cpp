@@ -664,7 +664,7 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
     // (gait/frontal_events.h). A run that gave a side pass is not analysed again.
     if (out.passes.size() == passes_before &&
         median(widths) / height > config_.max_side_view_hip_width &&
-        !analyse_frontal_run(samples_, run_start, b, fps, config_, out.passes, out.events)) {
+        !analyse_frontal_walk(samples_, run_start, b, fps, config_, out.passes, out.events)) {
       front_view = true;
     }
   }

@@ -39,6 +39,7 @@ struct SyntheticWalk {
   double lift = 0.08;               // body heights
   bool model_facing_camera = true;  // the model's left hip on the image's right
   int frames = 150;
+  double start_m = 0;  // the pelvis's distance from the camera at t = 0; 0: 7 m toward, 3 m away
 };
 
 struct Truth {
@@ -68,8 +69,8 @@ std::vector<Truth> truth_of(const SyntheticWalk& w) {
 
 std::vector<PoseFrame> synthetic_frames(const SyntheticWalk& w) {
   const bool toward = w.direction >= 0;
-  const double start = toward ? 7.0 : 3.0;  // pelvis distance from the camera at t = 0, m
-  const double v = w.direction * kSpeed;    // m/s toward the camera
+  const double start = w.start_m > 0 ? w.start_m : toward ? 7.0 : 3.0;
+  const double v = w.direction * kSpeed;  // m/s toward the camera
   const auto pelvis = [&](double t) { return start - v * t; };
   // Where a foot stands at time t (distance, m) and how high its heel is (m).
   const auto foot_at = [&](int foot, double t, double& z, double& height) {
@@ -217,6 +218,36 @@ TEST(FrontalEvents, WalkAwayIsABackViewAndTheFeetAreTheSubjectsOwn) {
   ASSERT_EQ(kept.passes.size(), 1u);
   EXPECT_EQ(kept.passes.front().relabelled_frames, 0);
   expect_events_match(kept, truth_of(walk), 3);
+}
+
+TEST(FrontalEvents, AHallwayWalkThereAndBackIsAFrontPassAndABackPass) {
+  // 5 s toward the camera from 7 m, a turn (the model, reading the back as a back, now sees the
+  // left hip on the image's left), 5 s away from 4 m.
+  const SyntheticWalk there;
+  SyntheticWalk back;
+  back.direction = -1;
+  back.model_facing_camera = false;
+  back.start_m = 4;
+  std::vector<PoseFrame> frames = synthetic_frames(there);
+  const double offset_s = there.frames / kFps;
+  for (PoseFrame f : synthetic_frames(back)) {
+    f.frame_index += there.frames;
+    f.time_s += offset_s;
+    frames.push_back(f);
+  }
+  const KeypointGait g = detect_keypoint_gait(frames, kFps);
+  ASSERT_EQ(g.passes.size(), 2u);
+  EXPECT_EQ(g.passes[0].view, PassView::kFront);
+  EXPECT_EQ(g.passes[1].view, PassView::kBack);
+  EXPECT_EQ(g.passes[1].direction, "away_from_camera");
+  std::vector<Truth> truth = truth_of(there);
+  for (Truth t : truth_of(back)) {
+    t.time_s += offset_s;
+    truth.push_back(t);
+  }
+  expect_events_match(g, truth, 3);
+  ASSERT_TRUE(g.cadence_steps_per_min.has_value());
+  EXPECT_NEAR(*g.cadence_steps_per_min, 60 / kStepS, 1.0);
 }
 
 TEST(FrontalEvents, NarrowerHipsAreAnObliqueView) {
