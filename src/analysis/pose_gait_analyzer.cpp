@@ -44,14 +44,14 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   PoseVideoSummary summary;
   PoseVideoOptions pose = config_.pose;
   pose.limits = request.limits;
+  std::vector<PoseFrame> poses;  // the picture's pixels; the scene's frame below
   pose.frame_hook = [&](const cv::Mat& rgb, const PoseFrame& frame) { recording.add(rgb, frame); };
   try {
     summary = track_video_poses(request.video, pose, [&](const PoseFrame& frame) {
       if (request.cancel != nullptr && request.cancel->load()) {
         throw AnalysisError(AnalysisErrorCode::kCancelled, "analysis cancelled by shutdown");
       }
-      events.add(frame);
-      kinematics.add(frame);
+      poses.push_back(frame);
       skeleton.add(frame);
     });
   } catch (const PoseModelError& e) {
@@ -61,6 +61,15 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   const media::VideoStreamInfo& info = summary.info;
   if (!(info.fps > 0)) {
     throw AnalysisError(AnalysisErrorCode::kInvalidInput, "the video has no frame rate");
+  }
+  // The camera's motion, measured once for the camera_motion check and for the keypoints:
+  // events, speed and lengths are read in the scene's frame when the camera moved and could be
+  // followed (a still camera's keypoints are left as they are).
+  const CameraMotion& camera = recording.camera_motion();
+  const CameraJudgement camera_judgement = judge_camera(camera);
+  for (const PoseFrame& frame : scene_poses(std::move(poses), camera, camera_judgement)) {
+    events.add(frame);
+    kinematics.add(frame);
   }
   const KeypointGait gait = events.finish(info.fps);
   const GaitTable table = build_gait_table(gait, request.subject_height_m, config_.table);
@@ -115,6 +124,7 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   const std::vector<QualityCheck> checks = recording.finish(
       {info.fps, info.width, info.height, info.duration_s, static_cast<int>(table.strides.size())});
   a["quality"]["checks"] = to_json(checks);
+  a["quality"]["camera_motion"] = to_json(camera, camera_judgement);
   for (const std::string& name : withhold_measures(a, checks)) {
     auto& list = a["quality"]["warnings"];
     if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);

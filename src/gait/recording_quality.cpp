@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 #include <set>
 
 #include "common/json_number.h"
@@ -37,9 +36,6 @@ using blazepose::kRightHip;
 constexpr blazepose::Landmark kFeet[] = {blazepose::kLeftHeel, blazepose::kRightHeel,
                                          blazepose::kLeftFootIndex, blazepose::kRightFootIndex};
 constexpr float kMinPresence = 0.5f;
-// Corners tracked per frame pair and the fewest RANSAC inliers a motion is trusted on.
-constexpr int kMaxCorners = 200;
-constexpr int kMinInliers = 15;
 
 QualityVerdict worst(QualityVerdict a, QualityVerdict b) { return a > b ? a : b; }
 
@@ -51,21 +47,6 @@ QualityCheck make_check(std::string name, std::optional<double> value, std::stri
   c.unit = std::move(unit);
   c.threshold = threshold;
   return c;
-}
-
-// The walker's box: every landmark, widened by a tenth of its height on each side.
-std::optional<cv::Rect2f> person_box(const PoseFrame& pose) {
-  if (!pose.person) return std::nullopt;
-  float x0 = pose.landmarks[0].x, x1 = x0, y0 = pose.landmarks[0].y, y1 = y0;
-  for (const Landmark& l : pose.landmarks) {
-    if (!std::isfinite(l.x) || !std::isfinite(l.y)) return std::nullopt;
-    x0 = std::min(x0, l.x);
-    x1 = std::max(x1, l.x);
-    y0 = std::min(y0, l.y);
-    y1 = std::max(y1, l.y);
-  }
-  const float margin = 0.1f * (y1 - y0);
-  return cv::Rect2f(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin);
 }
 
 cv::Rect clip(const cv::Rect2f& r, cv::Size size) {
@@ -106,11 +87,17 @@ QualityVerdict QualityThreshold::judge(double value) const {
   return QualityVerdict::kPass;
 }
 
-RecordingQualityBuilder::RecordingQualityBuilder(RecordingQualityConfig config) : config_(config) {}
+RecordingQualityBuilder::RecordingQualityBuilder(RecordingQualityConfig config)
+    : config_(config), camera_(config.camera) {}
 
 void RecordingQualityBuilder::add(const cv::Mat& rgb_frame, const PoseFrame& pose) {
-  const std::optional<cv::Rect2f> box = person_box(pose);
-  if (frames_ % std::max(1, config_.motion_every) == 0) add_motion(rgb_frame, box, pose.time_s);
+  const std::optional<cv::Rect2f> box = walker_box(pose);
+  camera_.add(rgb_frame, box, pose.time_s);
+  camera_motion_.reset();
+  if (frames_ % std::max(1, config_.luma_every) == 0) {
+    frame_luma_sum_ += cv::mean(camera_.work_gray())[0];
+    ++frame_luma_samples_;
+  }
   ++frames_;
   if (!box) return;
   const auto& lm = pose.landmarks;
@@ -160,72 +147,61 @@ void RecordingQualityBuilder::add_box(const cv::Mat& rgb_frame, const cv::Rect2f
   }
 }
 
-void RecordingQualityBuilder::add_motion(const cv::Mat& rgb_frame,
-                                         const std::optional<cv::Rect2f>& box, double time_s) {
-  const double f = static_cast<double>(config_.motion_width) / rgb_frame.cols;
-  cv::resize(rgb_frame, crop_, cv::Size(), f, f, cv::INTER_AREA);
-  cv::cvtColor(crop_, small_, cv::COLOR_RGB2GRAY);
-  frame_luma_sum_ += cv::mean(small_)[0];
-  ++frame_luma_samples_;
-  // The walker is no part of the scene: masked from the corners, and points that land on
-  // them are dropped.
-  std::optional<cv::Rect> walker;
-  if (box) {
-    const cv::Rect2f scaled(box->x * static_cast<float>(f), box->y * static_cast<float>(f),
-                            box->width * static_cast<float>(f),
-                            box->height * static_cast<float>(f));
-    walker = clip(scaled, small_.size());
+const CameraMotion& RecordingQualityBuilder::camera_motion() const {
+  if (!camera_motion_) camera_motion_ = camera_.finish();
+  return *camera_motion_;
+}
+
+CameraJudgement judge_camera(const CameraMotion& motion, const RecordingQualityConfig& config) {
+  CameraJudgement j;
+  const double frames = static_cast<double>(motion.frame_pairs + motion.frame_pairs_unmeasured);
+  const double unmeasured =
+      frames > 0 ? static_cast<double>(motion.frame_pairs_unmeasured) / frames : 1.0;
+  j.measurable =
+      motion.frame_pairs > 0 && motion.duration_s > 0 && unmeasured <= config.camera_unmeasurable;
+  if (!j.measurable) return j;
+  j.moved = config.camera_translation.judge(motion.path_widths / motion.duration_s) !=
+                QualityVerdict::kPass ||
+            config.camera_scale_pct.judge(motion.scale_max_pct) != QualityVerdict::kPass ||
+            config.camera_rotation_deg.judge(motion.rotation_max_deg) != QualityVerdict::kPass;
+  // A still camera is left as it is: compensating it would only add the estimate's noise.
+  if (!j.moved) return j;
+  if (unmeasured > config.camera_max_unmeasured || motion.chain_breaks > 0) {
+    j.refused = "too_few_background_features";
+  } else if (motion.residual_px > config.camera_max_residual_widths * motion.width) {
+    j.refused = "residual_too_large";
+  } else {
+    j.compensated = true;
   }
-  const double width = small_.cols;
-  if (have_prev_) {
-    bool measured = false;
-    if (prev_points_.size() >= static_cast<std::size_t>(kMinInliers)) {
-      std::vector<cv::Point2f> next;
-      std::vector<unsigned char> status;
-      std::vector<float> error;
-      cv::calcOpticalFlowPyrLK(prev_small_, small_, prev_points_, next, status, error,
-                               cv::Size(21, 21), 3);
-      std::vector<cv::Point2f> from, to;
-      for (std::size_t i = 0; i < next.size(); ++i) {
-        if (status[i] == 0) continue;
-        const cv::Point2f& p = next[i];
-        if (p.x < 0 || p.y < 0 || p.x >= small_.cols || p.y >= small_.rows) continue;
-        if (walker && walker->contains(cv::Point(static_cast<int>(p.x), static_cast<int>(p.y)))) {
-          continue;
-        }
-        from.push_back(prev_points_[i]);
-        to.push_back(p);
-      }
-      if (from.size() >= static_cast<std::size_t>(kMinInliers)) {
-        std::vector<unsigned char> inliers;
-        const cv::Mat m =
-            cv::estimateAffinePartial2D(from, to, inliers, cv::RANSAC, 1.0, 2000, 0.99, 10);
-        if (!m.empty() && cv::countNonZero(inliers) >= kMinInliers) {
-          const double a = m.at<double>(0, 0), b = m.at<double>(1, 0);
-          const double cx = 0.5 * small_.cols, cy = 0.5 * small_.rows;
-          // Where the picture's centre moves: translation with the part rotation and scale
-          // about the corner give it.
-          const double dx = a * cx - b * cy + m.at<double>(0, 2) - cx;
-          const double dy = b * cx + a * cy + m.at<double>(1, 2) - cy;
-          path_widths_ += std::hypot(dx, dy) / width;
-          net_x_widths_ += dx / width;
-          net_y_widths_ += dy / width;
-          rotation_rad_ += std::atan2(b, a);
-          log_scale_ += std::log(std::hypot(a, b));
-          motion_time_s_ += std::max(0.0, time_s - prev_time_s_);
-          ++motion_pairs_;
-          measured = true;
-        }
-      }
-    }
-    if (!measured) ++motion_pairs_unmeasured_;
+  return j;
+}
+
+std::vector<PoseFrame> scene_poses(std::vector<PoseFrame> poses, const CameraMotion& motion,
+                                   const CameraJudgement& judgement) {
+  if (!judgement.compensated) return poses;
+  for (std::size_t i = 0; i < poses.size() && i < motion.to_scene.size(); ++i) {
+    poses[i] = to_scene(poses[i], motion.to_scene[i]);
   }
-  cv::Mat mask(small_.size(), CV_8U, cv::Scalar(255));
-  if (walker && walker->area() > 0) mask(*walker).setTo(0);
-  cv::goodFeaturesToTrack(small_, prev_points_, kMaxCorners, 0.01, 8, mask, 3);
-  std::swap(prev_small_, small_);
-  prev_time_s_ = time_s;
-  have_prev_ = true;
+  return poses;
+}
+
+nlohmann::ordered_json to_json(const CameraMotion& motion, const CameraJudgement& judgement) {
+  const auto number = [](double v) { return common::json_number(v, 1e4); };
+  return {{"compensated", judgement.compensated},
+          {"refused", judgement.refused.empty() ? nlohmann::ordered_json(nullptr)
+                                                : nlohmann::ordered_json(judgement.refused)},
+          {"translation_px",
+           {{"x", number(motion.translation_x_px)}, {"y", number(motion.translation_y_px)}}},
+          {"path_widths", number(motion.path_widths)},
+          {"rotation_deg", number(motion.rotation_deg)},
+          {"rotation_max_deg", number(motion.rotation_max_deg)},
+          {"scale_change_pct", number(motion.scale_change_pct)},
+          {"scale_max_pct", number(motion.scale_max_pct)},
+          {"residual_px", number(motion.residual_px)},
+          {"frames_measured", motion.frame_pairs},
+          {"frames_unmeasured", motion.frame_pairs_unmeasured},
+          {"key_frames", motion.key_frames},
+          {"chain_breaks", motion.chain_breaks}};
 }
 
 std::vector<QualityCheck> RecordingQualityBuilder::finish(const RecordingFacts& facts) const {
@@ -305,29 +281,37 @@ std::vector<QualityCheck> RecordingQualityBuilder::finish(const RecordingFacts& 
   {
     QualityCheck c =
         make_check("camera_motion", std::nullopt, "widths/s", config_.camera_translation);
-    const double rotation_deg = rotation_rad_ * 180.0 / std::numbers::pi;
-    const double scale_pct = (std::exp(log_scale_) - 1.0) * 100.0;
-    if (motion_pairs_ > 0 && motion_time_s_ > 0) {
-      c.value = path_widths_ / motion_time_s_;
+    const CameraMotion& motion = camera_motion();
+    const CameraJudgement judged_camera = judge_camera(motion, config_);
+    if (motion.frame_pairs > 0 && motion.duration_s > 0) {
+      c.value = motion.path_widths / motion.duration_s;
       c = judged(c);
-      c.verdict = worst(c.verdict, config_.camera_scale_pct.judge(std::abs(scale_pct)));
-      c.verdict = worst(c.verdict, config_.camera_rotation_deg.judge(std::abs(rotation_deg)));
-      // Most frame pairs without a trustworthy fit (a blank wall, a blur): not shown still.
-      if (motion_pairs_unmeasured_ > motion_pairs_) {
-        c.verdict = worst(c.verdict, QualityVerdict::kWarn);
-      }
-      c.details = {{"translation_total_widths", std::hypot(net_x_widths_, net_y_widths_)},
-                   {"path_widths", path_widths_},
-                   {"rotation_deg", rotation_deg},
-                   {"scale_change_pct", scale_pct},
-                   {"frame_pairs", static_cast<double>(motion_pairs_)},
-                   {"frame_pairs_unmeasured", static_cast<double>(motion_pairs_unmeasured_)}};
+      c.verdict = worst(c.verdict, config_.camera_scale_pct.judge(motion.scale_max_pct));
+      c.verdict = worst(c.verdict, config_.camera_rotation_deg.judge(motion.rotation_max_deg));
+      // A camera that moved and was compensated: the measures stand, the advice too.
+      if (judged_camera.compensated) c.verdict = QualityVerdict::kWarn;
+      // A moving camera that could not be compensated fails whatever its speed: its motion
+      // is in the keypoints.
+      if (!judged_camera.refused.empty()) c.verdict = QualityVerdict::kFail;
+      c.details = {{"translation_total_widths",
+                    std::hypot(motion.translation_x_px, motion.translation_y_px) /
+                        std::max(1, motion.width)},
+                   {"path_widths", motion.path_widths},
+                   {"rotation_deg", motion.rotation_deg},
+                   {"rotation_max_deg", motion.rotation_max_deg},
+                   {"scale_change_pct", motion.scale_change_pct},
+                   {"scale_max_pct", motion.scale_max_pct},
+                   {"residual_px", motion.residual_px},
+                   {"frame_pairs", static_cast<double>(motion.frame_pairs)},
+                   {"frame_pairs_unmeasured", static_cast<double>(motion.frame_pairs_unmeasured)},
+                   {"compensated", judged_camera.compensated ? 1.0 : 0.0}};
     } else {
-      // Nothing in the background to follow: the camera cannot be shown to be still.
-      c.verdict = QualityVerdict::kWarn;
       c.details = {{"frame_pairs", 0.0},
-                   {"frame_pairs_unmeasured", static_cast<double>(motion_pairs_unmeasured_)}};
+                   {"frame_pairs_unmeasured", static_cast<double>(motion.frame_pairs_unmeasured)},
+                   {"compensated", 0.0}};
     }
+    // Nothing or too little in the background to follow: the camera cannot be shown still.
+    if (!judged_camera.measurable) c.verdict = worst(c.verdict, QualityVerdict::kWarn);
     c.advice = "Hold the phone still or use a stand; do not pan, follow the walker or zoom.";
     c.withholds = kSpatialMeasures;
     checks.push_back(c);

@@ -10,10 +10,10 @@
 //   sharpness      Laplacian energy of the walker's box resampled to a fixed body scale,
 //                  relative to the box's contrast (so neither a small nor a dark walker
 //                  reads as blurred)
-//   camera_motion  the camera's motion from the background (the walker masked out): sparse
-//                  corners tracked by pyramidal Lucas-Kanade, a RANSAC similarity fit per
-//                  frame pair; translation in picture widths per second and in total,
-//                  rotation and scale change
+//   camera_motion  the camera's motion from the background (the walker masked out), as
+//                  pose/camera_motion.h measures it: translation in picture widths per
+//                  second and in total, rotation and scale change, and whether the keypoints
+//                  were compensated (expressed in the scene's frame) or, if not, why
 //   feet_in_frame  share of the frames with the walker whose heels and toes lie inside the
 //                  picture
 //   duration       strides measured (the table's minimum is 3)
@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include "pose/camera_motion.h"
 #include "pose/pose_track.h"
 
 namespace dancer::analysis {
@@ -67,10 +68,10 @@ extern const std::vector<std::string> kSpatialMeasures;
 extern const std::vector<std::string> kPhaseMeasures;
 
 struct RecordingQualityConfig {
-  // Work copy of each frame for the background's motion: this many pixels wide.
-  int motion_width = 320;
-  // Camera motion is measured between every k-th frame (at 30 fps, 15 pairs a second).
-  int motion_every = 2;
+  // The camera's motion estimate (shared with the compensation of the keypoints).
+  CameraMotionConfig camera;
+  // The whole picture's luma (exposure when nobody is found) on every k-th frame.
+  int luma_every = 2;
   // Exposure and sharpness are sampled on every k-th frame with a person.
   int box_every = 3;
   // The walker's box is resampled to at most this height for sharpness and exposure: a
@@ -105,20 +106,54 @@ struct RecordingQualityConfig {
   // Camera translation in picture widths per second (path length over the duration). A
   // side-view walker crosses the picture at about a quarter of its width per second (kevin1:
   // 0.26); a camera moving 0.02 widths/s then biases the walking speed by about 8 %, more
-  // than the 7 % a clinical speed change needs. The tripod walk measures 0.0026 (the
-  // estimate's own noise); a 60 px/s pan over 1440 px (0.042) measures 0.041.
+  // than the 7 % a clinical speed change needs. The tripod walks measure 0.0024 (kevin1) and
+  // 0.0005 (gym), the estimate's own noise; a 60 px/s pan over 1440 px (0.042) measures 0.042.
+  // Beyond the warn bounds the camera is compensated when it can be (judge_camera).
   QualityThreshold camera_translation{std::nullopt, std::nullopt, 0.01, 0.02};
-  // Zoom over the recording (%): lengths and speed are in body heights of each pass, so a
-  // zoom of s % biases the speed by up to s %.
+  // Zoom (%, the largest from the first frame): lengths and speed are in body heights of each pass,
+  // so a zoom of s % biases the speed by up to s %.
   QualityThreshold camera_scale_pct{std::nullopt, std::nullopt, 2.0, 5.0};
   // Camera roll (degrees): the vertical the joint angles and the walking direction refer to.
   QualityThreshold camera_rotation_deg{std::nullopt, std::nullopt, 2.0, 5.0};
+  // A camera that moved (beyond the pass bounds above) is compensated when its motion was
+  // followed on nearly every frame: at most this share of the frames without a fit of their
+  // own (each is placed between its neighbours), and no chain broken by a stretch without any.
+  // More than half the frames unmeasured: the camera cannot be shown still or moving.
+  double camera_max_unmeasured = 0.1;
+  double camera_unmeasurable = 0.5;
+  // The background's tracks must move as one picture: their median distance from the fit
+  // under 0.2 % of the picture's width (3.8 px at 1080p, about the RANSAC tolerance of the
+  // 480 px work copy). Tracking noise is a tenth of it (shared walks: 0.3 to 0.5 px at
+  // 720p and 1080p); a camera carried beside the walker sees near and far walls move apart
+  // (parallax), which no similarity fits and no compensation could undo.
+  double camera_max_residual_widths = 0.002;
   // Share of frames with the walker (hips well inside the picture) whose heels and toes are
   // in the picture: the events are the heels' and toes' extremes.
   QualityThreshold feet_in_frame{0.7, 0.9, std::nullopt, std::nullopt};
   // Strides measured: 3 is the table's minimum for a mean and a spread (per side: 6 in all).
   QualityThreshold duration{3.0, 6.0, std::nullopt, std::nullopt};
 };
+
+// What the camera_motion check makes of the camera's motion.
+struct CameraJudgement {
+  bool measurable = false;   // enough frames with a fit to tell
+  bool moved = false;        // beyond the check's pass bounds
+  bool compensated = false;  // moved, and followed well enough to be taken out of the keypoints
+  // Why a moving camera was not compensated: "too_few_background_features" (frames without
+  // a fit, a broken chain) or "residual_too_large" (the background does not move as one).
+  std::string refused;
+};
+CameraJudgement judge_camera(const CameraMotion& motion, const RecordingQualityConfig& config = {});
+
+// The poses in the scene's frame when the camera is compensated, else as they are.
+std::vector<PoseFrame> scene_poses(std::vector<PoseFrame> poses, const CameraMotion& motion,
+                                   const CameraJudgement& judgement);
+
+// results_json.analysis.quality.camera_motion: {"compensated", "refused", "translation_px":
+// {"x", "y"}, "path_widths", "rotation_deg", "rotation_max_deg", "scale_change_pct",
+// "scale_max_pct", "residual_px", "frames_measured", "frames_unmeasured", "key_frames",
+// "chain_breaks"}.
+nlohmann::ordered_json to_json(const CameraMotion& motion, const CameraJudgement& judgement);
 
 // What the analysis knows once the video is done.
 struct RecordingFacts {
@@ -134,28 +169,20 @@ class RecordingQualityBuilder {
   explicit RecordingQualityBuilder(RecordingQualityConfig config = {});
   // Each decoded frame (CV_8UC3 RGB, upright, the video's resolution) with its pose, in order.
   void add(const cv::Mat& rgb_frame, const PoseFrame& pose);
+  // The camera's motion over the frames added: the one estimate the camera_motion check
+  // judges and the keypoints are compensated with.
+  const CameraMotion& camera_motion() const;
   std::vector<QualityCheck> finish(const RecordingFacts& facts) const;
 
  private:
-  void add_motion(const cv::Mat& rgb_frame, const std::optional<cv::Rect2f>& box, double time_s);
   void add_box(const cv::Mat& rgb_frame, const cv::Rect2f& box);
 
   RecordingQualityConfig config_;
   std::int64_t frames_ = 0;
   std::int64_t person_frames_ = 0;
   // Camera motion.
-  cv::Mat small_, prev_small_;
-  std::vector<cv::Point2f> prev_points_;
-  double prev_time_s_ = 0;
-  bool have_prev_ = false;
-  double motion_time_s_ = 0;  // time spanned by measured pairs
-  double path_widths_ = 0;
-  double net_x_widths_ = 0;
-  double net_y_widths_ = 0;
-  double rotation_rad_ = 0;
-  double log_scale_ = 0;
-  std::int64_t motion_pairs_ = 0;
-  std::int64_t motion_pairs_unmeasured_ = 0;
+  CameraMotionEstimator camera_;
+  mutable std::optional<CameraMotion> camera_motion_;  // finished on first use after add
   // The walker.
   std::vector<float> body_height_px_;
   std::int64_t feet_frames_ = 0;  // frames with the hips well inside the picture
