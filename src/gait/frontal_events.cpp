@@ -271,15 +271,7 @@ bool analyse_frontal_run(const std::vector<Sample>& samples, std::size_t a, std:
   for (const auto* list : {&contacts, &toe_offs}) {
     for (const Candidate& c : *list) {
       if (c.index < first || c.index > last) continue;
-      std::size_t at = c.index;  // the frame nearest the event's own time
-      while (at + 1 < b && std::abs(samples[at + 1].time_s - c.time_s) <
-                               std::abs(samples[at].time_s - c.time_s)) {
-        ++at;
-      }
-      while (at > a && std::abs(samples[at - 1].time_s - c.time_s) <
-                           std::abs(samples[at].time_s - c.time_s)) {
-        --at;
-      }
+      const std::size_t at = nearest_in_time(samples, a, b, c.index, c.time_s);
       events.push_back({foot_of(c.side), c.type, samples[at].frame, c.time_s, pass_index, {}});
     }
   }

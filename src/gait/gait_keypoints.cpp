@@ -420,15 +420,7 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
   for (const auto* list : {&contacts, &toe_offs}) {
     for (const Candidate& c : *list) {
       // The frame nearest the event's own time.
-      std::size_t at = c.index;
-      while (at + 1 < b && std::abs(samples[at + 1].time_s - c.time_s) <
-                               std::abs(samples[at].time_s - c.time_s)) {
-        ++at;
-      }
-      while (at > a && std::abs(samples[at - 1].time_s - c.time_s) <
-                           std::abs(samples[at].time_s - c.time_s)) {
-        --at;
-      }
+      const std::size_t at = nearest_in_time(samples, a, b, c.index, c.time_s);
       FootEvent e{foot_of(c.track), c.type, samples[at].frame, c.time_s, pass_index, {}};
       if (c.type == FootEventType::kInitialContact) {
         const Sample& s = samples[c.index];

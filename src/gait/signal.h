@@ -2,6 +2,8 @@
 // of gait biomechanics and central differences.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
 #include <vector>
 
 namespace dancer::analysis {
@@ -27,5 +29,23 @@ Series filtfilt(const Series& x, double cutoff_hz, double fps);
 
 // Central differences (one-sided at the ends), per sample.
 Series gradient(const Series& x);
+
+// The index in [first, last) whose sample's time_s is nearest `time_s`, searching from `start`
+// (an event found between frames is reported at its nearest frame). Samples: any sequence of
+// objects with a time_s, in time order.
+template <class Samples>
+std::size_t nearest_in_time(const Samples& samples, std::size_t first, std::size_t last,
+                            std::size_t start, double time_s) {
+  std::size_t at = start;
+  while (at + 1 < last &&
+         std::abs(samples[at + 1].time_s - time_s) < std::abs(samples[at].time_s - time_s)) {
+    ++at;
+  }
+  while (at > first &&
+         std::abs(samples[at - 1].time_s - time_s) < std::abs(samples[at].time_s - time_s)) {
+    --at;
+  }
+  return at;
+}
 
 }  // namespace dancer::analysis
