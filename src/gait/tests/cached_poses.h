@@ -70,6 +70,16 @@ inline void save(const std::filesystem::path& path, const CachedPoses& poses) {
               static_cast<std::streamsize>(n * sizeof(PoseFrame)));
   }
   std::filesystem::rename(part, path);
+  // Tracks of earlier builds of this clip (the name up to its '@') are stale: removed.
+  const std::string stem = path.stem().string();
+  const std::string clip = stem.substr(0, stem.find('@') + 1);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(path.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path() != path && name.rfind(clip, 0) == 0 && entry.path().extension() == ".bin") {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
 }
 
 }  // namespace detail
@@ -82,7 +92,7 @@ inline const CachedPoses& cached_poses(const std::filesystem::path& video) {
   if (const auto it = in_memory.find(video); it != in_memory.end()) return it->second;
   const std::filesystem::path file = std::filesystem::path(DANCER_BINARY_DIR) / "test-cache" /
                                      "poses" /
-                                     (video.stem().string() + "-" + detail::identity_of(video) +
+                                     (video.stem().string() + "@" + detail::identity_of(video) +
                                       "-" + detail::identity_of("/proc/self/exe") + ".bin");
   CachedPoses out;
   if (!detail::load(file, out)) {
