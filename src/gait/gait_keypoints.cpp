@@ -285,18 +285,26 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
   }
 
   // Step intervals; one beyond 1.5 times the median means a contact the pose model hid (it
-  // merges two steps), which breaks the alternation into separate chains.
+  // merges two steps), which breaks the alternation into separate chains. So do two toe-offs
+  // between successive contacts: walking, the feet alternate contact and toe-off, so exactly
+  // one foot leaves the ground between two contacts (Perry and Burnfield, ch. 2), and a second
+  // toe-off means a contact between them was not seen. This catches what the median cannot:
+  // every other contact lost (a shaking camera), when all the intervals are doubled alike.
   Series intervals;
   for (std::size_t i = 1; i < contacts.size(); ++i) {
     intervals.push_back(contacts[i].time_s - contacts[i - 1].time_s);
   }
+  const auto toe_offs_between = [&](double from, double to) {
+    return std::count_if(toe_offs.begin(), toe_offs.end(),
+                         [&](const Candidate& c) { return c.time_s > from && c.time_s < to; });
+  };
   const double typical = median(intervals);
   double step_sum = 0;
   int steps = 0;
   std::vector<std::size_t> chain(contacts.size(), 0);
   for (std::size_t i = 1; i < contacts.size(); ++i) {
     const double dt = intervals[i - 1];
-    if (dt > 1.5 * typical) {
+    if (dt > 1.5 * typical || toe_offs_between(contacts[i - 1].time_s, contacts[i].time_s) > 1) {
       chain[i] = chain[i - 1] + 1;
       continue;
     }

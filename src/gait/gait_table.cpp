@@ -97,8 +97,12 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
         (e.type == FootEventType::kInitialContact ? other_ic : other_to).push_back(&e);
       }
     }
-    // Exactly one contact of the other foot between: none or two mean a missed contact.
-    if (end == nullptr || other_ic.size() != 1) continue;
+    // Exactly one contact of the other foot between: none or two mean a missed contact. So
+    // does a second toe-off of either foot (each foot alternates contact and toe-off; the
+    // chains of gait_keypoints break at the same rule).
+    if (end == nullptr || other_ic.size() != 1 || own_to.size() > 1 || other_to.size() > 1) {
+      continue;
+    }
     const FootEvent& mid = *other_ic.front();
     const double typical = start.pass < typical_step.size() ? typical_step[start.pass] : 0;
     const double longest_step = config.max_step_of_typical * typical;

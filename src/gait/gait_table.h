@@ -5,7 +5,8 @@
 //
 // A stride runs from a foot's initial contact (IC) to its next, within one pass, with exactly
 // one contact of the other foot between and neither step over 1.5 times the pass's median step
-// (a missed contact is never bridged, not even two in a row). Its phases need
+// (a missed contact is never bridged, not even two in a row), and no foot leaving the ground
+// twice within it (two toe-offs of one foot hide its missed contact). Its phases need
 // the events in gait's order, IC, other foot's toe-off (TO), other foot's IC, own TO, next IC
 // (Perry and Burnfield, Gait Analysis, 2nd ed., ch. 2): initial double support is IC to the
 // other TO, single support the other foot's swing, terminal double support the other IC to own

@@ -55,6 +55,39 @@ KeypointGait walk(int strides, double right_step, double left_to, double left_le
   return g;
 }
 
+// Every other contact lost (a shaking camera): the contacts left still alternate in name and
+// their intervals are all alike, so no interval looks long, but two toe-offs lie between each
+// pair of them. No stride is measured rather than strides of two real ones.
+TEST(GaitTable, EveryOtherContactMissingGivesNoStride) {
+  KeypointGait g;
+  for (int k = 0; k < 8; ++k) {
+    const double t = 0.5 * k;  // the real contacts, every 0.5 s
+    const Foot leaves = k % 2 == 0 ? Foot::kRight : Foot::kLeft;
+    // Only every other contact seen, named alternately as the tracker would.
+    if (k % 2 == 0) g.events.push_back(ic(k % 4 == 0 ? Foot::kLeft : Foot::kRight, t, 0, 0.4));
+    g.events.push_back(to(leaves, t + 0.1, 0));
+  }
+  g.passes.push_back(pass_of(0, 4, 0.8));
+  sort_events(g);
+  const GaitTable table = build_gait_table(g);
+  EXPECT_TRUE(table.strides.empty())
+      << table.strides.size() << " strides, the first "
+      << (table.strides.empty() ? 0 : table.strides[0].stride_time_s) << " s";
+
+  // The same walk with every contact seen gives its 1 s strides.
+  KeypointGait full;
+  for (int k = 0; k < 8; ++k) {
+    const double t = 0.5 * k;
+    full.events.push_back(ic(k % 2 == 0 ? Foot::kLeft : Foot::kRight, t, 0, 0.4));
+    full.events.push_back(to(k % 2 == 0 ? Foot::kRight : Foot::kLeft, t + 0.1, 0));
+  }
+  full.passes.push_back(pass_of(0, 4, 0.8));
+  sort_events(full);
+  const GaitTable ft = build_gait_table(full);
+  ASSERT_FALSE(ft.strides.empty());
+  EXPECT_NEAR(ft.strides[0].stride_time_s, 1.0, kTol);
+}
+
 TEST(GaitTable, SymmetricGaitGivesExactPhases) {
   // 1.0 s stride, 60 % stance, 10 % initial and 10 % terminal double support, 0.35 H steps.
   const auto table = build_gait_table(walk(4, 0.5, 0.6, 0.35, 0.35), 1.70);
