@@ -49,14 +49,6 @@ QualityCheck make_check(std::string name, std::optional<double> value, std::stri
   return c;
 }
 
-cv::Rect clip(const cv::Rect2f& r, cv::Size size) {
-  const int x0 = std::clamp(static_cast<int>(std::floor(r.x)), 0, size.width);
-  const int y0 = std::clamp(static_cast<int>(std::floor(r.y)), 0, size.height);
-  const int x1 = std::clamp(static_cast<int>(std::ceil(r.x + r.width)), 0, size.width);
-  const int y1 = std::clamp(static_cast<int>(std::ceil(r.y + r.height)), 0, size.height);
-  return {x0, y0, x1 - x0, y1 - y0};
-}
-
 double median(std::vector<float> v) {
   const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
   std::nth_element(v.begin(), mid, v.end());
@@ -122,7 +114,7 @@ void RecordingQualityBuilder::add(const cv::Mat& rgb_frame, const PoseFrame& pos
 }
 
 void RecordingQualityBuilder::add_box(const cv::Mat& rgb_frame, const cv::Rect2f& box) {
-  const cv::Rect r = clip(box, rgb_frame.size());
+  const cv::Rect r = clip_to_image(box, rgb_frame.size());
   if (r.height < 16 || r.width < 8) return;
   cv::cvtColor(rgb_frame(r), crop_, cv::COLOR_RGB2GRAY);
   if (crop_.rows > config_.box_height) {

@@ -11,14 +11,6 @@
 namespace dancer::analysis {
 namespace {
 
-cv::Rect clip(const cv::Rect2f& r, cv::Size size) {
-  const int x0 = std::clamp(static_cast<int>(std::floor(r.x)), 0, size.width);
-  const int y0 = std::clamp(static_cast<int>(std::floor(r.y)), 0, size.height);
-  const int x1 = std::clamp(static_cast<int>(std::ceil(r.x + r.width)), 0, size.width);
-  const int y1 = std::clamp(static_cast<int>(std::ceil(r.y + r.height)), 0, size.height);
-  return {x0, y0, x1 - x0, y1 - y0};
-}
-
 cv::Matx33d homogeneous(const cv::Matx23d& m) {
   return {m(0, 0), m(0, 1), m(0, 2), m(1, 0), m(1, 1), m(1, 2), 0, 0, 1};
 }
@@ -52,6 +44,14 @@ std::optional<cv::Rect2f> walker_box(const PoseFrame& pose) {
   }
   const float margin = 0.1f * (y1 - y0);
   return cv::Rect2f(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin);
+}
+
+cv::Rect clip_to_image(const cv::Rect2f& r, cv::Size size) {
+  const int x0 = std::clamp(static_cast<int>(std::floor(r.x)), 0, size.width);
+  const int y0 = std::clamp(static_cast<int>(std::floor(r.y)), 0, size.height);
+  const int x1 = std::clamp(static_cast<int>(std::ceil(r.x + r.width)), 0, size.width);
+  const int y1 = std::clamp(static_cast<int>(std::ceil(r.y + r.height)), 0, size.height);
+  return {x0, y0, x1 - x0, y1 - y0};
 }
 
 PoseFrame to_scene(const PoseFrame& pose, const cv::Matx23d& m) {
@@ -90,8 +90,9 @@ void CameraMotionEstimator::add(const cv::Mat& rgb_frame, const std::optional<cv
   std::optional<cv::Rect> masked;
   if (walker) {
     const auto s = static_cast<float>(scale_);
-    masked = clip(cv::Rect2f(walker->x * s, walker->y * s, walker->width * s, walker->height * s),
-                  gray_.size());
+    masked = clip_to_image(
+        cv::Rect2f(walker->x * s, walker->y * s, walker->width * s, walker->height * s),
+        gray_.size());
   }
   time_s_.push_back(time_s);
   CameraStep step;

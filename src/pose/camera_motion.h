@@ -128,6 +128,9 @@ class CameraMotionEstimator {
 // without a person or with a landmark that is not finite.
 std::optional<cv::Rect2f> walker_box(const PoseFrame& pose);
 
+// `r` rounded outward to whole pixels and cut to an image of `size` (empty when outside it).
+cv::Rect clip_to_image(const cv::Rect2f& r, cv::Size size);
+
 // The pose with its landmarks carried by `to_scene` (x, y moved; z scaled with the picture).
 PoseFrame to_scene(const PoseFrame& pose, const cv::Matx23d& to_scene);
 
