@@ -6,6 +6,7 @@
 
 #include "common/json_number.h"
 #include "common/time.h"
+#include "gait/gait_result.h"
 #include "gait/recording_quality.h"
 #include "pose/pose_model.h"
 #include "render/clinical_report.h"
@@ -31,109 +32,107 @@ class PoseGaitAnalyzer final : public Analyzer {
   AnalysisResult analyze(const AnalysisRequest& request) override;
 
  private:
+  // What the tracking pass keeps of the video.
+  struct Tracked {
+    PoseVideoSummary summary;
+    std::vector<PoseFrame> poses;       // in the picture's pixels
+    SkeletonTrack skeleton;             // for the verification video and the key frames
+    RecordingQualityBuilder recording;  // the named checks, on the decoded frames themselves
+  };
+  // The phases of analyze, in order: pose -> gait -> render.
+  void track(const AnalysisRequest& request, Tracked& tracked) const;
+  GaitResult measure(const AnalysisRequest& request, Tracked& tracked,
+                     std::chrono::steady_clock::time_point started) const;
+  void render(const AnalysisRequest& request, const GaitResult& measured,
+              const SkeletonTrack& skeleton, AnalysisResult& result) const;
+
   PoseGaitConfig config_;
 };
 
-AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
-  const auto started = std::chrono::steady_clock::now();
-  KeypointGaitBuilder events(config_.events);
-  KinematicsBuilder kinematics(config_.kinematics);
-  SkeletonTrack skeleton;  // for the verification video and the key frames
-  // The named quality checks, on the decoded frames themselves.
-  RecordingQualityBuilder recording;
-  PoseVideoSummary summary;
+void PoseGaitAnalyzer::track(const AnalysisRequest& request, Tracked& tracked) const {
   PoseVideoOptions pose = config_.pose;
   pose.limits = request.limits;
-  std::vector<PoseFrame> poses;  // the picture's pixels; the scene's frame below
-  pose.frame_hook = [&](const cv::Mat& rgb, const PoseFrame& frame) { recording.add(rgb, frame); };
+  pose.frame_hook = [&](const cv::Mat& rgb, const PoseFrame& frame) {
+    tracked.recording.add(rgb, frame);
+  };
   try {
-    summary = track_video_poses(request.video, pose, [&](const PoseFrame& frame) {
+    tracked.summary = track_video_poses(request.video, pose, [&](const PoseFrame& frame) {
       if (request.cancel != nullptr && request.cancel->load()) {
         throw AnalysisError(AnalysisErrorCode::kCancelled, "analysis cancelled by shutdown");
       }
-      poses.push_back(frame);
-      skeleton.add(frame);
+      tracked.poses.push_back(frame);
+      tracked.skeleton.add(frame);
     });
   } catch (const PoseModelError& e) {
     // A missing or unreadable model is this machine's fault, not the video's.
     throw AnalysisError(AnalysisErrorCode::kInternal, e.what());
   }
-  const media::VideoStreamInfo& info = summary.info;
-  if (!(info.fps > 0)) {
+  if (!(tracked.summary.info.fps > 0)) {
     throw AnalysisError(AnalysisErrorCode::kInvalidInput, "the video has no frame rate");
   }
+}
+
+GaitResult PoseGaitAnalyzer::measure(const AnalysisRequest& request, Tracked& tracked,
+                                     std::chrono::steady_clock::time_point started) const {
+  const media::VideoStreamInfo& info = tracked.summary.info;
+  GaitResult r;
+  r.analyzer = {kPoseGaitAnalyzerName, kPoseGaitAnalyzerVersion,
+                "blazepose-" + std::string(to_string(config_.pose.variant)), kPoseModelSource};
+  r.video = tracked.summary;
+  r.kinematics_config = config_.kinematics;
   // The camera's motion, measured once for the camera_motion check and for the keypoints:
   // events, speed and lengths are read in the scene's frame when the camera moved and could be
   // followed (a still camera's keypoints are left as they are).
-  const CameraMotion& camera = recording.camera_motion();
-  const CameraJudgement camera_judgement = judge_camera(camera);
-  for (const PoseFrame& frame : scene_poses(std::move(poses), camera, camera_judgement)) {
+  r.camera = tracked.recording.camera_motion();
+  r.camera_judgement = judge_camera(r.camera);
+  KeypointGaitBuilder events(config_.events);
+  KinematicsBuilder kinematics(config_.kinematics);
+  for (const PoseFrame& frame :
+       scene_poses(std::move(tracked.poses), r.camera, r.camera_judgement)) {
     events.add(frame);
     kinematics.add(frame);
   }
-  const KeypointGait gait = events.finish(info.fps);
-  const GaitTable table = build_gait_table(gait, request.subject_height_m, config_.table);
-  const GaitKinematics angles = kinematics.finish(gait, table, info.fps);
+  r.gait = events.finish(info.fps);
+  r.table = build_gait_table(r.gait, request.subject_height_m, config_.table);
+  r.angles = kinematics.finish(r.gait, r.table, info.fps);
 
-  std::vector<std::string> warnings = gait.warnings;
+  r.warnings = r.gait.warnings;
   // The table's per-side warnings add to the gait's only where there was a pass to measure.
-  if (!gait.passes.empty()) {
-    warnings.insert(warnings.end(), table.warnings.begin(), table.warnings.end());
+  if (!r.gait.passes.empty()) {
+    r.warnings.insert(r.warnings.end(), r.table.warnings.begin(), r.table.warnings.end());
   }
-  if (info.fps < config_.min_fps) warnings.emplace_back("low_frame_rate");
+  if (info.fps < config_.min_fps) r.warnings.emplace_back("low_frame_rate");
   // Frames whose clock went back (a walk concatenated with itself) were not analysed again.
-  if (summary.non_monotonic_frames > 0) warnings.emplace_back("non_monotonic_timestamps");
+  if (r.video.non_monotonic_frames > 0) r.warnings.emplace_back("non_monotonic_timestamps");
   // A high-speed recording is analysed at the frame-rate ceiling (quality.stream_fps).
-  if (summary.sampled_out_frames > 0) warnings.emplace_back("frame_rate_sampled");
-  warnings.insert(warnings.end(), request.warnings.begin(), request.warnings.end());
+  if (r.video.sampled_out_frames > 0) r.warnings.emplace_back("frame_rate_sampled");
+  r.warnings.insert(r.warnings.end(), request.warnings.begin(), request.warnings.end());
+  r.checks = tracked.recording.finish({info.fps, info.width, info.height, info.duration_s,
+                                       static_cast<int>(r.table.strides.size())});
+  r.processing_time_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return r;
+}
 
-  nlohmann::ordered_json a;
-  a["analyzer"] = {{"name", kPoseGaitAnalyzerName},
-                   {"version", kPoseGaitAnalyzerVersion},
-                   {"pose_model", "blazepose-" + std::string(to_string(config_.pose.variant))},
-                   {"model_source", kPoseModelSource}};
-  a["person_detected"] = gait.frames_with_person > 0;
-  a["frames_analyzed"] = summary.frames;
-  auto passes = nlohmann::ordered_json::array();
-  for (const WalkingPass& p : gait.passes) passes.push_back(to_json(p));
-  a["passes"] = passes;
-  auto event_list = nlohmann::ordered_json::array();
-  for (const FootEvent& e : gait.events) event_list.push_back(to_json(e));
-  a["events"] = event_list;
-  nlohmann::ordered_json spatio_temporal = to_json(table);
-  spatio_temporal.erase("warnings");
-  for (auto& [key, value] : spatio_temporal.items()) a[key] = value;
-  a["kinematics"] = to_json(angles, config_.kinematics);
-  a["quality"] = {{"warnings", warnings},
-                  {"frames", gait.frames},
-                  {"frames_with_person", gait.frames_with_person},
-                  {"frames_low_visibility", gait.frames_low_visibility},
-                  {"frames_with_angles", angles.frames_with_angles},
-                  {"fps", common::json_number(info.fps)},
-                  {"stream_fps", common::json_number(info.stream_fps)},
-                  {"frames_skipped_non_monotonic", summary.non_monotonic_frames},
-                  {"frames_skipped_sampling", summary.sampled_out_frames},
-                  {"duration_s", common::json_number(info.duration_s)},
-                  {"resolution", {{"width", info.width}, {"height", info.height}}},
-                  {"rotation_degrees", info.rotation_degrees},
-                  {"steps", gait.steps},
-                  {"strides", static_cast<int>(table.strides.size())},
-                  {"detector_runs", summary.detector_runs},
-                  {"walker_switches", summary.walker_switches}};
-  // The named checks; a failing one makes the measures it withholds null and says so.
-  const std::vector<QualityCheck> checks = recording.finish(
-      {info.fps, info.width, info.height, info.duration_s, static_cast<int>(table.strides.size())});
-  a["quality"]["checks"] = to_json(checks);
-  a["quality"]["camera_motion"] = to_json(camera, camera_judgement);
-  for (const std::string& name : withhold_measures(a, checks)) {
-    auto& list = a["quality"]["warnings"];
-    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
-  }
-  a["processing_time_s"] = common::json_number(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-
+AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  Tracked tracked;
+  track(request, tracked);
+  const GaitResult measured = measure(request, tracked, started);
   AnalysisResult result;
-  result.analysis = nlohmann::json::parse(a.dump());
+  result.analysis = to_json(measured);
+  render(request, measured, tracked.skeleton, result);
+  return result;
+}
+
+// The render pass and the writers: the verification video and the key frames, the report,
+// the strides CSV and the FHIR bundle, each from the one results object.
+void PoseGaitAnalyzer::render(const AnalysisRequest& request, const GaitResult& measured,
+                              const SkeletonTrack& skeleton, AnalysisResult& result) const {
+  const KeypointGait& gait = measured.gait;
+  const GaitKinematics& angles = measured.angles;
+  const PoseVideoSummary& summary = measured.video;
+  nlohmann::json& analysis_json = result.analysis;
   DirectoryOutputs directory(request.report_dir);
   OutputFiles* outputs = request.outputs != nullptr    ? request.outputs
                          : !request.report_dir.empty() ? &directory
@@ -190,7 +189,7 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
       // decoding fails): the measurements stand, without the video and the key frames. An
       // unfinished overlay.mp4 is not listed, so the service removes it.
       key_frames.clear();
-      add_warning(result.analysis, "overlay_failed");
+      add_warning(analysis_json, "overlay_failed");
       if (outputs == &directory) {
         std::error_code ec;
         std::filesystem::remove(request.report_dir / kOverlayArtifact.name, ec);
@@ -215,13 +214,13 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     context.processed_at = processed_at;
     if (!request.job.job_id.empty()) context.job_id = request.job.job_id;
     report_html =
-        render_clinical_report(result.analysis, request.metadata, context, key_frames, signals);
+        render_clinical_report(analysis_json, request.metadata, context, key_frames, signals);
     outputs->write(kReportArtifact.name, report_html);
     written(kReportArtifact);
     if (outputs == &directory) result.report_path = request.report_dir / kReportArtifact.name;
   }
   if (wanted(kStridesArtifact)) {
-    outputs->write(kStridesArtifact.name, strides_csv(result.analysis));
+    outputs->write(kStridesArtifact.name, strides_csv(analysis_json));
     written(kStridesArtifact);
   }
   if (wanted(kFhirArtifact)) {
@@ -241,18 +240,17 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
     fhir.issued = common::format_iso8601(processed_at);
     nlohmann::json bundle;
     try {
-      bundle = fhir_bundle(result.analysis, fhir);
+      bundle = fhir_bundle(analysis_json, fhir);
     } catch (const ExportError&) {
       // The exporter checks what FHIR accepts; a recording time or content type from the
       // upload that fails (a month 13, a parameter with a tab) is left out.
       fhir.recorded.clear();
       fhir.video_content_type = "application/octet-stream";
-      bundle = fhir_bundle(result.analysis, fhir);
+      bundle = fhir_bundle(analysis_json, fhir);
     }
     outputs->write(kFhirArtifact.name, bundle.dump(1));
     written(kFhirArtifact);
   }
-  return result;
 }
 
 }  // namespace
