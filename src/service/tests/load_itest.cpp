@@ -121,7 +121,11 @@ TEST_P(ServiceLoad, FiveHundredMessagesThreeProcessesEachJobCompletedExactlyOnce
     if (rows_per_key[key] != 1) ++lost;
   }
   // Per job, across all processes: how often it was started and completed.
-  std::map<std::int64_t, int> starts, completions;
+  // A start may follow an attempt that ended with a logged failure to be retried (a transient
+  // error of the emulator or the database under this load): that is the retry the lifecycle
+  // promises, not a duplicate, as long as the job still completes once and its analysis is not
+  // run again. Two starts without such an outcome between them would be.
+  std::map<std::int64_t, int> starts, completions, retried;
   std::vector<int> completed_per_process;
   for (const auto& log : logs) {
     int completed_here = 0;
@@ -139,6 +143,10 @@ TEST_P(ServiceLoad, FiveHundredMessagesThreeProcessesEachJobCompletedExactlyOnce
       const std::int64_t id = std::stoll(rest);
       const std::string what = rest.substr(colon + 2);
       if (what.rfind("processing ", 0) == 0) ++starts[id];
+      if (what.rfind("transient failure", 0) == 0 || what.rfind("could not record", 0) == 0 ||
+          what.rfind("no room", 0) == 0) {
+        ++retried[id];
+      }
       if (what.rfind("completed in", 0) == 0) {
         ++completions[id];
         ++completed_here;
@@ -146,17 +154,37 @@ TEST_P(ServiceLoad, FiveHundredMessagesThreeProcessesEachJobCompletedExactlyOnce
     }
     completed_per_process.push_back(completed_here);
   }
+  std::string duplicates;  // every log line of each duplicated job, for the failure message
+  int retries = 0;
   for (const auto& job : jobs) {
     if (job.status != store::JobStatus::kCompleted) ++lost;
     const bool analysis_repeated = !builtin_analysis && runs[job.id] != 1;
-    if (analysis_repeated || starts[job.id] != 1 || completions[job.id] != 1) ++duplicated;
+    const bool unexplained_start = starts[job.id] != 1 + retried[job.id];
+    retries += retried[job.id];
+    if (analysis_repeated || unexplained_start || completions[job.id] != 1) {
+      ++duplicated;
+      duplicates += "job " + std::to_string(job.id) + " (" + job.object.key + "): started " +
+                    std::to_string(starts[job.id]) + ", completed " +
+                    std::to_string(completions[job.id]) + ", analysed " +
+                    std::to_string(runs[job.id]) + "\n";
+      for (const auto& log : logs) {
+        std::istringstream lines(read_file(log));
+        std::string line;
+        while (std::getline(lines, line)) {
+          if (line.find("job " + std::to_string(job.id) + ":") != std::string::npos ||
+              line.find(job.object.key) != std::string::npos) {
+            duplicates += log.filename().string() + ": " + line + "\n";
+          }
+        }
+      }
+    }
   }
-  char line[256];
+  char line[320];
   std::snprintf(line, sizeof(line),
                 "LOAD: %d messages, %d processes x %d workers, %s, %.1f s, %.1f msg/s, lost %d, "
-                "duplicated %d",
+                "duplicated %d, retried after a logged failure %d",
                 kMessages, kProcesses, kWorkersPerProcess, variant.c_str(), seconds,
-                kMessages / seconds, lost, duplicated);
+                kMessages / seconds, lost, duplicated, retries);
   std::cout << line << "\n";
   std::cout << "LOAD: jobs completed per process:";
   for (int n : completed_per_process) std::cout << " " << n;
@@ -165,7 +193,7 @@ TEST_P(ServiceLoad, FiveHundredMessagesThreeProcessesEachJobCompletedExactlyOnce
 
   EXPECT_EQ(jobs.size(), static_cast<std::size_t>(kMessages));
   EXPECT_EQ(lost, 0);
-  EXPECT_EQ(duplicated, 0);
+  EXPECT_EQ(duplicated, 0) << duplicates;
   if (!builtin_analysis) {
     EXPECT_EQ(runs.size(), static_cast<std::size_t>(kMessages));
   }
