@@ -21,17 +21,6 @@ struct Candidate {
   double lift = 0;        // the swing's peak height above the feet's path, body heights
 };
 
-// Time of the extremum of v at i (v[i-1], v[i], v[i+1]), by the parabola through the three.
-double refined_time(const std::vector<Sample>& samples, std::size_t a, const Series& v,
-                    std::size_t i) {
-  if (i == 0 || i + 1 >= v.size()) return samples[a + i].time_s;
-  const double curvature = v[i - 1] - 2 * v[i] + v[i + 1];
-  if (curvature == 0) return samples[a + i].time_s;
-  const double offset = std::clamp(0.5 * (v[i - 1] - v[i + 1]) / curvature, -0.5, 0.5);
-  const double neighbour = samples[a + (offset >= 0 ? i + 1 : i - 1)].time_s;
-  return samples[a + i].time_s + std::abs(offset) * (neighbour - samples[a + i].time_s);
-}
-
 // Slope of a least-squares line through (t, v).
 double slope(const Series& t, const Series& v) {
   const double n = static_cast<double>(t.size());
@@ -132,8 +121,8 @@ bool analyse_frontal_run(const std::vector<Sample>& samples, std::size_t a, std:
       }
       // A fastest rise on the run's first frame may lie before it: not an event.
       if (t > 0 && rise[t] > 0) {
-        toe_offs.push_back(
-            {k, FootEventType::kToeOff, a + t, refined_time(samples, a, rise, t), h[peak]});
+        toe_offs.push_back({k, FootEventType::kToeOff, a + t,
+                            refined_extremum_time(samples, a, rise, t), h[peak]});
       }
       // Initial contact, sought after the peak and before the same foot's next swing.
       const std::size_t latest =
@@ -163,7 +152,7 @@ bool analyse_frontal_run(const std::vector<Sample>& samples, std::size_t a, std:
       }
       if (!c) continue;
       // The lowest point is refined between frames; the end of a descent is a frame.
-      const double at = toward ? refined_time(samples, a, h, *c) : samples[a + *c].time_s;
+      const double at = toward ? refined_extremum_time(samples, a, h, *c) : samples[a + *c].time_s;
       contacts.push_back({k, FootEventType::kInitialContact, a + *c, at, h[peak]});
     }
   }
@@ -272,7 +261,16 @@ bool analyse_frontal_run(const std::vector<Sample>& samples, std::size_t a, std:
     for (const Candidate& c : *list) {
       if (c.index < first || c.index > last) continue;
       const std::size_t at = nearest_in_time(samples, a, b, c.index, c.time_s);
-      events.push_back({foot_of(c.side), c.type, samples[at].frame, c.time_s, pass_index, {}});
+      FootEvent e;
+      e.foot = foot_of(c.side);
+      e.type = c.type;
+      e.frame = samples[at].frame;
+      e.time_s = c.time_s;
+      e.pass = pass_index;
+      e.visibility = samples[c.index].visibility[c.side];
+      // The swing's lift is what stands out of the foot's height signal from the front.
+      e.prominence_body_heights = c.lift;
+      events.push_back(e);
     }
   }
   passes.push_back(std::move(pass));

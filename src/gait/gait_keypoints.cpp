@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numbers>
 #include <utility>
 
@@ -95,19 +96,9 @@ struct Candidate {
   std::size_t index = 0;  // into samples
   double distance = 0;    // heel or toe distance from the pelvis, body heights, forward > 0
   double time_s = 0;      // of the extremum, between frames (parabola through three samples)
+  int model_side = 0;     // the pose model's side of the foot: the leading heel's or trailing toe's
+  double prominence = 0;  // of the extremum in its series, body heights
 };
-
-// Time of the extremum at samples[index] of the series v (v[i] there), refined by the parabola
-// through it and its neighbours: at 30 frames/s a frame is 33 ms, as long as the whole error
-// Stenum et al. report, and cadence is an average of such differences.
-double refined_time(const std::vector<Sample>& samples, std::size_t index, const Series& v,
-                    std::size_t i) {
-  const double curvature = v[i - 1] - 2 * v[i] + v[i + 1];
-  if (curvature == 0) return samples[index].time_s;
-  const double offset = std::clamp(0.5 * (v[i - 1] - v[i + 1]) / curvature, -0.5, 0.5);
-  const double neighbour = offset >= 0 ? samples[index + 1].time_s : samples[index - 1].time_s;
-  return samples[index].time_s + std::abs(offset) * (neighbour - samples[index].time_s);
-}
 
 // Strongest-first selection of extrema: each at least one short step from any other kept one.
 std::vector<Candidate> select_events(std::vector<Candidate> events, double min_step_s) {
@@ -132,81 +123,95 @@ struct PassContext {
   const KeypointGaitConfig& config;
 };
 
-// Events of one pass, samples[a, b).
-//
-// The timing does not depend on which foot the model calls left: initial contact is Zeni's
-// maximum of the *leading* heel's distance ahead of the pelvis (whichever foot is ahead), and
-// toe-off the maximum of the *trailing* toe's distance behind it. Both series are continuous
-// even where the model exchanges the legs, which in side views it does around every leg
-// crossing. The feet are then told apart by the alternation of gait (contacts alternate left,
-// right; the toe-off between two contacts belongs to the foot that lands next), anchored to
-// the trajectory-continuous labelling in most contacts.
-void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> run, std::size_t a,
-                  std::size_t b, const Series& pelvis_x, double direction, double height,
-                  double speed, WalkingPass& pass, std::vector<FootEvent>& events,
-                  std::size_t pass_index) {
-  const auto& samples = ctx.samples;
-  const auto& config = ctx.config;
-  const std::size_t m = b - a;
-  // Exchanging labels must buy a clear improvement: 1 % of the body height per frame.
-  const std::vector<bool> swapped = continuous_labelling(samples, a, b, 0.01 * height);
-  pass.relabelled_frames = std::count(swapped.begin(), swapped.end(), true);
+// One side-view pass, samples[a, b), as its phases see it.
+struct Pass {
+  std::size_t a = 0, b = 0;
+  double direction = 1;  // +1 walking toward the image's right
+  double height = 0;     // body height, px: every distance below is divided by it
+  double speed = 0;      // of the steady part, body heights per second
+  std::size_t m() const { return b - a; }
+};
 
-  // Per frame: the leading heel and trailing toe (x), and which model side each is. They are
-  // filtered over the pass and up to half a second of the same run either side (frames the
-  // model saw, not a reflection), so the first and last events of a pass are not bent by the
-  // filter's start-up at its ends.
+// The signals of a pass (index t: samples[a + t]).
+struct PassSignals {
+  std::vector<bool> swapped;  // the model's feet exchanged to keep each trajectory smooth
+  std::vector<int> lead_side, trail_side;  // the model side of the leading heel, trailing toe
+  Series heel;  // the leading heel's distance ahead of the pelvis, body heights
+  Series toe;   // the trailing toe's distance ahead of the pelvis (negative: behind it)
+  // The horizontal speed (per frame, px) of the foot's end that meets the floor first (walking
+  // forward the heel; backward the toe) and of the one that leaves it last.
+  Series landing_v, leaving_v;
+};
+
+// Per frame: the leading heel and trailing toe, and which model side each is. They are filtered
+// over the pass and up to half a second of the same run either side (frames the model saw,
+// not a reflection), so the first and last events of a pass are not bent by the filter's
+// start-up at its ends.
+PassSignals pass_signals(const PassContext& ctx, std::pair<std::size_t, std::size_t> run,
+                         const Pass& p, const Series& pelvis_x, bool backward) {
+  const auto& samples = ctx.samples;
+  const std::size_t a = p.a, b = p.b, m = p.m();
+  PassSignals out;
+  // Exchanging labels must buy a clear improvement: 1 % of the body height per frame.
+  out.swapped = continuous_labelling(samples, a, b, 0.01 * p.height);
   const auto margin = static_cast<std::size_t>(std::lround(0.5 * ctx.fps));
   const std::size_t ea = std::max(run.first, a >= margin ? a - margin : 0);
   const std::size_t eb = std::min(run.second, b + margin);
-  // Also the end of each of those feet that meets the floor first (landing) and leaves it last
-  // (toe-off): walking forward the heel lands and the toe leaves; walking backward the toe
-  // lands and the heel leaves.
-  const int landing_end = pass.backward ? kToe : kHeel;
-  const int leaving_end = pass.backward ? kHeel : kToe;
+  // Walking forward the heel lands and the toe leaves; walking backward the toe lands and the
+  // heel leaves.
+  const int landing_end = backward ? kToe : kHeel;
+  const int leaving_end = backward ? kHeel : kToe;
   Series lead_ext(eb - ea), trail_ext(eb - ea), landing_ext(eb - ea), leaving_ext(eb - ea);
-  std::vector<int> lead_side(m), trail_side(m);
+  out.lead_side.resize(m);
+  out.trail_side.resize(m);
   for (std::size_t t = ea; t < eb; ++t) {
     const Sample& s = samples[t];
-    const int lead = (s.x[0][kHeel] - s.x[1][kHeel]) * direction >= 0 ? 0 : 1;
-    const int trail = (s.x[0][kToe] - s.x[1][kToe]) * direction <= 0 ? 0 : 1;
+    const int lead = (s.x[0][kHeel] - s.x[1][kHeel]) * p.direction >= 0 ? 0 : 1;
+    const int trail = (s.x[0][kToe] - s.x[1][kToe]) * p.direction <= 0 ? 0 : 1;
     lead_ext[t - ea] = s.x[lead][kHeel];
     trail_ext[t - ea] = s.x[trail][kToe];
     landing_ext[t - ea] = s.x[lead][landing_end];
     leaving_ext[t - ea] = s.x[trail][leaving_end];
     if (t >= a && t < b) {
-      lead_side[t - a] = lead;
-      trail_side[t - a] = trail;
+      out.lead_side[t - a] = lead;
+      out.trail_side[t - a] = trail;
     }
   }
   const auto filtered_pass = [&](const Series& ext) {
-    const Series f = filtfilt(ext, config.lowpass_hz, ctx.fps);
+    const Series f = filtfilt(ext, ctx.config.lowpass_hz, ctx.fps);
     return Series(f.begin() + static_cast<std::ptrdiff_t>(a - ea),
                   f.begin() + static_cast<std::ptrdiff_t>(b - ea));
   };
   const Series lead_x = filtered_pass(lead_ext);
   const Series trail_x = filtered_pass(trail_ext);
-  const Series landing_x = filtered_pass(landing_ext);
-  const Series leaving_x = filtered_pass(leaving_ext);
-  Series heel(m), toe(m);
+  out.heel.resize(m);
+  out.toe.resize(m);
   for (std::size_t t = 0; t < m; ++t) {
-    heel[t] = (lead_x[t] - pelvis_x[t]) * direction / height;
-    toe[t] = (trail_x[t] - pelvis_x[t]) * direction / height;
+    out.heel[t] = (lead_x[t] - pelvis_x[t]) * p.direction / p.height;
+    out.toe[t] = (trail_x[t] - pelvis_x[t]) * p.direction / p.height;
   }
-  // The confirmation's foot-at-rest checks watch the end of the foot that meets the floor:
-  // walking forward the heel lands and the toe leaves last; walking backward the toe lands
-  // first (the heel, still lowering, moves on in the image) and the heel leaves last.
-  const Series heel_v = gradient(landing_x);
-  const Series toe_v = gradient(leaving_x);
+  out.landing_v = gradient(filtered_pass(landing_ext));
+  out.leaving_v = gradient(filtered_pass(leaving_ext));
+  return out;
+}
 
+// Zeni's extrema, each confirmed by the foot at rest on the floor: initial contact where the
+// leading heel is furthest ahead of the pelvis and then comes to rest, toe-off where the
+// trailing toe is furthest behind it having rested. Walking forward the heel lands and the toe
+// leaves last; walking backward the toe lands first (the heel, still lowering, moves on in the
+// image) and the heel leaves last, which is what landing_v and leaving_v watch.
+void find_extrema(const PassContext& ctx, const Pass& p, const PassSignals& sig,
+                  std::vector<Candidate>& contacts, std::vector<Candidate>& toe_offs) {
+  const auto& config = ctx.config;
+  const std::size_t m = p.m();
   const auto window = std::max<std::size_t>(
       1, static_cast<std::size_t>(std::lround(config.confirm_window_s * ctx.fps)));
   const auto half_step = static_cast<std::size_t>(std::lround(config.extremum_window_s * ctx.fps));
-  const double rest_speed = std::max(config.stance_speed_fraction * speed, config.min_rest_speed);
+  const double rest_speed = std::max(config.stance_speed_fraction * p.speed, config.min_rest_speed);
   auto min_speed = [&](const Series& v, std::size_t from, std::size_t to) {
     double lowest = std::numeric_limits<double>::infinity();
     for (std::size_t i = from; i < std::min(to, m); ++i) {
-      lowest = std::min(lowest, std::abs(v[i]) * ctx.fps / height);
+      lowest = std::min(lowest, std::abs(v[i]) * ctx.fps / p.height);
     }
     return lowest;
   };
@@ -219,77 +224,91 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
     }
     return true;
   };
-  std::vector<Candidate> contacts;
-  std::vector<Candidate> toe_offs;
+  // An extremum's prominence is sought within a step either side (twice the half step).
+  const std::size_t step_reach = 2 * std::max<std::size_t>(half_step, 1);
+  const Series& heel = sig.heel;
+  const Series& toe = sig.toe;
   for (std::size_t i = 1; i + 1 < m; ++i) {
-    // Initial contact: the leading heel furthest ahead of the pelvis, then at rest on the floor.
     if (heel[i] > config.min_reach && heel[i] >= heel[i - 1] && heel[i] > heel[i + 1] &&
-        widest(heel, i, 1) && min_speed(heel_v, i, i + window + 1) <= rest_speed) {
-      contacts.push_back({0, FootEventType::kInitialContact, a + i, heel[i],
-                          refined_time(samples, a + i, heel, i)});
+        widest(heel, i, 1) && min_speed(sig.landing_v, i, i + window + 1) <= rest_speed) {
+      contacts.push_back({0, FootEventType::kInitialContact, p.a + i, heel[i],
+                          refined_extremum_time(ctx.samples, p.a, heel, i), sig.lead_side[i],
+                          prominence(heel, i, step_reach, 1)});
     }
-    // Toe-off: the trailing toe furthest behind the pelvis, having rested on the floor.
     if (toe[i] < -config.min_reach && toe[i] <= toe[i - 1] && toe[i] < toe[i + 1] &&
-        widest(toe, i, -1) && min_speed(toe_v, i >= window ? i - window : 0, i + 1) <= rest_speed) {
-      toe_offs.push_back(
-          {0, FootEventType::kToeOff, a + i, toe[i], refined_time(samples, a + i, toe, i)});
+        widest(toe, i, -1) &&
+        min_speed(sig.leaving_v, i >= window ? i - window : 0, i + 1) <= rest_speed) {
+      toe_offs.push_back({0, FootEventType::kToeOff, p.a + i, toe[i],
+                          refined_extremum_time(ctx.samples, p.a, toe, i), sig.trail_side[i],
+                          prominence(toe, i, step_reach, -1)});
     }
   }
   const double min_step_s = 60.0 / config.max_cadence_steps_per_min;
   contacts = select_events(std::move(contacts), min_step_s);
   toe_offs = select_events(std::move(toe_offs), min_step_s);
+}
 
-  // Timing. By default each event is at Zeni's extremum (refined between frames by the
-  // parabola above). The heel is furthest ahead of the pelvis while it still moves as fast as
-  // the pelvis, before it stops on the floor, so the extremum can come before the contact a
-  // labeller sees. The alternative, config.timing == kFootAtRest, places initial contact where
-  // the landing end of the foot (the heel; walking backward the toe) comes to rest, its
-  // filtered horizontal speed falling to the stance level (rest_speed, as in the confirmation
-  // above), and toe-off where the leaving end (the toe; backward the heel) last rises from rest
-  // before the extremum: the foot-velocity principle of O'Connor et al. 2007 applied to the
-  // image's horizontal speed, interpolated between the frames either side of the crossing. On
-  // the hand-labelled development set it put contacts 1.3 frames late (the 6 Hz low-pass
-  // spreads the heel's stop, so the speed reaches the stance level after it) and toe-offs 2.2
-  // frames early (the toe landmark drifts during heel rise), against -0.2 and -1.0 frames at
-  // the extremum (bench/gait/DEV_SET_RESULTS.md); it is kept for that benchmark, not used.
-  const Series landing_speed = gradient(landing_x);
-  const Series leaving_speed = gradient(leaving_x);
+// The alternative timing (config.timing == kFootAtRest): initial contact where the landing end
+// of the foot comes to rest, its filtered horizontal speed falling to the stance level, and
+// toe-off where the leaving end last rises from rest before the extremum: the foot-velocity
+// principle of O'Connor et al. 2007 applied to the image's horizontal speed, interpolated
+// between the frames either side of the crossing. By default each event stays at Zeni's
+// extremum (refined between frames): on the hand-labelled development set this put contacts 1.3
+// frames late (the 6 Hz low-pass spreads the heel's stop, so the speed reaches the stance level
+// after it) and toe-offs 2.2 frames early (the toe landmark drifts during heel rise), against
+// -0.2 and -1.0 frames at the extremum (bench/gait/DEV_SET_RESULTS.md); it is kept for that
+// benchmark, not used.
+void time_at_rest(const PassContext& ctx, const Pass& p, const PassSignals& sig,
+                  std::vector<Candidate>& contacts, std::vector<Candidate>& toe_offs) {
+  const auto& config = ctx.config;
+  const std::size_t a = p.a, m = p.m();
+  const auto window = std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::lround(config.confirm_window_s * ctx.fps)));
+  const double rest_speed = std::max(config.stance_speed_fraction * p.speed, config.min_rest_speed);
   const auto speed_at = [&](const Series& v, std::size_t t) {
-    return std::abs(v[t]) * ctx.fps / height;
+    return std::abs(v[t]) * ctx.fps / p.height;
   };
   const auto crossing = [&](const Series& v, std::size_t before, std::size_t after) {
     // v falls (or rises) through rest_speed between before and after = before + 1.
     const double s0 = speed_at(v, before), s1 = speed_at(v, after);
     const double f = s0 == s1 ? 0.5 : std::clamp((s0 - rest_speed) / (s0 - s1), 0.0, 1.0);
-    return samples[a + before].time_s +
-           f * (samples[a + after].time_s - samples[a + before].time_s);
+    return ctx.samples[a + before].time_s +
+           f * (ctx.samples[a + after].time_s - ctx.samples[a + before].time_s);
   };
-  if (config.timing == EventTiming::kFootAtRest) {
-    for (Candidate& c : contacts) {
-      const std::size_t i = c.index - a;
-      for (std::size_t k = i; k < std::min(m, i + window + 1); ++k) {
-        if (speed_at(landing_speed, k) > rest_speed) continue;
-        if (k > i) c.time_s = crossing(landing_speed, k - 1, k);
-        break;
-      }
-    }
-    for (Candidate& c : toe_offs) {
-      const std::size_t i = c.index - a;
-      const std::size_t from = i >= window ? i - window : 0;
-      for (std::size_t k = i + 1; k-- > from;) {
-        if (speed_at(leaving_speed, k) > rest_speed) continue;
-        if (k < i) c.time_s = crossing(leaving_speed, k, k + 1);
-        break;
-      }
+  for (Candidate& c : contacts) {
+    const std::size_t i = c.index - a;
+    for (std::size_t k = i; k < std::min(m, i + window + 1); ++k) {
+      if (speed_at(sig.landing_v, k) > rest_speed) continue;
+      if (k > i) c.time_s = crossing(sig.landing_v, k - 1, k);
+      break;
     }
   }
+  for (Candidate& c : toe_offs) {
+    const std::size_t i = c.index - a;
+    const std::size_t from = i >= window ? i - window : 0;
+    for (std::size_t k = i + 1; k-- > from;) {
+      if (speed_at(sig.leaving_v, k) > rest_speed) continue;
+      if (k < i) c.time_s = crossing(sig.leaving_v, k, k + 1);
+      break;
+    }
+  }
+}
 
-  // Step intervals; one beyond 1.5 times the median means a contact the pose model hid (it
-  // merges two steps), which breaks the alternation into separate chains. So do two toe-offs
-  // between successive contacts: walking, the feet alternate contact and toe-off, so exactly
-  // one foot leaves the ground between two contacts (Perry and Burnfield, ch. 2), and a second
-  // toe-off means a contact between them was not seen. This catches what the median cannot:
-  // every other contact lost (a shaking camera), when all the intervals are doubled alike.
+// The contacts' chains of steps. An interval beyond 1.5 times the median means a contact the
+// pose model hid (it merges two steps), which breaks the alternation into separate chains. So
+// do two toe-offs between successive contacts: walking, the feet alternate contact and toe-off,
+// so exactly one foot leaves the ground between two contacts (Perry and Burnfield, ch. 2), and
+// a second toe-off means a contact between them was not seen. This catches what the median
+// cannot: every other contact lost (a shaking camera), when all the intervals are doubled alike.
+struct Chains {
+  std::vector<std::size_t> of;  // per contact
+  double typical_step_s = 0;    // the median interval
+  double step_sum_s = 0;        // of the intervals within chains
+  int steps = 0;
+};
+
+Chains chain_steps(const std::vector<Candidate>& contacts, const std::vector<Candidate>& toe_offs) {
+  Chains out;
   Series intervals;
   for (std::size_t i = 1; i < contacts.size(); ++i) {
     intervals.push_back(contacts[i].time_s - contacts[i - 1].time_s);
@@ -298,22 +317,29 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
     return std::count_if(toe_offs.begin(), toe_offs.end(),
                          [&](const Candidate& c) { return c.time_s > from && c.time_s < to; });
   };
-  const double typical = median(intervals);
-  double step_sum = 0;
-  int steps = 0;
-  std::vector<std::size_t> chain(contacts.size(), 0);
+  out.typical_step_s = median(intervals);
+  out.of.assign(contacts.size(), 0);
   for (std::size_t i = 1; i < contacts.size(); ++i) {
     const double dt = intervals[i - 1];
-    if (dt > 1.5 * typical || toe_offs_between(contacts[i - 1].time_s, contacts[i].time_s) > 1) {
-      chain[i] = chain[i - 1] + 1;
+    if (dt > 1.5 * out.typical_step_s ||
+        toe_offs_between(contacts[i - 1].time_s, contacts[i].time_s) > 1) {
+      out.of[i] = out.of[i - 1] + 1;
       continue;
     }
-    chain[i] = chain[i - 1];
-    step_sum += dt;
-    ++steps;
+    out.of[i] = out.of[i - 1];
+    out.step_sum_s += dt;
+    ++out.steps;
   }
-  pass.steps = steps;
+  return out;
+}
 
+// Which foot made each contact, and the strides and cadence of the chains. Contacts alternate
+// within a chain; which parity is track 0: with depth, the near foot (where most contacts say
+// so); otherwise the model's left under the continuous labelling, in most contacts. Returns
+// whether the depths told the feet apart.
+bool track_contacts(const PassContext& ctx, const Pass& p, const PassSignals& sig,
+                    const Chains& chains, std::vector<Candidate>& contacts, WalkingPass& pass) {
+  const auto& samples = ctx.samples;
   // Depth at each contact: the leading foot's minus the other's (BlazePose z, smaller is
   // nearer). In a side view the legs lie a good part of the pelvis width apart in depth; a
   // typical difference under a tenth of the body height does not tell them apart.
@@ -321,28 +347,23 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
   Series depth_size(contacts.size());
   for (std::size_t k = 0; k < contacts.size(); ++k) {
     const std::size_t idx = contacts[k].index;
-    const int lead = lead_side[idx - a];
+    const int lead = sig.lead_side[idx - p.a];
     depth[k] = samples[idx].z[lead] - samples[idx].z[lead ^ 1];
     depth_size[k] = std::abs(depth[k]);
   }
-  const bool by_depth = !contacts.empty() && median(depth_size) > 0.1 * height;
-
-  // Track of each contact: alternating within a chain. Which parity is track 0: with depth,
-  // track 0 is the near foot (where most contacts say so); otherwise it is the model's left
-  // under the continuous labelling, in most contacts.
-  auto track_at = [&](std::size_t index, int side) { return side ^ (swapped[index - a] ? 1 : 0); };
+  const bool by_depth = !contacts.empty() && median(depth_size) > 0.1 * p.height;
   std::size_t first = 0;
   while (first < contacts.size()) {
     std::size_t last = first;
-    while (last < contacts.size() && chain[last] == chain[first]) ++last;
+    while (last < contacts.size() && chains.of[last] == chains.of[first]) ++last;
     double agree = 0;
     for (std::size_t k = first; k < last; ++k) {
-      const std::size_t idx = contacts[k].index;
+      const std::size_t t = contacts[k].index - p.a;
       const int parity = static_cast<int>((k - first) % 2);
       if (by_depth) {
         agree += parity == 0 ? -depth[k] : depth[k];
       } else {
-        agree += track_at(idx, lead_side[idx - a]) == parity ? 1 : -1;
+        agree += (sig.lead_side[t] ^ (sig.swapped[t] ? 1 : 0)) == parity ? 1 : -1;
       }
     }
     for (std::size_t k = first; k < last; ++k) {
@@ -361,55 +382,67 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
   // foot, so a left step shorter than the right (an asymmetric gait, or a walk of an odd
   // number of steps) cannot bias it as a plain count of steps over their time can on a short
   // clip. Without a whole stride, the steps' own mean.
+  pass.steps = chains.steps;
   if (pass.strides > 0 && pass.stride_time_s > 0) {
     pass.cadence_steps_per_min = 120.0 * pass.strides / pass.stride_time_s;
-  } else if (steps > 0 && step_sum > 0) {
-    pass.cadence_steps_per_min = 60.0 * steps / step_sum;
+  } else if (chains.steps > 0 && chains.step_sum_s > 0) {
+    pass.cadence_steps_per_min = 60.0 * chains.steps / chains.step_sum_s;
   }
-  // A toe-off belongs to the foot that lands next (IC of X, toe-off of Y, IC of Y); failing a
-  // later contact within a step, the opposite of the one before; failing both, the trailing
-  // toe's own depth or labelling.
+  return by_depth;
+}
+
+// A toe-off belongs to the foot that lands next (IC of X, toe-off of Y, IC of Y); failing a
+// later contact within a step, the opposite of the one before; failing both, the trailing toe's
+// own depth or labelling.
+void track_toe_offs(const PassContext& ctx, const Pass& p, const PassSignals& sig, bool by_depth,
+                    double typical_step_s, const std::vector<Candidate>& contacts,
+                    std::vector<Candidate>& toe_offs) {
   for (Candidate& to : toe_offs) {
     const auto next = std::find_if(contacts.begin(), contacts.end(),
                                    [&](const Candidate& c) { return c.index > to.index; });
     const double t_to = to.time_s;
-    if (next != contacts.end() && next->time_s - t_to <= 1.5 * typical) {
+    const std::size_t t = to.index - p.a;
+    if (next != contacts.end() && next->time_s - t_to <= 1.5 * typical_step_s) {
       to.track = next->track;
-    } else if (next != contacts.begin() && t_to - std::prev(next)->time_s <= 1.5 * typical) {
+    } else if (next != contacts.begin() && t_to - std::prev(next)->time_s <= 1.5 * typical_step_s) {
       to.track = std::prev(next)->track ^ 1;
     } else if (by_depth) {
-      const Sample& s = samples[to.index];
-      const int trail = trail_side[to.index - a];
+      const Sample& s = ctx.samples[to.index];
+      const int trail = sig.trail_side[t];
       to.track = s.z[trail] < s.z[trail ^ 1] ? 0 : 1;
     } else {
-      to.track = track_at(to.index, trail_side[to.index - a]);
+      to.track = sig.trail_side[t] ^ (sig.swapped[t] ? 1 : 0);
     }
   }
+}
 
-  // Names.
-  int track0_side = 0;  // the model side (0: left) whose name track 0 takes
+// The model side (0: its left) whose name track 0 takes. With depth: a walker seen from the
+// side shows the camera the side facing it: walking toward the image's right (the image not
+// mirrored, the walker facing the way they walk) that is their right side. This names the feet
+// even where the model's own left/right, a guess from appearance, is wrong for a whole pass,
+// and keeps the names the same across passes. Walking backward the walker faces against the
+// travel: the facing direction decides. Without depth, the model's own left/right in most
+// frames of the pass.
+int name_tracks(const Pass& p, bool by_depth, WalkingPass& pass) {
   if (by_depth) {
-    // A walker seen from the side shows the camera the side facing it: walking toward the
-    // image's right (the image not mirrored, the walker facing the way they walk) that is
-    // their right side. This names the feet even where the model's own left/right, a guess
-    // from appearance, is wrong for a whole pass, and keeps the names the same across passes.
-    // Walking backward the walker faces against the travel: the facing direction decides.
-    const Foot near = (pass.backward ? -direction : direction) > 0 ? Foot::kRight : Foot::kLeft;
-    track0_side = near == Foot::kLeft ? 0 : 1;
+    const Foot near = (pass.backward ? -p.direction : p.direction) > 0 ? Foot::kRight : Foot::kLeft;
     pass.near_camera = near;
-  } else {
-    // The model's own left/right in most frames of the pass.
-    track0_side = pass.relabelled_frames * 2 > static_cast<std::ptrdiff_t>(m) ? 1 : 0;
+    return near == Foot::kLeft ? 0 : 1;
   }
-  auto foot_of = [&](int track) { return (track ^ track0_side) == 0 ? Foot::kLeft : Foot::kRight; };
+  return pass.relabelled_frames * 2 > static_cast<std::ptrdiff_t>(p.m()) ? 1 : 0;
+}
 
-  // Each frame's legs for the joint angles, named as the events name the feet: at a contact
-  // the landing foot is the leading one, so the contact nearest in time says which model side
-  // that foot is, and the trajectory-continuous labelling carries it to the frames around
-  // (track c is the model's side c ^ swapped). Without contacts, the labelling's own names.
+// Each frame's legs for the joint angles, named as the events name the feet: at a contact the
+// landing foot is the leading one, so the contact nearest in time says which model side that
+// foot is, and the trajectory-continuous labelling carries it to the frames around (track c is
+// the model's side c ^ swapped). Without contacts, the labelling's own names.
+void name_legs_per_frame(const Pass& p, const PassSignals& sig,
+                         const std::vector<Candidate>& contacts, int track0_side,
+                         WalkingPass& pass) {
+  const std::size_t m = p.m();
   pass.model_side_of_left.resize(m);
   const auto distance = [&](std::size_t k, std::size_t t) {
-    const auto at = static_cast<std::ptrdiff_t>(contacts[k].index - a);
+    const auto at = static_cast<std::ptrdiff_t>(contacts[k].index - p.a);
     return std::abs(at - static_cast<std::ptrdiff_t>(t));
   };
   std::size_t nearest = 0;  // contacts are in frame order, and so is t
@@ -420,20 +453,57 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
         ++nearest;
       }
       const Candidate& c = contacts[nearest];
-      const int landing_track = lead_side[c.index - a] ^ (swapped[c.index - a] ? 1 : 0);
-      left_track = foot_of(c.track) == Foot::kLeft ? landing_track : landing_track ^ 1;
+      const std::size_t at = c.index - p.a;
+      const int landing_track = sig.lead_side[at] ^ (sig.swapped[at] ? 1 : 0);
+      const bool left = ((c.track ^ track0_side) == 0);
+      left_track = left ? landing_track : landing_track ^ 1;
     }
-    pass.model_side_of_left[t] = static_cast<std::uint8_t>((swapped[t] ? 1 : 0) ^ left_track);
+    pass.model_side_of_left[t] = static_cast<std::uint8_t>((sig.swapped[t] ? 1 : 0) ^ left_track);
   }
+}
+
+// Events of one pass, samples[a, b), in the pass's phases.
+//
+// The timing does not depend on which foot the model calls left: initial contact is Zeni's
+// maximum of the *leading* heel's distance ahead of the pelvis (whichever foot is ahead), and
+// toe-off the maximum of the *trailing* toe's distance behind it. Both series are continuous
+// even where the model exchanges the legs, which in side views it does around every leg
+// crossing. The feet are then told apart by the alternation of gait (contacts alternate left,
+// right; the toe-off between two contacts belongs to the foot that lands next), anchored to
+// the trajectory-continuous labelling in most contacts.
+void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> run, const Pass& p,
+                  const Series& pelvis_x, WalkingPass& pass, std::vector<FootEvent>& events,
+                  std::size_t pass_index) {
+  const PassSignals sig = pass_signals(ctx, run, p, pelvis_x, pass.backward);
+  pass.relabelled_frames = std::count(sig.swapped.begin(), sig.swapped.end(), true);
+  std::vector<Candidate> contacts, toe_offs;
+  find_extrema(ctx, p, sig, contacts, toe_offs);
+  if (ctx.config.timing == EventTiming::kFootAtRest) time_at_rest(ctx, p, sig, contacts, toe_offs);
+  const Chains chains = chain_steps(contacts, toe_offs);
+  const bool by_depth = track_contacts(ctx, p, sig, chains, contacts, pass);
+  track_toe_offs(ctx, p, sig, by_depth, chains.typical_step_s, contacts, toe_offs);
+  const int track0_side = name_tracks(p, by_depth, pass);
+  name_legs_per_frame(p, sig, contacts, track0_side, pass);
+
+  const auto foot_of = [&](int track) {
+    return (track ^ track0_side) == 0 ? Foot::kLeft : Foot::kRight;
+  };
   for (const auto* list : {&contacts, &toe_offs}) {
     for (const Candidate& c : *list) {
+      const Sample& s = ctx.samples[c.index];
+      FootEvent e;
+      e.foot = foot_of(c.track);
+      e.type = c.type;
       // The frame nearest the event's own time.
-      const std::size_t at = nearest_in_time(samples, a, b, c.index, c.time_s);
-      FootEvent e{foot_of(c.track), c.type, samples[at].frame, c.time_s, pass_index, {}};
+      e.frame = ctx.samples[nearest_in_time(ctx.samples, p.a, p.b, c.index, c.time_s)].frame;
+      e.time_s = c.time_s;
+      e.pass = pass_index;
+      e.visibility = s.visibility[c.model_side];
+      e.prominence_body_heights = c.prominence;
       if (c.type == FootEventType::kInitialContact) {
-        const Sample& s = samples[c.index];
-        const int lead = lead_side[c.index - a];
-        e.step_length_body_heights = (s.x[lead][kHeel] - s.x[lead ^ 1][kHeel]) * direction / height;
+        const int lead = sig.lead_side[c.index - p.a];
+        e.step_length_body_heights =
+            (s.x[lead][kHeel] - s.x[lead ^ 1][kHeel]) * p.direction / p.height;
       }
       events.push_back(e);
     }
@@ -469,6 +539,9 @@ nlohmann::ordered_json to_json(const FootEvent& event) {
   j["frame"] = event.frame;
   // Milliseconds are finer than any event's accuracy.
   j["time_s"] = std::round(event.time_s * 1000) / 1000;
+  j["visibility"] = std::round(event.visibility * 100) / 100;
+  j["prominence_body_heights"] = std::round(event.prominence_body_heights * 1000) / 1000;
+  j["low_confidence"] = event.low_confidence;
   return j;
 }
 
@@ -540,6 +613,7 @@ void KeypointGaitBuilder::add(const PoseFrame& frame) {
         visibility += p.visibility / 3;
         depth += p.z / 3;
       }
+      s.visibility[side] = visibility;
       s.foot_ok[side] = visibility >= config_.min_foot_visibility;
       s.z[side] = depth;
     }
@@ -655,8 +729,9 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
       pass.speed_body_heights_per_s = travel / std::max(core_s, 1e-9);
       const Series pass_pelvis(pelvis.begin() + static_cast<std::ptrdiff_t>(first),
                                pelvis.begin() + static_cast<std::ptrdiff_t>(end));
-      analyse_pass(ctx, {run_start, b}, run_start + first, run_start + end, pass_pelvis, sign,
-                   height, pass.speed_body_heights_per_s, pass, out.events, out.passes.size());
+      const Pass p{run_start + first, run_start + end, static_cast<double>(sign), height,
+                   pass.speed_body_heights_per_s};
+      analyse_pass(ctx, {run_start, b}, p, pass_pelvis, pass, out.events, out.passes.size());
       out.passes.push_back(std::move(pass));
     }
     // A person who never travels sideways but whose hips stand apart walks toward or away
@@ -672,6 +747,7 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
   std::sort(out.events.begin(), out.events.end(), [](const FootEvent& l, const FootEvent& r) {
     return l.frame != r.frame ? l.frame < r.frame : l.type < r.type;
   });
+  judge_event_confidence(out.events, config_);
   // Cadence over the walk: 120 / the mean time of all passes' whole strides; failing any
   // whole stride, 60 / the mean step time (cadence_method says which).
   double step_time = 0, stride_time = 0;
@@ -710,6 +786,19 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
     out.warnings.emplace_back("too_few_strides");
   }
   return out;
+}
+
+void judge_event_confidence(std::vector<FootEvent>& events, const KeypointGaitConfig& config) {
+  // The typical prominence of each pass's contacts and of its toe-offs: their median.
+  std::map<std::pair<std::size_t, FootEventType>, Series> kinds;
+  for (const FootEvent& e : events) kinds[{e.pass, e.type}].push_back(e.prominence_body_heights);
+  for (FootEvent& e : events) {
+    const Series& same = kinds[{e.pass, e.type}];
+    const bool weak_signal =
+        static_cast<int>(same.size()) >= config.min_events_for_typical &&
+        e.prominence_body_heights < config.min_relative_prominence * median(same);
+    e.low_confidence = e.visibility < config.min_event_visibility || weak_signal;
+  }
 }
 
 KeypointGait detect_keypoint_gait(const std::vector<PoseFrame>& frames, double fps,

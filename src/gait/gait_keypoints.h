@@ -60,6 +60,17 @@ struct FootEvent {
   // Initial contacts: the landing heel's horizontal distance ahead of the other heel at this
   // frame, along the walking direction, in body heights (the step length of gait analysis).
   std::optional<double> step_length_body_heights;
+  // The evidence the event rests on. visibility: BlazePose's visibility of the event's foot
+  // (mean of its ankle, heel and foot index) at the event's frame, the model's own estimate
+  // that the points are in the picture and not hidden. prominence: how far the signal's
+  // extremum stands out from its surroundings (gait/signal.h prominence), in body heights: the
+  // heel's reach ahead of the pelvis or the toe's behind it (side view), the swing's lift
+  // (front and back views).
+  double visibility = 0;
+  double prominence_body_heights = 0;
+  // Set by judge_event_confidence: the foot was hardly visible, or the signal stood out less
+  // than half as far as the same kind of event's typically did in the pass.
+  bool low_confidence = false;
 };
 
 struct WalkingPass {
@@ -174,7 +185,19 @@ struct KeypointGaitConfig {
   double max_cadence_steps_per_min = 200;
   // Fewer complete strides than this give too little for a mean and a spread: "too_few_strides".
   int min_strides = kMinStridesForMean;
+  // An event is of low confidence when its foot's visibility is below this (MediaPipe's own
+  // drawing hides a landmark below 0.5: more likely hidden or outside the picture than seen) or
+  // its prominence is below this fraction of the median prominence of the pass's events of
+  // its kind (with at least min_events_for_typical of them): a contact or toe-off whose signal
+  // rises half as far as the walker's own usual one is the kind a pose glitch makes.
+  double min_event_visibility = 0.5;
+  double min_relative_prominence = 0.5;
+  int min_events_for_typical = 3;
 };
+
+// Marks the events whose evidence is weak (FootEvent::low_confidence), by the rules of
+// KeypointGaitConfig::min_event_visibility and min_relative_prominence, per pass and kind.
+void judge_event_confidence(std::vector<FootEvent>& events, const KeypointGaitConfig& config);
 
 // Collects a compact sample of each frame (pelvis, feet, nose: a few dozen numbers) and finds
 // the events once the track is complete. Frames must come in decode order; `fps` is the
@@ -197,7 +220,8 @@ class KeypointGaitBuilder {
     float nose_y = 0;
     float x[2][3] = {};  // [model's left/right][ankle, heel, foot index]
     float y[2][3] = {};
-    float z[2] = {};  // mean depth of the foot's three landmarks
+    float z[2] = {};           // mean depth of the foot's three landmarks
+    float visibility[2] = {};  // mean visibility of the foot's three landmarks
   };
 
  private:
@@ -206,7 +230,8 @@ class KeypointGaitBuilder {
 };
 
 // The results contract's shapes: an event is {"foot": "left"|"right", "type":
-// "initial_contact"|"toe_off", "frame": n, "time_s": t}; a pass carries its frames,
+// "initial_contact"|"toe_off", "frame": n, "time_s": t, "visibility": v,
+// "prominence_body_heights": p, "low_confidence": bool}; a pass carries its frames,
 // direction, body height, speed, near foot (or null), relabelled frames, cadence (or null)
 // with the steps and strides it rests on.
 nlohmann::ordered_json to_json(const FootEvent& event);

@@ -86,4 +86,32 @@ Series gradient(const Series& x) {
   return g;
 }
 
+double prominence(const Series& v, std::size_t i, std::size_t reach, double sign) {
+  if (i >= v.size()) return 0;
+  const double peak = sign * v[i];
+  // Each side's lowest point, walking out until the reach, a higher point or the series' end;
+  // a side cut short by the end saw less than the reach and testifies only when the other did
+  // too (an event at the start of a pass has no valley before it in the pass).
+  struct Side {
+    double lowest;
+    bool whole;
+  };
+  const auto walk = [&](int step) {
+    Side side{peak, false};
+    for (std::size_t n = 1; n <= reach; ++n) {
+      const auto k = static_cast<std::ptrdiff_t>(i) + step * static_cast<std::ptrdiff_t>(n);
+      if (k < 0 || k >= static_cast<std::ptrdiff_t>(v.size())) return side;
+      const double x = sign * v[static_cast<std::size_t>(k)];
+      if (x > peak) break;
+      side.lowest = std::min(side.lowest, x);
+    }
+    side.whole = true;
+    return side;
+  };
+  const Side left = walk(-1);
+  const Side right = walk(1);
+  if (left.whole != right.whole) return peak - (left.whole ? left.lowest : right.lowest);
+  return peak - std::max(left.lowest, right.lowest);
+}
+
 }  // namespace dancer::analysis

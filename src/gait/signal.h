@@ -2,6 +2,7 @@
 // of gait biomechanics and central differences.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -47,5 +48,27 @@ std::size_t nearest_in_time(const Samples& samples, std::size_t first, std::size
   }
   return at;
 }
+
+// The time of the extremum of v at i, refined between samples by the parabola through v[i - 1],
+// v[i] and v[i + 1]: at 30 frames/s a frame is 33 ms, as long as the whole error Stenum et al.
+// 2021 report, and cadence is an average of such differences. samples[a + i] holds v[i]'s time;
+// at either end of v the sample's own time.
+template <class Samples>
+double refined_extremum_time(const Samples& samples, std::size_t a, const Series& v,
+                             std::size_t i) {
+  if (i == 0 || i + 1 >= v.size()) return samples[a + i].time_s;
+  const double curvature = v[i - 1] - 2 * v[i] + v[i + 1];
+  if (curvature == 0) return samples[a + i].time_s;
+  const double offset = std::clamp(0.5 * (v[i - 1] - v[i + 1]) / curvature, -0.5, 0.5);
+  const double neighbour = samples[a + (offset >= 0 ? i + 1 : i - 1)].time_s;
+  return samples[a + i].time_s + std::abs(offset) * (neighbour - samples[a + i].time_s);
+}
+
+// The prominence of the peak of sign * v at i: how far it rises above the higher of the lowest
+// points on either side, each side searched until `reach` samples or a higher point (the
+// topographic prominence of SciPy's peak_prominences, its search bounded to a window). A side
+// cut short by the series' end counts only when both are. A peak the signal barely stands out
+// from rests on weak evidence.
+double prominence(const Series& v, std::size_t i, std::size_t reach, double sign = 1);
 
 }  // namespace dancer::analysis

@@ -6,6 +6,6 @@
 
 namespace dancer::service {
 
-inline constexpr const char* kResultsVersion = "1.6.0";
+inline constexpr const char* kResultsVersion = "1.7.0";
 
 }  // namespace dancer::service

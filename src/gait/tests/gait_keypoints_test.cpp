@@ -269,7 +269,8 @@ TEST(KeypointGait, FrontViewGivesNoSagittalEvents) {
 TEST(KeypointGait, EventsAndPassesInTheResultsShape) {
   const FootEvent event{Foot::kRight, FootEventType::kToeOff, 109, 3.63349, 0, {}};
   EXPECT_EQ(to_json(event).dump(),
-            R"({"foot":"right","type":"toe_off","frame":109,"time_s":3.633})");
+            R"({"foot":"right","type":"toe_off","frame":109,"time_s":3.633,"visibility":0.0,)"
+            R"("prominence_body_heights":0.0,"low_confidence":false})");
   WalkingPass pass;
   pass.direction = "left_to_right";
   EXPECT_TRUE(to_json(pass)["near_camera"].is_null());

@@ -187,6 +187,20 @@ TEST(ResultsSchema, AnEventOnAFootThatIsNeitherLeftNorRightIsRefused) {
   expect_refused(doc, "$.analysis.events[2].foot: 'middle' is not one of");
 }
 
+TEST(ResultsSchema, AnEventsEvidenceComesWholeAndInRange) {
+  json doc = pose_gait_example();
+  json& event = doc["analysis"]["events"][2];
+  event["visibility"] = 0.8;
+  event["prominence_body_heights"] = 0.21;
+  event["low_confidence"] = false;
+  EXPECT_TRUE(dancer::testing::matches_results_schema(doc));
+  event.erase("prominence_body_heights");  // half the evidence
+  expect_refused(doc, "$.analysis.events[2]: 'prominence_body_heights' is a dependency");
+  event["prominence_body_heights"] = 0.21;
+  event["visibility"] = 1.5;
+  expect_refused(doc, "$.analysis.events[2].visibility");
+}
+
 TEST(ResultsSchema, ACycleMeanOf100SamplesIsRefused) {
   json doc = pose_gait_example();
   json& mean = doc["analysis"]["kinematics"]["cycles"]["left"]["knee"]["mean"];
