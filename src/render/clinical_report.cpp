@@ -932,6 +932,11 @@ struct Event {
   std::string type;
   double time_s = 0;
   long long frame = 0;
+  // Since results 1.7.0: the foot's visibility and the signal's prominence at the event, and
+  // whether that evidence is weak (docs/results.md, "Events").
+  std::optional<double> visibility;
+  std::optional<double> prominence;
+  bool low_confidence = false;
 };
 
 std::vector<Event> events_of(const json& analysis) {
@@ -945,7 +950,10 @@ std::vector<Event> events_of(const json& analysis) {
       continue;
     }
     const auto f = number(field(e, "frame"));
-    out.push_back({foot, type, *t, f ? as_frame(*f) : 0});
+    const json& low = field(e, "low_confidence");
+    out.push_back({foot, type, *t, f ? as_frame(*f) : 0, number(field(e, "visibility")),
+                   number(field(e, "prominence_body_heights")),
+                   low.is_boolean() && low.get<bool>()});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Event& a, const Event& b) { return a.time_s < b.time_s; });
@@ -992,12 +1000,26 @@ std::string to_marker(double x, double y) {
          "\" r=\"3.6\" fill=\"#fff\" stroke=\"#000\" stroke-width=\"1.4\"/>";
 }
 
-std::string event_group(const Event& e, const std::string& shape) {
+// An event of low confidence: a dashed ring around its marker.
+std::string low_confidence_ring(double x, double y) {
+  return "<circle class=\"low-confidence\" cx=\"" + svg_num(x) + "\" cy=\"" + svg_num(y) +
+         "\" r=\"7.5\" fill=\"none\" stroke=\"#c00\" stroke-width=\"1.2\" "
+         "stroke-dasharray=\"2 1.5\"/>";
+}
+
+std::string event_group(const Event& e, const std::string& shape, double x, double y) {
   const char* what = e.type == "initial_contact" ? "initial contact" : "toe-off";
+  std::string title = e.foot + " " + what + ", " + fixed(e.time_s, 3) + " s (frame " +
+                      std::to_string(e.frame) + ")";
+  if (e.low_confidence) {
+    title += "; low confidence";
+    if (e.visibility) title += ", foot visibility " + fixed(*e.visibility, 2);
+    if (e.prominence) title += ", signal " + fixed(*e.prominence, 3) + " body heights";
+  }
   return "<g class=\"event\" data-event=\"" + e.type + "\" data-foot=\"" + e.foot +
          "\" data-time-s=\"" + raw_value(e.time_s) + "\" data-frame=\"" + std::to_string(e.frame) +
-         "\"><title>" + e.foot + " " + what + ", " + fixed(e.time_s, 3) + " s (frame " +
-         std::to_string(e.frame) + ")</title>" + shape + "</g>";
+         "\"" + (e.low_confidence ? " data-low-confidence=\"true\"" : "") + "><title>" + title +
+         "</title>" + shape + (e.low_confidence ? low_confidence_ring(x, y) : "") + "</g>";
 }
 
 std::string hatch_defs() {
@@ -1006,6 +1028,16 @@ std::string hatch_defs() {
          "patternTransform=\"rotate(45)\"><rect width=\"5\" height=\"5\" fill=\"#fff\"/>"
          "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"5\" stroke=\"" +
          std::string(kRightColour) + "\" stroke-width=\"2.2\"/></pattern></defs>";
+}
+
+// Names how many events rest on weak evidence, and what that means; nothing when none does.
+std::string low_confidence_sentence(std::ptrdiff_t low, std::size_t total) {
+  if (low <= 0) return "";
+  return " <span data-low-confidence-events=\"" + std::to_string(low) + "\">" +
+         std::to_string(low) + " of " + std::to_string(total) + (low == 1 ? " rests" : " rest") +
+         " on weak evidence (ringed): the foot was hardly visible to the pose model, or its "
+         "signal stood out less than half as far as the walker's usual one. Check "
+         "these in the verification video before relying on the measures built on them.</span>";
 }
 
 void timeline_section(std::string& out, const json& analysis, const Facts& facts) {
@@ -1091,8 +1123,10 @@ void timeline_section(std::string& out, const json& analysis, const Facts& facts
     for (const auto& e : events) {
       if (e.foot != foot) continue;
       const double x = ax(e.time_s);
+      const double y = e.type == "initial_contact" ? yc - kBarH / 2 - 5 : yc;
       s += event_group(
-          e, e.type == "initial_contact" ? ic_marker(x, yc - kBarH / 2 - 1) : to_marker(x, yc));
+          e, e.type == "initial_contact" ? ic_marker(x, yc - kBarH / 2 - 1) : to_marker(x, yc), x,
+          y);
     }
   }
   // Legend
@@ -1109,6 +1143,12 @@ void timeline_section(std::string& out, const json& analysis, const Facts& facts
        svg_num(ly) + "\" font-size=\"9\">initial contact</text>";
   s += to_marker(kLabel + 280, ly - 3) + "<text x=\"" + svg_num(kLabel + 288) + "\" y=\"" +
        svg_num(ly) + "\" font-size=\"9\">toe-off</text>";
+  const auto low =
+      std::count_if(events.begin(), events.end(), [](const Event& e) { return e.low_confidence; });
+  if (low > 0) {
+    s += low_confidence_ring(kLabel + 534, ly - 3) + "<text x=\"" + svg_num(kLabel + 545) +
+         "\" y=\"" + svg_num(ly) + "\" font-size=\"9\">low confidence</text>";
+  }
   s += "<rect x=\"" + svg_num(kLabel + 340) + "\" y=\"" + svg_num(ly - 8) +
        "\" width=\"18\" height=\"10\" fill=\"#888\" fill-opacity=\"0.45\" stroke=\"#333\" "
        "stroke-dasharray=\"3 2\"/><text x=\"" +
@@ -1118,7 +1158,8 @@ void timeline_section(std::string& out, const json& analysis, const Facts& facts
   out += "<figure>" + s +
          "<figcaption>Each foot's stance (initial contact to toe-off) over time; the gaps are "
          "swing. Grey boxes are the walking passes analysed. " +
-         std::to_string(events.size()) + " events.</figcaption></figure></section>";
+         std::to_string(events.size()) + " events." + low_confidence_sentence(low, events.size()) +
+         "</figcaption></figure></section>";
 }
 
 // One side's 101-sample curve, or nothing.
@@ -1454,7 +1495,9 @@ void signals_section(std::string& out, const json& analysis, const Facts& facts,
     const auto v = value_at(side, e.time_s);
     const double x = ax(e.time_s);
     const double yv = v ? ay(*v) : kTop + 6;
-    s += event_group(e, e.type == "initial_contact" ? ic_marker(x, yv - 2) : to_marker(x, yv));
+    const double ring_y = e.type == "initial_contact" ? yv - 6 : yv;
+    s += event_group(e, e.type == "initial_contact" ? ic_marker(x, yv - 2) : to_marker(x, yv), x,
+                     ring_y);
   }
   const double ly = 230;
   s += "<line x1=\"46\" y1=\"" + svg_num(ly - 3) + "\" x2=\"70\" y2=\"" + svg_num(ly - 3) +

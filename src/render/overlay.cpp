@@ -90,8 +90,11 @@ class Painter {
         font_thickness_(std::max(1, static_cast<int>(std::lround(height / 360.0)))),
         bar_height_(timeline_height(height)) {
     for (const FootEvent& e : events) {
+      // A contact or toe-off on weak evidence (FootEvent::low_confidence) carries a question
+      // mark, so whoever checks the video knows which ones to look at closely.
       marks_.push_back({&e, std::string(e.foot == Foot::kLeft ? "L " : "R ") +
-                                (e.type == FootEventType::kInitialContact ? "IC" : "TO")});
+                                (e.type == FootEventType::kInitialContact ? "IC" : "TO") +
+                                (e.low_confidence ? " ?" : "")});
     }
     build_timeline();
   }
@@ -195,7 +198,7 @@ class Painter {
   }
 
   // The strip drawn under the playhead: walking passes lighter, initial contacts as full
-  // ticks and toe-offs as half ticks, each in its foot's colour.
+  // ticks and toe-offs as half ticks, each in its foot's colour (open when of low confidence).
   void build_timeline() {
     timeline_ = cv::Mat(bar_height_, width_, CV_8UC3, cv::Scalar(35, 35, 35));
     const int band = bar_height_ / 4;
@@ -210,9 +213,11 @@ class Painter {
     for (const EventMark& m : marks_) {
       const int x = timeline_x(m.event->frame);
       const int top = m.event->type == FootEventType::kInitialContact ? 0 : bar_height_ / 2;
-      cv::rectangle(timeline_, cv::Point(x - tick / 2, top),
-                    cv::Point(x - tick / 2 + tick - 1, bar_height_ - 1), foot_colour(m.event->foot),
-                    cv::FILLED);
+      // Low confidence: an open tick, its outline only.
+      cv::rectangle(
+          timeline_, cv::Point(x - tick / 2 - (m.event->low_confidence ? 1 : 0), top),
+          cv::Point(x - tick / 2 + tick - 1 + (m.event->low_confidence ? 1 : 0), bar_height_ - 1),
+          foot_colour(m.event->foot), m.event->low_confidence ? 1 : cv::FILLED);
     }
   }
 
@@ -245,6 +250,7 @@ std::string caption_of(std::int64_t frame, const std::vector<FootEvent>& events)
     if (e.frame != frame) continue;
     if (!caption.empty()) caption += "; ";
     caption += std::string(to_string(e.foot)) + " " + event_words(e.type);
+    if (e.low_confidence) caption += " (low confidence)";
   }
   return caption.empty() ? "frame " + std::to_string(frame) : caption;
 }

@@ -427,6 +427,41 @@ TEST(ClinicalReport, SignalsAreDrawnWithTheDetectedEventsOnThem) {
             std::string::npos);
 }
 
+TEST(ClinicalReport, EventsOnWeakEvidenceAreRingedAndCounted) {
+  auto a = load_example()["analysis"];
+  for (auto& e : a["events"]) {
+    e["visibility"] = 0.93;
+    e["prominence_body_heights"] = 0.3;
+    e["low_confidence"] = false;
+  }
+  std::string timeline = section(render(a), "timeline");
+  EXPECT_EQ(count(timeline, "data-low-confidence=\"true\""), 0u);
+  EXPECT_EQ(count(timeline, "class=\"low-confidence\""), 0u);
+  EXPECT_EQ(timeline.find("weak evidence"), std::string::npos);
+
+  a["events"][1]["visibility"] = 0.31;
+  a["events"][1]["low_confidence"] = true;
+  a["events"][4]["prominence_body_heights"] = 0.07;
+  a["events"][4]["low_confidence"] = true;
+  timeline = section(render(a), "timeline");
+  EXPECT_EQ(count(timeline, "data-low-confidence=\"true\""), 2u);
+  // Two rings on the events, one in the legend.
+  EXPECT_EQ(count(timeline, "class=\"low-confidence\""), 3u);
+  EXPECT_NE(timeline.find("data-low-confidence-events=\"2\">2 of " +
+                          std::to_string(a["events"].size()) + " rest on weak evidence"),
+            std::string::npos);
+  EXPECT_NE(timeline.find("; low confidence, foot visibility 0.31, signal 0.300 body heights"),
+            std::string::npos);
+
+  // Results before 1.7.0 carry no evidence: nothing is marked.
+  for (auto& e : a["events"]) {
+    e.erase("visibility");
+    e.erase("prominence_body_heights");
+    e.erase("low_confidence");
+  }
+  EXPECT_EQ(count(section(render(a), "timeline"), "data-low-confidence=\"true\""), 0u);
+}
+
 TEST(ClinicalReport, WithoutAHeightShowsBodyHeightsAndNoMetricRange) {
   auto a = load_example()["analysis"];
   a["subject_height_m"] = nullptr;
