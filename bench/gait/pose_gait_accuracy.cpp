@@ -288,7 +288,9 @@ void score_row(const std::string& name, const dancer::testing::ClipScore& s, std
      << pct(s.to.within, s.to.labels) << " | " << num(s.ic.mae(), 2) << " / " << num(s.to.mae(), 2)
      << " | " << signed_num(s.ic.bias()) << " / " << signed_num(s.to.bias()) << " | " << s.ic.misses
      << " / " << s.to.misses << " | " << s.extras << " of " << s.detected << " | "
-     << s.foot_mismatches << " of " << s.foot_compared << " | " << cadence << " |\n";
+     << s.foot_mismatches << " of " << s.foot_compared << " | " << cadence << " | "
+     << s.low_confidence_wrong << " of " << s.low_confidence << " / " << s.confident_wrong << " of "
+     << s.detected - s.low_confidence << " |\n";
 }
 
 // The report on stdout, and into `markdown` when one is named.
@@ -316,7 +318,8 @@ int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::pa
   std::ostringstream details;
   md << "| clip | IC within 2 fr | TO within 3 fr | MAE IC / TO (fr) | signed IC / TO (fr) | "
         "missed IC / TO | extra detections | foot mismatches | cadence labels / detected "
-        "(steps/min) |\n|---|---|---|---|---|---|---|---|---|\n";
+        "(steps/min) | wrong of low-confidence / of the others |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n";
   ClipScore pooled;
   int cadence_over_2 = 0, clips_missing_2 = 0;
   for (const auto& [clip, labels] : by_clip) {
@@ -334,6 +337,9 @@ int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::pa
     pooled.extras += s.extras;
     pooled.foot_mismatches += s.foot_mismatches;
     pooled.foot_compared += s.foot_compared;
+    pooled.low_confidence += s.low_confidence;
+    pooled.low_confidence_wrong += s.low_confidence_wrong;
+    pooled.confident_wrong += s.confident_wrong;
     if (s.ic.misses + s.to.misses >= 2) ++clips_missing_2;
     if (s.label_cadence &&
         (!s.detected_cadence || std::abs(*s.detected_cadence - *s.label_cadence) > 2)) {

@@ -95,6 +95,12 @@ struct ClipScore {
   int label_strides = 0;
   std::optional<double> detected_cadence;
   std::vector<MatchRow> rows;
+  // The events' own confidence (results 1.7.0, events[].low_confidence): how many were marked
+  // low, and how many of the marked and of the others were wrong (no label's match, or matched
+  // beyond their type's tolerance). A useful mark holds a larger share of wrong events.
+  int low_confidence = 0;
+  int low_confidence_wrong = 0;
+  int confident_wrong = 0;
 };
 
 inline std::optional<double> label_cadence(const std::vector<GaitLabel>& labels, double fps,
@@ -170,6 +176,21 @@ inline ClipScore score_clip(const std::vector<GaitLabel>& labels, const nlohmann
     out.rows.push_back(row);
   }
   out.extras = out.detected - static_cast<int>(matched.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const bool low = events[i].contains("low_confidence") && events[i].at("low_confidence") == true;
+    bool wrong = matched.count(i) == 0;
+    if (!wrong) {
+      const bool ic = events[i].at("type") == "initial_contact";
+      const std::int64_t frame = events[i].at("frame").get<std::int64_t>();
+      for (const MatchRow& row : out.rows) {
+        if (row.detected_frame == frame && (row.label.event == "initial_contact") == ic) {
+          wrong = std::llabs(row.error) > (ic ? kIcWithin : kToWithin);
+        }
+      }
+    }
+    out.low_confidence += low ? 1 : 0;
+    (low ? out.low_confidence_wrong : out.confident_wrong) += wrong ? 1 : 0;
+  }
   return out;
 }
 
