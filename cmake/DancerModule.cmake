@@ -50,12 +50,24 @@ function(dancer_module name)
     target_link_libraries(${exe} PRIVATE ${target} ${ARG_TEST_DEPS} dancer_test_support
                                          GTest::gtest GTest::gmock GTest::gtest_main
                                          dancer_build_flags)
+    # The tests' own code needs no -O3: at -O1 a test source compiles in about 70 % of the
+    # time (measured on sigv4_test and clinical_report_test), and the code under test stays in
+    # the libraries, built as configured.
+    target_compile_options(${exe} PRIVATE $<$<CONFIG:Release>:-O1>)
     # Test data: dancer::testing::test_data() (tests/data, in the repository) and
     # shared_test_data() (../shared/testdata: the videos, which may not be redistributed).
     target_compile_definitions(${exe} PRIVATE
       DANCER_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       DANCER_SHARED_TESTDATA="${PROJECT_SOURCE_DIR}/../shared/testdata"
       DANCER_BINARY_DIR="${PROJECT_BINARY_DIR}")
-    gtest_discover_tests(${exe} PROPERTIES LABELS ${kind} DISCOVERY_TIMEOUT 60)
+    # Integration tests are the long ones (servers, real binaries, loads): a higher COST
+    # makes ctest start them first, so the short unit tests fill the gaps at the end instead
+    # of one long test running alone (a fresh clone has no timing data to order by).
+    if(kind STREQUAL "integration")
+      set(cost 20)
+    else()
+      set(cost 0)
+    endif()
+    gtest_discover_tests(${exe} PROPERTIES LABELS ${kind} COST ${cost} DISCOVERY_TIMEOUT 60)
   endforeach()
 endfunction()
