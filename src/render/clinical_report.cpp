@@ -594,148 +594,162 @@ struct SummaryRow {
   std::string no_range_reason;            // when range is null
 };
 
-void summary_section(std::string& out, const json& analysis, const Facts& facts) {
-  std::vector<SummaryRow> rows;
+SummaryRow walking_speed_row(const json& analysis, const Facts& facts) {
+  SummaryRow r;
+  r.label = "Walking speed";
+  r.decimals = 2;
+  const auto& ws = field(analysis, "walking_speed");
+  const auto m_s = number(field(ws, "m_per_s"));
+  const auto bh_s = number(field(ws, "body_heights_per_s"));
+  const auto passes = number(field(ws, "passes"));
   const std::string& absent = facts.short_reason;
-
-  {  // Walking speed
-    SummaryRow r;
-    r.label = "Walking speed";
-    r.decimals = 2;
-    const auto& ws = field(analysis, "walking_speed");
-    const auto m_s = number(field(ws, "m_per_s"));
-    const auto bh_s = number(field(ws, "body_heights_per_s"));
-    const auto passes = number(field(ws, "passes"));
-    if (m_s) {
-      r.value = m_s;
-      r.value_html =
-          metric_span("walking_speed.m_per_s", raw_value(field(ws, "m_per_s")), fixed(*m_s, 2)) +
-          " <span class=\"unit\">m/s</span>";
-      r.range = find_range("walking_speed_m_per_s");
-    } else if (bh_s) {
-      r.value_html = metric_span("walking_speed.body_heights_per_s",
-                                 raw_value(field(ws, "body_heights_per_s")), fixed(*bh_s, 2)) +
-                     " <span class=\"unit\">body heights/s</span>";
-      r.no_range_reason = facts.has("subject_height_refused")
-                              ? "The cited reference is in m/s; the subject height sent was "
-                                "refused, so body heights cannot be converted."
-                              : "The cited reference is in m/s; no subject height was given to "
-                                "convert body heights.";
-    } else {
-      r.value_html = null_span("walking_speed.m_per_s", absent.empty() ? "not measured" : absent);
-      r.range = find_range("walking_speed_m_per_s");
-    }
-    if (passes && *passes > 0) {
-      r.n_html =
-          metric_span("walking_speed.passes", raw_value(field(ws, "passes")), fixed(*passes, 0)) +
-          (*passes == 1 ? " pass" : " passes");
-    }
-    rows.push_back(std::move(r));
-  }
-  {  // Cadence
-    SummaryRow r;
-    r.label = "Cadence";
-    r.decimals = 1;
-    const auto& c = field(analysis, "cadence_steps_per_min");
-    r.value = number(c);
+  if (m_s) {
+    r.value = m_s;
     r.value_html =
-        r.value
-            ? metric_span("cadence_steps_per_min", raw_value(c), fixed(*r.value, 1)) +
-                  " <span class=\"unit\">steps/min</span>"
-            : null_span("cadence_steps_per_min", absent.empty() ? "no alternating steps" : absent);
-    if (const auto steps = number(field(analysis, "cadence_steps")); steps && *steps > 0) {
-      r.n_html = metric_span("cadence_steps", raw_value(field(analysis, "cadence_steps")),
-                             fixed(*steps, 0)) +
-                 " steps";
-    }
-    r.range = find_range("cadence_steps_per_min");
-    rows.push_back(std::move(r));
+        metric_span("walking_speed.m_per_s", raw_value(field(ws, "m_per_s")), fixed(*m_s, 2)) +
+        " <span class=\"unit\">m/s</span>";
+    r.range = find_range("walking_speed_m_per_s");
+  } else if (bh_s) {
+    r.value_html = metric_span("walking_speed.body_heights_per_s",
+                               raw_value(field(ws, "body_heights_per_s")), fixed(*bh_s, 2)) +
+                   " <span class=\"unit\">body heights/s</span>";
+    r.no_range_reason = facts.has("subject_height_refused")
+                            ? "The cited reference is in m/s; the subject height sent was "
+                              "refused, so body heights cannot be converted."
+                            : "The cited reference is in m/s; no subject height was given to "
+                              "convert body heights.";
+  } else {
+    r.value_html = null_span("walking_speed.m_per_s", absent.empty() ? "not measured" : absent);
+    r.range = find_range("walking_speed_m_per_s");
   }
-  // Means over the strides of both feet.
-  const auto stride_row = [&](std::string_view measure, const char* range_key,
-                              const std::string& no_range_reason) {
-    const StrideMeasure& sm = measure_of(facts, measure);
-    const std::string key(sm.key);
-    const std::string unit(sm.unit_report);
-    const int decimals = sm.decimals;
-    SummaryRow r;
-    r.label = sm.label;
-    r.decimals = decimals;
-    const StrideMean m = stride_mean(analysis, key);
-    const std::string path = "summary." + key;
-    const std::string n_attr = " data-n=\"" + std::to_string(m.n) + "\" data-source=\"strides\"";
-    r.value = m.mean;
-    if (m.mean) {
-      r.value_html = metric_span(path, raw_value(m.mean), fixed(*m.mean, decimals), n_attr) +
-                     " <span class=\"unit\">" + unit + "</span>";
-    } else {
-      r.value_html = "<span class=\"null\" data-metric=\"" + path + "\" data-value=\"null\"" +
-                     n_attr + ">—</span> <span class=\"reason\">" +
-                     (!absent.empty() ? absent : few_strides_reason(m.n) + " with this measure") +
-                     "</span>";
-    }
-    if (m.n > 0) {
-      r.n_html =
-          "mean of " + std::to_string(m.n) + (m.n == 1 ? " stride" : " strides") + ", both sides";
-    }
-    if (range_key) r.range = find_range(range_key);
-    r.no_range_reason = no_range_reason;
-    rows.push_back(std::move(r));
-  };
+  if (passes && *passes > 0) {
+    r.n_html =
+        metric_span("walking_speed.passes", raw_value(field(ws, "passes")), fixed(*passes, 0)) +
+        (*passes == 1 ? " pass" : " passes");
+  }
+  return r;
+}
+
+SummaryRow cadence_row(const json& analysis, const Facts& facts) {
+  SummaryRow r;
+  r.label = "Cadence";
+  r.decimals = 1;
+  const std::string& absent = facts.short_reason;
+  const auto& c = field(analysis, "cadence_steps_per_min");
+  r.value = number(c);
+  r.value_html = r.value ? metric_span("cadence_steps_per_min", raw_value(c), fixed(*r.value, 1)) +
+                               " <span class=\"unit\">steps/min</span>"
+                         : null_span("cadence_steps_per_min",
+                                     absent.empty() ? "no alternating steps" : absent);
+  if (const auto steps = number(field(analysis, "cadence_steps")); steps && *steps > 0) {
+    r.n_html = metric_span("cadence_steps", raw_value(field(analysis, "cadence_steps")),
+                           fixed(*steps, 0)) +
+               " steps";
+  }
+  r.range = find_range("cadence_steps_per_min");
+  return r;
+}
+
+// A mean over the strides of both feet, of a measure of the catalogue.
+SummaryRow stride_mean_row(const json& analysis, const Facts& facts, std::string_view measure,
+                           const char* range_key, const std::string& no_range_reason) {
+  const StrideMeasure& sm = measure_of(facts, measure);
+  const std::string key(sm.key);
+  const std::string unit(sm.unit_report);
+  const int decimals = sm.decimals;
+  const std::string& absent = facts.short_reason;
+  SummaryRow r;
+  r.label = sm.label;
+  r.decimals = decimals;
+  const StrideMean m = stride_mean(analysis, key);
+  const std::string path = "summary." + key;
+  const std::string n_attr = " data-n=\"" + std::to_string(m.n) + "\" data-source=\"strides\"";
+  r.value = m.mean;
+  if (m.mean) {
+    r.value_html = metric_span(path, raw_value(m.mean), fixed(*m.mean, decimals), n_attr) +
+                   " <span class=\"unit\">" + unit + "</span>";
+  } else {
+    r.value_html = "<span class=\"null\" data-metric=\"" + path + "\" data-value=\"null\"" +
+                   n_attr + ">—</span> <span class=\"reason\">" +
+                   (!absent.empty() ? absent : few_strides_reason(m.n) + " with this measure") +
+                   "</span>";
+  }
+  if (m.n > 0) {
+    r.n_html =
+        "mean of " + std::to_string(m.n) + (m.n == 1 ? " stride" : " strides") + ", both sides";
+  }
+  if (range_key) r.range = find_range(range_key);
+  r.no_range_reason = no_range_reason;
+  return r;
+}
+
+// One side's stride-time coefficient of variation.
+SummaryRow variability_row(const json& analysis, const Facts& facts, const char* side) {
+  SummaryRow r;
+  r.label = std::string("Stride-time variability, ") + side + " (CV)";
+  r.decimals = 1;
+  const std::string& absent = facts.short_reason;
+  const auto& stat = field(field(field(analysis, "per_side"), side), "stride_time_s");
+  const auto n = number(field(stat, "n"));
+  const int strides = n ? as_count(*n) : 0;
+  const std::string path = std::string("per_side.") + side + ".stride_time_s.cv";
+  r.value = number(field(stat, "cv"));
+  r.value_html = r.value ? metric_span(path, raw_value(field(stat, "cv")), fixed(*r.value, 1)) +
+                               " <span class=\"unit\">%</span>"
+                         : null_span(path, !absent.empty() ? absent : few_strides_reason(strides));
+  if (strides > 0) r.n_html = std::to_string(strides) + (strides == 1 ? " stride" : " strides");
+  if (r.value && strides < kStableVariability) {
+    r.n_html += " <span class=\"flag\" data-flag=\"few-strides\">few strides</span>";
+  }
+  r.range = find_range("stride_time_cv_pct");
+  return r;
+}
+
+// One row of the summary table: the measure, its value, the cited range and where it falls.
+std::string summary_row_html(const SummaryRow& r) {
+  std::string out = "<tr><th scope=\"row\">" + r.label + "</th><td class=\"value\">" + r.value_html;
+  if (!r.n_html.empty()) out += "<span class=\"n\">" + r.n_html + "</span>";
+  out += "</td>";
+  if (r.range) {
+    const auto& g = *r.range;
+    out += "<td><span class=\"range\" data-reference=\"" + std::string(g.metric) + "\">" +
+           fixed(g.low, bound_decimals(g, r.decimals)) + "–" +
+           fixed(g.high, bound_decimals(g, r.decimals)) + " " + std::string(g.unit) + "</span>" +
+           cites(g) + "<span class=\"n\">" + std::string(g.label) +
+           "</span></td><td class=\"bar\">" + range_bar(g, r.value, r.decimals);
+    if (r.value) out += verdict(g, *r.value);
+    out += "</td>";
+  } else {
+    out +=
+        "<td colspan=\"2\" class=\"note\" data-reference=\"none\">" + r.no_range_reason + "</td>";
+  }
+  return out + "</tr>";
+}
+
+// The summary: speed, cadence, the stride means of both feet and each side's variability, each
+// against its cited healthy-adult range where one was checked.
+void summary_section(std::string& out, const json& analysis, const Facts& facts) {
   const char* kNoLengthNorm =
       "No cited reference: step length scales with stature, and the normative tables located "
       "could not be checked against their sources.";
-  stride_row(facts.lengths_in_m ? "step_length_m" : "step_length_body_heights", nullptr,
-             kNoLengthNorm);
-  stride_row("stride_time_s", nullptr,
-             "No cited reference: the normative tables located could not be checked against "
-             "their sources.");
-  stride_row("stance_pct", "stance_pct", "");
-  stride_row("double_support_pct", "double_support_pct", "");
-  for (const char* side : {"left", "right"}) {
-    SummaryRow r;
-    r.label = std::string("Stride-time variability, ") + side + " (CV)";
-    r.decimals = 1;
-    const auto& stat = field(field(field(analysis, "per_side"), side), "stride_time_s");
-    const auto n = number(field(stat, "n"));
-    const int strides = n ? as_count(*n) : 0;
-    const std::string path = std::string("per_side.") + side + ".stride_time_s.cv";
-    r.value = number(field(stat, "cv"));
-    r.value_html = r.value
-                       ? metric_span(path, raw_value(field(stat, "cv")), fixed(*r.value, 1)) +
-                             " <span class=\"unit\">%</span>"
-                       : null_span(path, !absent.empty() ? absent : few_strides_reason(strides));
-    if (strides > 0) r.n_html = std::to_string(strides) + (strides == 1 ? " stride" : " strides");
-    if (r.value && strides < kStableVariability) {
-      r.n_html += " <span class=\"flag\" data-flag=\"few-strides\">few strides</span>";
-    }
-    r.range = find_range("stride_time_cv_pct");
-    rows.push_back(std::move(r));
-  }
-
+  const std::vector<SummaryRow> rows = {
+      walking_speed_row(analysis, facts),
+      cadence_row(analysis, facts),
+      stride_mean_row(analysis, facts,
+                      facts.lengths_in_m ? "step_length_m" : "step_length_body_heights", nullptr,
+                      kNoLengthNorm),
+      stride_mean_row(analysis, facts, "stride_time_s", nullptr,
+                      "No cited reference: the normative tables located could not be checked "
+                      "against their sources."),
+      stride_mean_row(analysis, facts, "stance_pct", "stance_pct", ""),
+      stride_mean_row(analysis, facts, "double_support_pct", "double_support_pct", ""),
+      variability_row(analysis, facts, "left"),
+      variability_row(analysis, facts, "right")};
   out += "<section id=\"summary\"><h2>Summary</h2>";
   out +=
       "<table class=\"summary\"><thead><tr><th>Measure</th><th>Value</th>"
       "<th>Healthy-adult reference</th><th>Where the value falls</th></tr></thead><tbody>";
-  for (const auto& r : rows) {
-    out += "<tr><th scope=\"row\">" + r.label + "</th><td class=\"value\">" + r.value_html;
-    if (!r.n_html.empty()) out += "<span class=\"n\">" + r.n_html + "</span>";
-    out += "</td>";
-    if (r.range) {
-      const auto& g = *r.range;
-      out += "<td><span class=\"range\" data-reference=\"" + std::string(g.metric) + "\">" +
-             fixed(g.low, bound_decimals(g, r.decimals)) + "–" +
-             fixed(g.high, bound_decimals(g, r.decimals)) + " " + std::string(g.unit) + "</span>" +
-             cites(g) + "<span class=\"n\">" + std::string(g.label) +
-             "</span></td><td class=\"bar\">" + range_bar(g, r.value, r.decimals);
-      if (r.value) out += verdict(g, *r.value);
-      out += "</td>";
-    } else {
-      out +=
-          "<td colspan=\"2\" class=\"note\" data-reference=\"none\">" + r.no_range_reason + "</td>";
-    }
-    out += "</tr>";
-  }
+  for (const auto& r : rows) out += summary_row_html(r);
   out += "</tbody></table>";
   out +=
       "<p class=\"note\">Step length, stride time, stance and double support are means over the "
