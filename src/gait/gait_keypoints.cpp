@@ -621,6 +621,167 @@ void KeypointGaitBuilder::add(const PoseFrame& frame) {
   samples_.push_back(s);
 }
 
+namespace {
+
+// One run of usable frames, samples[a, b), with its ruler and its pelvis.
+struct Run {
+  std::size_t a = 0, b = 0;
+  double height = 0;     // body height, px (median over the run)
+  Series widths;         // hip width per frame, px
+  Series pelvis;         // mid-hip x at the events' low-pass
+  Series stride_pelvis;  // mid-hip x smoothed to the stride (pass_lowpass_hz)
+  Series velocity;       // of stride_pelvis, body heights per second
+};
+
+Run measure_run(const std::vector<Sample>& samples, std::size_t a, std::size_t b, double fps,
+                const KeypointGaitConfig& config) {
+  Run run;
+  run.a = a;
+  run.b = b;
+  Series heights, hip_x;
+  for (std::size_t i = a; i < b; ++i) {
+    const Sample& s = samples[i];
+    const double lowest_heel = std::max(s.y[0][kHeel], s.y[1][kHeel]);
+    heights.push_back((lowest_heel - s.nose_y) / kNoseToHeelOfStature);
+    run.widths.push_back(s.hip_width);
+    hip_x.push_back(s.hip_x);
+  }
+  run.height = median(heights);
+  if (!(run.height > 0)) return run;
+  run.pelvis = filtfilt(hip_x, config.lowpass_hz, fps);
+  run.stride_pelvis = filtfilt(hip_x, config.pass_lowpass_hz, fps);
+  run.velocity = gradient(run.stride_pelvis);
+  for (double& v : run.velocity) v *= fps / run.height;
+  return run;
+}
+
+// The side-view passes of a run: the pelvis moving steadily one way; a turn or a stop ends one.
+// Each is analysed (analyse_pass) into out. Returns whether a steady part was seen from the
+// front instead (hips apart), which names the front_view warning if nothing else is found.
+bool side_passes(const PassContext& ctx, const Run& run, KeypointGait& out) {
+  const auto& config = ctx.config;
+  const auto& samples = ctx.samples;
+  const auto min_frames = static_cast<std::size_t>(std::ceil(config.min_pass_s * ctx.fps));
+  const Series& velocity = run.velocity;
+  const double height = run.height;
+  bool front_view = false;
+  std::size_t i = 0;
+  const std::size_t n = run.b - run.a;
+  std::size_t previous_end = 0;  // a pass never reaches back into the one before
+  while (i < n) {
+    const int sign = velocity[i] > config.min_walking_speed    ? 1
+                     : velocity[i] < -config.min_walking_speed ? -1
+                                                               : 0;
+    if (sign == 0) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < n && velocity[j] * sign > config.min_walking_speed) ++j;
+    const std::size_t p0 = i;
+    i = j;
+    const double travel = std::abs(run.stride_pelvis[j - 1] - run.stride_pelvis[p0]) / height;
+    if (j - p0 < min_frames || travel < config.min_pass_travel) continue;
+    const double width = median(Series(run.widths.begin() + static_cast<std::ptrdiff_t>(p0),
+                                       run.widths.begin() + static_cast<std::ptrdiff_t>(j))) /
+                         height;
+    if (width > config.max_side_view_hip_width) {
+      front_view = true;
+      continue;
+    }
+    // The steady part [p0, j) makes the pass; its steps reach beyond it. The pelvis, smoothed
+    // to the stride, gets up to the walking speed only after the first step from standing or
+    // after a turn, and falls below it before the last: the first toe-off and contact, and the
+    // last, lie where it is still moving the same way, only slower. So the pass extends to
+    // where the pelvis stops or reverses (or where the next steady part begins, or the frames
+    // end), and those events are the walk's too. Its travel and speed stay those of the steady
+    // part.
+    const double core_s = samples[run.a + j - 1].time_s - samples[run.a + p0].time_s;
+    std::size_t first = p0;
+    while (first > previous_end && velocity[first - 1] * sign > 0) --first;
+    std::size_t end = j;
+    while (end < n && velocity[end] * sign > 0 &&
+           velocity[end] * sign <= config.min_walking_speed) {
+      ++end;
+    }
+    i = end;
+    previous_end = end;
+    WalkingPass pass;
+    pass.first_frame = samples[run.a + first].frame;
+    pass.last_frame = samples[run.a + end - 1].frame;
+    pass.start_s = samples[run.a + first].time_s;
+    pass.end_s = samples[run.a + end - 1].time_s;
+    pass.direction = sign > 0 ? "left_to_right" : "right_to_left";
+    // Which way the walker faces: each foot points from heel to toe. Facing against the travel
+    // by a clear margin (the feet's median heel-to-toe reach, a tenth of the foot's length of
+    // about 0.15 stature) is backward walking.
+    Series facing;
+    for (std::size_t k = run.a + first; k < run.a + end; ++k) {
+      const Sample& s = samples[k];
+      facing.push_back((s.x[0][kToe] - s.x[0][kHeel] + s.x[1][kToe] - s.x[1][kHeel]) / 2);
+    }
+    pass.backward = median(facing) * sign < -0.015 * height;
+    pass.body_height_px = height;
+    pass.speed_body_heights_per_s = travel / std::max(core_s, 1e-9);
+    const Series pass_pelvis(run.pelvis.begin() + static_cast<std::ptrdiff_t>(first),
+                             run.pelvis.begin() + static_cast<std::ptrdiff_t>(end));
+    const Pass p{run.a + first, run.a + end, static_cast<double>(sign), height,
+                 pass.speed_body_heights_per_s};
+    analyse_pass(ctx, {run.a, run.b}, p, pass_pelvis, pass, out.events, out.passes.size());
+    out.passes.push_back(std::move(pass));
+  }
+  return front_view;
+}
+
+// Cadence over the walk: 120 / the mean time of all passes' whole strides; failing any whole
+// stride, 60 / the mean step time (cadence_method says which).
+void walk_cadence(KeypointGait& out) {
+  double step_time = 0, stride_time = 0;
+  int steps_with_cadence = 0;
+  for (const WalkingPass& p : out.passes) {
+    out.strides += p.strides;
+    stride_time += p.stride_time_s;
+    if (p.cadence_steps_per_min && p.strides == 0) {
+      steps_with_cadence += p.steps;
+      step_time += 60.0 * p.steps / *p.cadence_steps_per_min;
+    }
+    if (p.cadence_steps_per_min) out.steps += p.steps;
+  }
+  if (out.strides > 0 && stride_time > 0) {
+    out.cadence_steps_per_min = 120.0 * out.strides / stride_time;
+    out.cadence_method = "whole_strides";
+  } else if (steps_with_cadence > 0 && step_time > 0) {
+    out.cadence_steps_per_min = 60.0 * steps_with_cadence / step_time;
+    out.cadence_method = "steps";
+  }
+}
+
+// The walk's named conditions.
+void walk_warnings(KeypointGait& out, bool front_view, const KeypointGaitConfig& config) {
+  // Zeni's events are defined for forward walking; backward they are still the feet's
+  // extremes, but no published validation covers them.
+  if (std::any_of(out.passes.begin(), out.passes.end(),
+                  [](const WalkingPass& p) { return p.backward; })) {
+    out.warnings.emplace_back("backward_walking");
+  }
+  // Seen from the front, back or obliquely a pass gives its timing only (frontal_events.h).
+  if (std::any_of(out.passes.begin(), out.passes.end(),
+                  [](const WalkingPass& p) { return p.view != PassView::kSide; })) {
+    out.warnings.emplace_back("frontal_view_timing_only");
+  }
+  if (out.passes.empty()) {
+    out.warnings.emplace_back(front_view ? "front_view" : "no_walking_pass");
+  } else if (out.strides < config.min_strides) {
+    out.warnings.emplace_back("too_few_strides");
+  }
+}
+
+}  // namespace
+
+// The walk in its phases: the frames usable for gait (a person with both hips and a foot
+// visible enough), each run of them measured and cut into side-view passes (or timed from the
+// front when it has none and the hips stand apart), then the events' confidence, the walk's
+// cadence and its warnings.
 KeypointGait KeypointGaitBuilder::finish(double fps) const {
   KeypointGait out;
   out.frames = static_cast<std::int64_t>(samples_.size());
@@ -640,106 +801,24 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
   const PassContext ctx{samples_, fps, config_};
   bool front_view = false;
   const auto min_frames = static_cast<std::size_t>(std::ceil(config_.min_pass_s * fps));
-  std::size_t a = 0;
-  while (a < samples_.size()) {
+  for (std::size_t a = 0; a < samples_.size();) {
     if (!usable[a]) {
       ++a;
       continue;
     }
     std::size_t b = a;
     while (b < samples_.size() && usable[b]) ++b;
-    const std::size_t run_start = a;
-    const std::size_t passes_before = out.passes.size();
+    const Run run = measure_run(samples_, a, b, fps, config_);
     a = b;
-    if (b - run_start < std::max<std::size_t>(min_frames, 4)) continue;
-
-    Series heights, widths, hip_x;
-    for (std::size_t i = run_start; i < b; ++i) {
-      const Sample& s = samples_[i];
-      const double lowest_heel = std::max(s.y[0][kHeel], s.y[1][kHeel]);
-      heights.push_back((lowest_heel - s.nose_y) / kNoseToHeelOfStature);
-      widths.push_back(s.hip_width);
-      hip_x.push_back(s.hip_x);
-    }
-    const double height = median(heights);
-    if (!(height > 0)) continue;
-    const Series pelvis = filtfilt(hip_x, config_.lowpass_hz, fps);
-    const Series stride_pelvis = filtfilt(hip_x, config_.pass_lowpass_hz, fps);
-    Series velocity = gradient(stride_pelvis);
-    for (double& v : velocity) v *= fps / height;
-
-    // Passes: the pelvis moving steadily one way; a turn or a stop ends one.
-    std::size_t i = 0;
-    const std::size_t n = b - run_start;
-    std::size_t previous_end = 0;  // a pass never reaches back into the one before
-    while (i < n) {
-      const int sign = velocity[i] > config_.min_walking_speed    ? 1
-                       : velocity[i] < -config_.min_walking_speed ? -1
-                                                                  : 0;
-      if (sign == 0) {
-        ++i;
-        continue;
-      }
-      std::size_t j = i;
-      while (j < n && velocity[j] * sign > config_.min_walking_speed) ++j;
-      const std::size_t p0 = i;
-      i = j;
-      const double travel = std::abs(stride_pelvis[j - 1] - stride_pelvis[p0]) / height;
-      if (j - p0 < min_frames || travel < config_.min_pass_travel) continue;
-      const double width = median(Series(widths.begin() + static_cast<std::ptrdiff_t>(p0),
-                                         widths.begin() + static_cast<std::ptrdiff_t>(j))) /
-                           height;
-      if (width > config_.max_side_view_hip_width) {
-        front_view = true;
-        continue;
-      }
-      // The steady part [p0, j) makes the pass; its steps reach beyond it. The pelvis,
-      // smoothed to the stride, gets up to the walking speed only after the first step from
-      // standing or after a turn, and falls below it before the last: the first toe-off and
-      // contact, and the last, lie where it is still moving the same way, only slower. So the
-      // pass extends to where the pelvis stops or reverses (or where the next steady part
-      // begins, or the frames end), and those events are the walk's too. Its travel and speed
-      // stay those of the steady part.
-      const double core_s = samples_[run_start + j - 1].time_s - samples_[run_start + p0].time_s;
-      std::size_t first = p0;
-      while (first > previous_end && velocity[first - 1] * sign > 0) --first;
-      std::size_t end = j;
-      while (end < n && velocity[end] * sign > 0 &&
-             velocity[end] * sign <= config_.min_walking_speed) {
-        ++end;
-      }
-      i = end;
-      previous_end = end;
-      WalkingPass pass;
-      pass.first_frame = samples_[run_start + first].frame;
-      pass.last_frame = samples_[run_start + end - 1].frame;
-      pass.start_s = samples_[run_start + first].time_s;
-      pass.end_s = samples_[run_start + end - 1].time_s;
-      pass.direction = sign > 0 ? "left_to_right" : "right_to_left";
-      // Which way the walker faces: each foot points from heel to toe. Facing against the
-      // travel by a clear margin (the feet's median heel-to-toe reach, a tenth of the foot's
-      // length of about 0.15 stature) is backward walking.
-      Series facing;
-      for (std::size_t k = run_start + first; k < run_start + end; ++k) {
-        const Sample& s = samples_[k];
-        facing.push_back((s.x[0][kToe] - s.x[0][kHeel] + s.x[1][kToe] - s.x[1][kHeel]) / 2);
-      }
-      pass.backward = median(facing) * sign < -0.015 * height;
-      pass.body_height_px = height;
-      pass.speed_body_heights_per_s = travel / std::max(core_s, 1e-9);
-      const Series pass_pelvis(pelvis.begin() + static_cast<std::ptrdiff_t>(first),
-                               pelvis.begin() + static_cast<std::ptrdiff_t>(end));
-      const Pass p{run_start + first, run_start + end, static_cast<double>(sign), height,
-                   pass.speed_body_heights_per_s};
-      analyse_pass(ctx, {run_start, b}, p, pass_pelvis, pass, out.events, out.passes.size());
-      out.passes.push_back(std::move(pass));
-    }
+    if (run.b - run.a < std::max<std::size_t>(min_frames, 4) || !(run.height > 0)) continue;
+    const std::size_t passes_before = out.passes.size();
+    front_view = side_passes(ctx, run, out) || front_view;
     // A person who never travels sideways but whose hips stand apart walks toward or away
     // from the camera (or obliquely): the steps are timed from the front
     // (gait/frontal_events.h). A run that gave a side pass is not analysed again.
     if (out.passes.size() == passes_before &&
-        median(widths) / height > config_.max_side_view_hip_width &&
-        !analyse_frontal_walk(samples_, run_start, b, fps, config_, out.passes, out.events)) {
+        median(run.widths) / run.height > config_.max_side_view_hip_width &&
+        !analyse_frontal_walk(samples_, run.a, run.b, fps, config_, out.passes, out.events)) {
       front_view = true;
     }
   }
@@ -748,43 +827,8 @@ KeypointGait KeypointGaitBuilder::finish(double fps) const {
     return l.frame != r.frame ? l.frame < r.frame : l.type < r.type;
   });
   judge_event_confidence(out.events, config_);
-  // Cadence over the walk: 120 / the mean time of all passes' whole strides; failing any
-  // whole stride, 60 / the mean step time (cadence_method says which).
-  double step_time = 0, stride_time = 0;
-  int steps_with_cadence = 0;
-  for (const WalkingPass& p : out.passes) {
-    out.strides += p.strides;
-    stride_time += p.stride_time_s;
-    if (p.cadence_steps_per_min && p.strides == 0) {
-      steps_with_cadence += p.steps;
-      step_time += 60.0 * p.steps / *p.cadence_steps_per_min;
-    }
-    if (p.cadence_steps_per_min) out.steps += p.steps;
-  }
-  if (out.strides > 0 && stride_time > 0) {
-    out.cadence_steps_per_min = 120.0 * out.strides / stride_time;
-    out.cadence_method = "whole_strides";
-  } else if (steps_with_cadence > 0 && step_time > 0) {
-    out.cadence_steps_per_min = 60.0 * steps_with_cadence / step_time;
-    out.cadence_method = "steps";
-  }
-
-  // Zeni's events are defined for forward walking; backward they are still the feet's
-  // extremes, but no published validation covers them.
-  if (std::any_of(out.passes.begin(), out.passes.end(),
-                  [](const WalkingPass& p) { return p.backward; })) {
-    out.warnings.emplace_back("backward_walking");
-  }
-  // Seen from the front, back or obliquely a pass gives its timing only (frontal_events.h).
-  if (std::any_of(out.passes.begin(), out.passes.end(),
-                  [](const WalkingPass& p) { return p.view != PassView::kSide; })) {
-    out.warnings.emplace_back("frontal_view_timing_only");
-  }
-  if (out.passes.empty()) {
-    out.warnings.emplace_back(front_view ? "front_view" : "no_walking_pass");
-  } else if (out.strides < config_.min_strides) {
-    out.warnings.emplace_back("too_few_strides");
-  }
+  walk_cadence(out);
+  walk_warnings(out, front_view, config_);
   return out;
 }
 
