@@ -31,11 +31,21 @@ void sync_path(const fs::path& path, bool directory) {
   if (rc != 0) throw std::system_error(error, std::generic_category(), "fsync " + path.string());
 }
 
-void make_private_dir(const fs::path& dir) {
-  // Twice: another worker may remove the emptied staging root between the two levels.
-  std::error_code ec;
-  if (!fs::create_directories(dir, ec) && ec) fs::create_directories(dir);
-  fs::permissions(dir, kPrivateDir, fs::perm_options::replace);
+// The staging root and the job's directory in it, both private. Should the root vanish while
+// they are made (an operator clearing DOWNLOAD_DIR; earlier versions removed it whenever it
+// was empty), creating the job's directory or setting a mode fails with ENOENT and the whole
+// is made again.
+void make_private_dirs(const fs::path& root, const fs::path& dir) {
+  for (int attempt = 1;; ++attempt) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (!ec) fs::permissions(root, kPrivateDir, fs::perm_options::replace, ec);
+    if (!ec) fs::permissions(dir, kPrivateDir, fs::perm_options::replace, ec);
+    if (!ec) return;
+    if (ec != std::errc::no_such_file_or_directory || attempt == 5) {
+      throw fs::filesystem_error("cannot make the staging directory", dir, ec);
+    }
+  }
 }
 
 // Moves a file into `dir` under its own name: a rename on the same file system, else a copy.
@@ -63,8 +73,7 @@ StagedJob StagingArea::stage(const std::string& job_uuid, const nlohmann::json& 
                              double prepared_s) {
   const fs::path dir = dir_for(job_uuid);
   remove(job_uuid);
-  make_private_dir(root_);
-  make_private_dir(dir);
+  make_private_dirs(root_, dir);
 
   StagedJob staged;
   staged.dir = dir;
@@ -149,10 +158,10 @@ std::optional<StagedJob> StagingArea::find(const std::string& job_uuid) {
 void StagingArea::remove(const std::string& job_uuid) noexcept {
   try {
     std::error_code ec;
+    // The root stays: removed whenever it was found empty, it vanished under another worker
+    // (of this or another service on the same DOWNLOAD_DIR) between its creation and that of
+    // that worker's job directory, and the job failed (make_private_dirs).
     fs::remove_all(dir_for(job_uuid), ec);
-    // The root too once it is empty (fails harmlessly while another job is staged), so a
-    // service that finished its work leaves DOWNLOAD_DIR as it found it.
-    fs::remove(root_, ec);
   } catch (const std::exception&) {
     // Not a uuid: nothing of ours to remove.
   }

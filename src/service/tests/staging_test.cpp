@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "common/uuid.h"
 #include "support/test_support.h"
@@ -45,6 +47,32 @@ TEST_F(Staging, AStagedAnalysisIsFoundAgainWithItsFilesAndDigests) {
   EXPECT_FALSE(again.find(common::random_uuid_v4()).has_value());
   again.remove(uuid_);
   EXPECT_FALSE(fs::exists(dir_ / "staged" / ("job-" + uuid_)));
+}
+
+// Workers of several services share DOWNLOAD_DIR: one stages while another, done with its own
+// job, removes its staging. Every staging must succeed (a job failed here under the load test
+// with "cannot set permissions: No such file or directory" on the root, which the other worker
+// had removed as empty, and its analysis was redone).
+TEST_F(Staging, StagingSucceedsWhileAnotherWorkerRemovesTheEmptiedRoot) {
+  std::atomic<bool> done{false};
+  std::thread other([&] {
+    StagingArea area(dir_ / "staged");
+    const std::string uuid = common::random_uuid_v4();
+    while (!done.load()) area.remove(uuid);  // its own job, done
+  });
+  int failures = 0;
+  std::string first_failure;
+  for (int i = 0; i < 2000; ++i) {
+    try {
+      area_.stage(uuid_, {{"format", {}}}, {{"analysis", {{"i", i}}}}, {}, 1.0);
+      area_.remove(uuid_);
+    } catch (const std::exception& e) {
+      if (failures++ == 0) first_failure = e.what();
+    }
+  }
+  done = true;
+  other.join();
+  EXPECT_EQ(failures, 0) << first_failure;
 }
 
 TEST_F(Staging, AStagingWithoutManifestOrWithAChangedFileIsDiscarded) {
