@@ -6,12 +6,16 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "service/events.h"
 #include "store/job_store.h"
@@ -120,11 +124,15 @@ TEST_P(ServiceLoad, FiveHundredMessagesThreeProcessesEachJobCompletedExactlyOnce
   for (const auto& key : keys) {
     if (rows_per_key[key] != 1) ++lost;
   }
-  // Per job, across all processes: how often it was started and completed.
-  // A start may follow an attempt that ended with a logged failure to be retried (a transient
-  // error of the emulator or the database under this load): that is the retry the lifecycle
-  // promises, not a duplicate, as long as the job still completes once and its analysis is not
-  // run again. Two starts without such an outcome between them would be.
+  // Per job, across all processes, its attempts in time (every line starts with its UTC
+  // timestamp, fixed width, so the text orders them): each "processing" opens an attempt, and
+  // the attempt must end before the next opens, either completed or with a logged failure to
+  // be retried ("transient failure", "no room": a transient error of the emulator or the
+  // database under this load is the retry the lifecycle promises). The job must complete once.
+  // Two attempts open at once, an attempt that ends otherwise (a lost lease shows as "could
+  // not record the outcome") or a second completion are duplicates.
+  enum Mark { kRetried = 0, kCompleted = 1, kStarted = 2 };  // at one instant, ends come first
+  std::map<std::int64_t, std::vector<std::pair<std::string, int>>> marks;
   std::map<std::int64_t, int> starts, completions, retried;
   std::vector<int> completed_per_process;
   for (const auto& log : logs) {
@@ -142,26 +150,47 @@ TEST_P(ServiceLoad, FiveHundredMessagesThreeProcessesEachJobCompletedExactlyOnce
       }
       const std::int64_t id = std::stoll(rest);
       const std::string what = rest.substr(colon + 2);
-      if (what.rfind("processing ", 0) == 0) ++starts[id];
-      if (what.rfind("transient failure", 0) == 0 || what.rfind("could not record", 0) == 0 ||
-          what.rfind("no room", 0) == 0) {
+      const std::string when = line.substr(0, line.find(' '));
+      if (what.rfind("processing ", 0) == 0) {
+        ++starts[id];
+        marks[id].emplace_back(when, kStarted);
+      }
+      if (what.rfind("transient failure", 0) == 0 || what.rfind("no room", 0) == 0) {
         ++retried[id];
+        marks[id].emplace_back(when, kRetried);
       }
       if (what.rfind("completed in", 0) == 0) {
         ++completions[id];
         ++completed_here;
+        marks[id].emplace_back(when, kCompleted);
       }
     }
     completed_per_process.push_back(completed_here);
   }
+  const auto attempts_in_turn = [&](std::int64_t id) {
+    auto& m = marks[id];
+    std::sort(m.begin(), m.end());
+    bool open = false;
+    int completed = 0;
+    for (const auto& [when, mark] : m) {
+      if (mark == kStarted) {
+        if (open) return false;  // two attempts at once
+        open = true;
+      } else {
+        if (!open) return false;  // an end without its start
+        open = false;
+        completed += mark == kCompleted ? 1 : 0;
+      }
+    }
+    return !open && completed == 1 && starts[id] == 1 + retried[id];
+  };
   std::string duplicates;  // every log line of each duplicated job, for the failure message
   int retries = 0;
   for (const auto& job : jobs) {
     if (job.status != store::JobStatus::kCompleted) ++lost;
     const bool analysis_repeated = !builtin_analysis && runs[job.id] != 1;
-    const bool unexplained_start = starts[job.id] != 1 + retried[job.id];
     retries += retried[job.id];
-    if (analysis_repeated || unexplained_start || completions[job.id] != 1) {
+    if (analysis_repeated || !attempts_in_turn(job.id)) {
       ++duplicated;
       duplicates += "job " + std::to_string(job.id) + " (" + job.object.key + "): started " +
                     std::to_string(starts[job.id]) + ", completed " +
