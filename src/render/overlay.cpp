@@ -198,7 +198,8 @@ class Painter {
   }
 
   // The strip drawn under the playhead: walking passes lighter, initial contacts as full
-  // ticks and toe-offs as half ticks, each in its foot's colour (open when of low confidence).
+  // ticks and toe-offs as half ticks, each in its foot's colour (capped white when of low
+  // confidence).
   void build_timeline() {
     timeline_ = cv::Mat(bar_height_, width_, CV_8UC3, cv::Scalar(35, 35, 35));
     const int band = bar_height_ / 4;
@@ -213,11 +214,16 @@ class Painter {
     for (const EventMark& m : marks_) {
       const int x = timeline_x(m.event->frame);
       const int top = m.event->type == FootEventType::kInitialContact ? 0 : bar_height_ / 2;
-      // Low confidence: an open tick, its outline only.
-      cv::rectangle(
-          timeline_, cv::Point(x - tick / 2 - (m.event->low_confidence ? 1 : 0), top),
-          cv::Point(x - tick / 2 + tick - 1 + (m.event->low_confidence ? 1 : 0), bar_height_ - 1),
-          foot_colour(m.event->foot), m.event->low_confidence ? 1 : cv::FILLED);
+      cv::rectangle(timeline_, cv::Point(x - tick / 2, top),
+                    cv::Point(x - tick / 2 + tick - 1, bar_height_ - 1), foot_colour(m.event->foot),
+                    cv::FILLED);
+      // Low confidence: a white cap over the strip's top quarter (the tick keeps its colour,
+      // which yuv420p would blur out of a one-pixel outline).
+      if (m.event->low_confidence) {
+        cv::rectangle(timeline_, cv::Point(x - tick / 2, 0),
+                      cv::Point(x - tick / 2 + tick - 1, std::max(0, bar_height_ / 4 - 1)),
+                      kBodyColour, cv::FILLED);
+      }
     }
   }
 

@@ -250,8 +250,9 @@ def far_leg_pixels(over, src, geo, pts, label_box):
 
 
 def check_timeline(name, over, geo, analysis, shown_frame):
-    """Each event's tick on the strip under the picture is in its foot's colour (events that
-    share a tick with another foot's, or the playhead's, are left out)."""
+    """Each event's tick on the strip under the picture is in its foot's colour, capped white
+    when the event is of low confidence (events that share a tick with another foot's, or the
+    playhead's, are left out)."""
     w, h = geo["w"], geo["h"]
     total = analysis["quality"]["frames"]
     bar = geo["H"] - h
@@ -271,6 +272,16 @@ def check_timeline(name, over, geo, analysis, shown_frame):
         want = "blue" if e["foot"] == "left" else "orange"
         check(got == want, f"{name}: timeline tick of {e['foot']} {e['type']} at frame "
               f"{e['frame']} (x {x}) is {got} {tuple(over[i:i + 3])}, expected {want}")
+        # An event of low confidence (results 1.7.0) wears a white cap over the strip's top
+        # quarter; any other contact's tick is in its colour there too.
+        top = ((h + 1) * w + x) * 3
+        capped = min(over[top:top + 3]) > 200
+        if e.get("low_confidence"):
+            check(capped, f"{name}: low-confidence {e['foot']} {e['type']} at frame "
+                  f"{e['frame']} has no white cap {tuple(over[top:top + 3])}")
+        elif e["type"] == "initial_contact":
+            check(not capped, f"{name}: {e['foot']} initial contact at frame {e['frame']} is "
+                  f"capped white without low confidence")
         checked += 1
     return checked
 
