@@ -37,6 +37,8 @@ if [[ "${DANCER_SKIP_SANITIZERS:-0}" != 1 ]]; then
   # Every target but the integration test executables, which this pass does not run.
   mapfile -t asan_targets < <(cmake --build build-asan --target help | sed -n 's/^\.\.\. \([^ ]*\).*/\1/p' |
     grep -vE '^(all|clean|depend|edit_cache|rebuild_cache|test|install.*|list_install_components)$|_integration_tests$|\.(o|i|s)$')
+  # A generator without a help target lists nothing: then everything is built.
+  ((${#asan_targets[@]})) || asan_targets=(all)
   cmake --build build-asan -j"$(nproc)" --target "${asan_targets[@]}"
   # A small quarantine keeps freed memory reusable, so the constant-memory tests still
   # measure what the code keeps (ASan's default 256 MiB quarantine alone would fail them).

@@ -61,7 +61,8 @@ struct FootEvent {
   // frame, along the walking direction, in body heights (the step length of gait analysis).
   std::optional<double> step_length_body_heights;
   // The evidence the event rests on. visibility: BlazePose's visibility of the event's foot
-  // (mean of its ankle, heel and foot index) at the event's frame, the model's own estimate
+  // (mean of its ankle, heel and foot index) at the frame where the signal peaked (`frame`,
+  // or its neighbour when the refined instant lies nearer that one), the model's own estimate
   // that the points are in the picture and not hidden. prominence: how far the signal's
   // extremum stands out from its surroundings (gait/signal.h prominence), in body heights: the
   // heel's reach ahead of the pelvis or the toe's behind it (side view), the swing's lift

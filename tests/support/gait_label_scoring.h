@@ -141,6 +141,7 @@ inline ClipScore score_clip(const std::vector<GaitLabel>& labels, const nlohmann
   out.detected_cadence = detected_cadence;
   out.label_cadence = label_cadence(labels, fps, &out.label_strides);
   std::set<std::size_t> matched;
+  std::map<std::size_t, std::int64_t> event_error;  // matched event -> its smallest |error|
   for (const GaitLabel& label : labels) {
     TypeScore& t = label.event == "initial_contact" ? out.ic : out.to;
     const std::int64_t tolerance = label.event == "initial_contact" ? kIcWithin : kToWithin;
@@ -167,6 +168,11 @@ inline ClipScore score_clip(const std::vector<GaitLabel>& labels, const nlohmann
       continue;
     }
     matched.insert(*best);
+    // The event's closest label decides whether it was right (a label missed beyond
+    // kMissFrames never judges it).
+    const std::int64_t error = best_d < 0 ? -best_d : best_d;
+    const auto [it, inserted] = event_error.emplace(*best, error);
+    if (!inserted) it->second = std::min(it->second, error);
     ++t.matched;
     t.abs_sum += static_cast<double>(std::llabs(best_d));
     t.signed_sum += static_cast<double>(best_d);
@@ -178,16 +184,9 @@ inline ClipScore score_clip(const std::vector<GaitLabel>& labels, const nlohmann
   out.extras = out.detected - static_cast<int>(matched.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     const bool low = events[i].contains("low_confidence") && events[i].at("low_confidence") == true;
-    bool wrong = matched.count(i) == 0;
-    if (!wrong) {
-      const bool ic = events[i].at("type") == "initial_contact";
-      const std::int64_t frame = events[i].at("frame").get<std::int64_t>();
-      for (const MatchRow& row : out.rows) {
-        if (row.detected_frame == frame && (row.label.event == "initial_contact") == ic) {
-          wrong = std::llabs(row.error) > (ic ? kIcWithin : kToWithin);
-        }
-      }
-    }
+    const auto judged = event_error.find(i);
+    const bool ic = events[i].at("type") == "initial_contact";
+    const bool wrong = judged == event_error.end() || judged->second > (ic ? kIcWithin : kToWithin);
     out.low_confidence += low ? 1 : 0;
     (low ? out.low_confidence_wrong : out.confident_wrong) += wrong ? 1 : 0;
   }
