@@ -32,9 +32,9 @@ void sync_path(const fs::path& path, bool directory) {
 }
 
 // The staging root and the job's directory in it, both private. Should the root vanish while
-// they are made (an operator clearing DOWNLOAD_DIR; earlier versions removed it whenever it
-// was empty), creating the job's directory or setting a mode fails with ENOENT and the whole
-// is made again.
+// they are made (another worker's area going at shutdown removes it when empty, as earlier
+// versions did after every job), creating the job's directory or setting a mode fails with
+// ENOENT and the whole is made again.
 void make_private_dirs(const fs::path& root, const fs::path& dir) {
   for (int attempt = 1;; ++attempt) {
     std::error_code ec;
@@ -155,12 +155,17 @@ std::optional<StagedJob> StagingArea::find(const std::string& job_uuid) {
   }
 }
 
+StagingArea::~StagingArea() {
+  std::error_code ec;
+  fs::remove(root_, ec);  // fails harmlessly (ENOTEMPTY) while a job is staged
+}
+
 void StagingArea::remove(const std::string& job_uuid) noexcept {
   try {
     std::error_code ec;
-    // The root stays: removed whenever it was found empty, it vanished under another worker
-    // (of this or another service on the same DOWNLOAD_DIR) between its creation and that of
-    // that worker's job directory, and the job failed (make_private_dirs).
+    // The root stays until the area goes (~StagingArea): removed whenever it was found empty,
+    // it vanished under another worker (of this or another service on the same DOWNLOAD_DIR)
+    // between its creation and that of that worker's job directory, and the job failed.
     fs::remove_all(dir_for(job_uuid), ec);
   } catch (const std::exception&) {
     // Not a uuid: nothing of ours to remove.

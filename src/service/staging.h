@@ -59,6 +59,13 @@ class StagingArea {
  public:
   // `root` is created (mode 0700) on first use.
   explicit StagingArea(std::filesystem::path root) : root_(std::move(root)) {}
+  // Removes the root if it is empty, so a service that finished its work leaves DOWNLOAD_DIR
+  // as it found it. Only here, not after each job: removed whenever a job found it empty, it
+  // vanished under another worker making its own job's directory (make_private_dirs in the
+  // .cpp retries that, for this last removal).
+  ~StagingArea();
+  StagingArea(const StagingArea&) = delete;
+  StagingArea& operator=(const StagingArea&) = delete;
 
   const std::filesystem::path& root() const { return root_; }
 

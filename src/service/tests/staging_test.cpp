@@ -75,6 +75,24 @@ TEST_F(Staging, StagingSucceedsWhileAnotherWorkerRemovesTheEmptiedRoot) {
   EXPECT_EQ(failures, 0) << first_failure;
 }
 
+// A service that finished its work leaves DOWNLOAD_DIR as it found it: the emptied root goes
+// with the area, not after each job; a root that still holds a staged job stays.
+TEST_F(Staging, TheEmptiedRootGoesWithTheAreaAndAStagedJobKeepsIt) {
+  {
+    StagingArea area(dir_ / "other");
+    const std::string uuid = common::random_uuid_v4();
+    area.stage(uuid, {{"format", {}}}, {{"analysis", {}}}, {}, 1.0);
+    area.remove(uuid);
+    EXPECT_TRUE(fs::exists(dir_ / "other"));  // kept while the area lives
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "other"));
+  {
+    StagingArea area(dir_ / "kept");
+    area.stage(common::random_uuid_v4(), {{"format", {}}}, {{"analysis", {}}}, {}, 1.0);
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "kept"));
+}
+
 TEST_F(Staging, AStagingWithoutManifestOrWithAChangedFileIsDiscarded) {
   area_.stage(uuid_, {}, {}, outputs(), 1);
   const fs::path dir = dir_ / "staged" / ("job-" + uuid_);
