@@ -132,6 +132,18 @@ struct Pass {
   std::size_t m() const { return b - a; }
 };
 
+// The foot-at-rest test, shared by the events' confirmation and the kFootAtRest timing: a foot
+// in stance moves slower than rest_speed_of (body heights per second), looked for within
+// confirm_window frames of the event.
+std::size_t confirm_window(const PassContext& ctx) {
+  return std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::lround(ctx.config.confirm_window_s * ctx.fps)));
+}
+
+double rest_speed_of(const PassContext& ctx, const Pass& p) {
+  return std::max(ctx.config.stance_speed_fraction * p.speed, ctx.config.min_rest_speed);
+}
+
 // The signals of a pass (index t: samples[a + t]).
 struct PassSignals {
   std::vector<bool> swapped;  // the model's feet exchanged to keep each trajectory smooth
@@ -204,10 +216,9 @@ void find_extrema(const PassContext& ctx, const Pass& p, const PassSignals& sig,
                   std::vector<Candidate>& contacts, std::vector<Candidate>& toe_offs) {
   const auto& config = ctx.config;
   const std::size_t m = p.m();
-  const auto window = std::max<std::size_t>(
-      1, static_cast<std::size_t>(std::lround(config.confirm_window_s * ctx.fps)));
+  const std::size_t window = confirm_window(ctx);
   const auto half_step = static_cast<std::size_t>(std::lround(config.extremum_window_s * ctx.fps));
-  const double rest_speed = std::max(config.stance_speed_fraction * p.speed, config.min_rest_speed);
+  const double rest_speed = rest_speed_of(ctx, p);
   auto min_speed = [&](const Series& v, std::size_t from, std::size_t to) {
     double lowest = std::numeric_limits<double>::infinity();
     for (std::size_t i = from; i < std::min(to, m); ++i) {
@@ -260,11 +271,9 @@ void find_extrema(const PassContext& ctx, const Pass& p, const PassSignals& sig,
 // benchmark, not used.
 void time_at_rest(const PassContext& ctx, const Pass& p, const PassSignals& sig,
                   std::vector<Candidate>& contacts, std::vector<Candidate>& toe_offs) {
-  const auto& config = ctx.config;
   const std::size_t a = p.a, m = p.m();
-  const auto window = std::max<std::size_t>(
-      1, static_cast<std::size_t>(std::lround(config.confirm_window_s * ctx.fps)));
-  const double rest_speed = std::max(config.stance_speed_fraction * p.speed, config.min_rest_speed);
+  const std::size_t window = confirm_window(ctx);
+  const double rest_speed = rest_speed_of(ctx, p);
   const auto speed_at = [&](const Series& v, std::size_t t) {
     return std::abs(v[t]) * ctx.fps / p.height;
   };
