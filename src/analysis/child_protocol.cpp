@@ -88,6 +88,7 @@ std::vector<std::string> ChildRequest::to_argv() const {
     if (fd >= 0) add(flag, std::to_string(fd));
   };
   add_fd("--input-fd", input_fd);
+  add_fd("--control-fd", control_fd);
   add_number("--max-streams", max_streams);
   add_number("--max-frame-pixels", max_frame_pixels);
   add_number("--max-index-entries", max_index_entries);
@@ -129,6 +130,8 @@ ChildRequest ChildRequest::from_argv(const std::vector<std::string>& argv) {
     };
     if (flag == "--input-fd") {
       r.input_fd = fd();
+    } else if (flag == "--control-fd") {
+      r.control_fd = fd();
     } else if (flag == "--max-streams") {
       r.max_streams = parse_number<unsigned>(value, flag);
     } else if (flag == "--max-frame-pixels") {

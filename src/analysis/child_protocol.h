@@ -29,8 +29,12 @@ inline constexpr int kVersion = 1;
 // written once here, by to_argv() on the parent's side and from_argv() on the child's. Every
 // file the child reads or writes is a descriptor number it inherits: it opens nothing by name.
 struct ChildRequest {
-  std::string mode;   // "probe", "analyze" or "pose"
-  int input_fd = -1;  // the video
+  // "probe", "analyze" or "pose"; or "fork-server", the pre-initialised parent that forks one
+  // child per probe or analysis (sandbox/fork_server.h), with the analyzer, model and threads
+  // it preloads and its control socket.
+  std::string mode;
+  int input_fd = -1;    // the video
+  int control_fd = -1;  // fork-server: the control socket
 
   // probe
   unsigned max_streams = 0;

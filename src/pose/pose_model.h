@@ -87,6 +87,14 @@ struct PoseRuntimeOptions {
   bool fusion = true;
 };
 
+// Both networks of a pose analysis, loaded once. A fork server loads them before its first
+// job, so each job's child starts with them parsed (sandbox/fork_server.h).
+struct PoseModels {
+  std::shared_ptr<PersonDetector> detector;
+  std::shared_ptr<LandmarkModel> landmark;
+  PoseModelVariant variant = PoseModelVariant::kFull;
+};
+
 // Each loads its ONNX file once (cv::dnn::readNetFromONNX, from memory when the file is
 // given as a descriptor); throws PoseModelError.
 std::unique_ptr<LandmarkModel> make_opencv_landmark_model(const common::FileSource& onnx,

@@ -297,14 +297,23 @@ PoseVideoSummary track_video_poses(const common::FileSource& video, const PoseVi
   PoseRuntimeOptions runtime;
   runtime.threads = options.threads;
   runtime.fusion = options.fusion;
-  auto detector = make_opencv_person_detector(options.detector_model.empty()
-                                                  ? detector_model_path(options.model_dir)
-                                                  : options.detector_model,
-                                              runtime);
-  auto model = make_opencv_landmark_model(
-      options.landmark_model.empty() ? landmark_model_path(options.model_dir, options.variant)
-                                     : options.landmark_model,
-      runtime);
+  std::shared_ptr<PersonDetector> detector;
+  std::shared_ptr<LandmarkModel> model;
+  if (options.preloaded && options.preloaded->detector && options.preloaded->landmark) {
+    // Process-wide, as make_opencv_* set it: the networks were loaded with the loader's count.
+    cv::setNumThreads(std::max(1, options.threads));
+    detector = options.preloaded->detector;
+    model = options.preloaded->landmark;
+  } else {
+    detector = make_opencv_person_detector(options.detector_model.empty()
+                                               ? detector_model_path(options.model_dir)
+                                               : options.detector_model,
+                                           runtime);
+    model = make_opencv_landmark_model(options.landmark_model.empty()
+                                           ? landmark_model_path(options.model_dir, options.variant)
+                                           : options.landmark_model,
+                                       runtime);
+  }
 
   media::DecoderOptions decoding;
   decoding.max_width = 0;  // original resolution: landmarks in the video's own pixels

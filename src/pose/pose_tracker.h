@@ -116,6 +116,8 @@ struct PoseVideoOptions {
   common::FileSource landmark_model;
   common::FileSource detector_model;
   PoseModelVariant variant = PoseModelVariant::kFull;
+  // Networks already loaded (a fork server's); when set, the files above are not read.
+  std::shared_ptr<const PoseModels> preloaded;
   int threads = 1;          // inference threads
   int decoder_threads = 1;  // FFmpeg decoding threads
   // Decode the next frame on a second thread while the models run on this one (at most

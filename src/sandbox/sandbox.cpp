@@ -131,14 +131,17 @@ void deny_files_by_name(const Filter& filter) {
 }
 
 // No reach into other processes.
-void deny_other_processes(const Filter& filter) {
-  // Other processes. The child may still signal itself (abort(), thread cancellation):
-  // only signals aimed at another process id are refused.
-  const auto self = static_cast<scmp_datum_t>(::getpid());
+void deny_other_processes(const Filter& filter, SandboxRole role) {
   deny_all(filter,
            {"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd",
             "pidfd_send_signal", "tkill"},
            EPERM);
+  // A fork server ends its own jobs (their process groups) at a time limit or cancellation;
+  // each job's child then stacks the whole filter, with its own pid as `self`.
+  if (role == SandboxRole::kForkServer) return;
+  // The child may still signal itself (abort(), thread cancellation): only signals aimed at
+  // another process id are refused.
+  const auto self = static_cast<scmp_datum_t>(::getpid());
   deny(filter, "kill", EPERM, {arg(0, SCMP_CMP_NE, self)});
   deny(filter, "tgkill", EPERM, {arg(0, SCMP_CMP_NE, self)});
   deny(filter, "rt_sigqueueinfo", EPERM, {arg(0, SCMP_CMP_NE, self)});
@@ -146,7 +149,7 @@ void deny_other_processes(const Filter& filter) {
 }
 
 // No privilege, namespace or process-group change.
-void deny_privileges(const Filter& filter) {
+void deny_privileges(const Filter& filter, SandboxRole role) {
   // Privileges and namespaces.
   deny_all(filter,
            {"setuid",    "setgid",   "setreuid",   "setregid",  "setresuid",     "setresgid",
@@ -162,8 +165,9 @@ void deny_privileges(const Filter& filter) {
   }
   deny(filter, "clone3", ENOSYS);
   // Leaving the process group would let a process outlive the parent's kill(-pgid) at a
-  // time limit or cancellation.
-  deny_all(filter, {"setsid", "setpgid"}, EPERM);
+  // time limit or cancellation. A fork server puts each job in a group of its own first.
+  deny(filter, "setsid", EPERM);
+  if (role == SandboxRole::kChild) deny(filter, "setpgid", EPERM);
 }
 
 // No kernel interface the analysis never needs.
@@ -212,7 +216,7 @@ void deny_kernel_interfaces(const Filter& filter) {
   }
 }
 
-Filter build_filter() {
+Filter build_filter(SandboxRole role) {
   Filter filter(seccomp_init(SCMP_ACT_ALLOW));
   if (!filter) throw SandboxError("seccomp: seccomp_init failed");
   // Every thread gets the filter, or the load fails (no thread left unconfined).
@@ -221,8 +225,8 @@ Filter build_filter() {
 
   deny_network_and_exec(filter);
   deny_files_by_name(filter);
-  deny_other_processes(filter);
-  deny_privileges(filter);
+  deny_other_processes(filter, role);
+  deny_privileges(filter, role);
   deny_kernel_interfaces(filter);
   return filter;
 }
@@ -332,8 +336,8 @@ int landlock_abi() {
 #endif
 }
 
-int enter_sandbox() {
-  Filter filter = build_filter();
+int enter_sandbox(SandboxRole role) {
+  Filter filter = build_filter(role);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     throw SandboxError(std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno));
   }

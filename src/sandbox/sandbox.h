@@ -115,13 +115,19 @@ void apply_sandbox_defaults(SubprocessOptions& options,
 SubprocessOptions sandboxed_child_options(std::vector<std::string> argv,
                                           const std::optional<SandboxUser>& user = sandbox_user());
 
+// Who enters the sandbox. A fork server (sandbox/fork_server.h) is confined like an analysis
+// child except that it may signal other processes and set process groups: it puts each job
+// in a group of its own and kills that group at a time limit. Each job's child then enters
+// the sandbox as kChild, which stacks the whole filter on the server's.
+enum class SandboxRole { kChild, kForkServer };
+
 // Installs the seccomp filter described above on the calling process, all its threads
 // (SCMP_FLTATR_CTL_TSYNC) and all its future children, and sets no_new_privs. Irrevocable.
 // The analysis child calls it first thing, before it reads any byte of input and before it
 // starts any thread. Also restricts the file system with Landlock where the kernel has it.
 // Returns the Landlock ABI enforced (0: none). Throws SandboxError when the filter cannot
 // be loaded.
-int enter_sandbox();
+int enter_sandbox(SandboxRole role = SandboxRole::kChild);
 // The Landlock ABI version the kernel offers (0: none).
 int landlock_abi();
 

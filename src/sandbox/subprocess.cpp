@@ -13,11 +13,13 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 
 #include "common/fd.h"
+#include "sandbox/child_output.h"
 
 namespace dancer::analysis {
 namespace {
@@ -125,23 +127,7 @@ void check_options(const SubprocessOptions& options) {
   if (options.run_as && (options.run_as->uid == 0 || options.run_as->gid == 0)) {
     throw std::invalid_argument("run_subprocess: run_as must name an unprivileged user");
   }
-  for (std::size_t i = 0; i < options.inherit_fds.size(); ++i) {
-    const auto [child_fd, parent_fd] = options.inherit_fds[i];
-    if (child_fd < 3) {
-      throw std::invalid_argument("run_subprocess: inherited descriptors start at 3, not " +
-                                  std::to_string(child_fd));
-    }
-    if (::fcntl(parent_fd, F_GETFD) < 0) {
-      throw std::system_error(errno, std::generic_category(),
-                              "run_subprocess: parent descriptor " + std::to_string(parent_fd));
-    }
-    for (std::size_t j = 0; j < i; ++j) {
-      if (options.inherit_fds[j].first == child_fd) {
-        throw std::invalid_argument("run_subprocess: child descriptor " + std::to_string(child_fd) +
-                                    " given twice");
-      }
-    }
-  }
+  detail::check_inherit_fds(options.inherit_fds, "run_subprocess");
 }
 
 // Everything the child needs between fork and exec, prepared before fork: the child side may
@@ -307,23 +293,26 @@ void kill_group(pid_t pid) {
   ::kill(pid, SIGKILL);  // in case it already left the group
 }
 
-// Reads stdout and stderr until both close, the deadline passes, the cancel flag turns, or
-// stdout outgrows its limit (each of the last three kills the child).
-void collect_output(const SubprocessOptions& options, pid_t pid, int out_fd, int err_fd,
-                    std::chrono::steady_clock::time_point deadline, SubprocessResult& result) {
+}  // namespace
+
+namespace detail {
+
+void collect_output(const SubprocessOptions& options, int out_fd, int err_fd,
+                    std::chrono::steady_clock::time_point deadline, SubprocessResult& result,
+                    const std::function<void()>& kill) {
   bool out_open = true, err_open = true;
   std::array<char, 65536> buffer{};
   while (out_open || err_open) {
     if (options.cancel != nullptr && options.cancel->load()) {
       result.cancelled = true;
-      kill_group(pid);
+      kill();
       return;
     }
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0) {
       result.timed_out = true;
-      kill_group(pid);
+      kill();
       return;
     }
     std::array<pollfd, 2> fds{pollfd{out_open ? out_fd : -1, POLLIN, 0},
@@ -333,7 +322,7 @@ void collect_output(const SubprocessOptions& options, pid_t pid, int out_fd, int
     int ready = ::poll(fds.data(), fds.size(), wait_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      kill_group(pid);
+      kill();
       return;
     }
     for (int i = 0; i < 2; ++i) {
@@ -346,7 +335,7 @@ void collect_output(const SubprocessOptions& options, pid_t pid, int out_fd, int
       if (i == 0) {
         if (result.stdout_text.size() + static_cast<std::size_t>(n) > options.max_output_bytes) {
           result.output_overflow = true;
-          kill_group(pid);
+          kill();
           return;
         }
         result.stdout_text.append(buffer.data(), static_cast<std::size_t>(n));
@@ -356,6 +345,40 @@ void collect_output(const SubprocessOptions& options, pid_t pid, int out_fd, int
     }
   }
 }
+
+std::chrono::steady_clock::time_point deadline_after(std::chrono::milliseconds timeout) {
+  const auto now = std::chrono::steady_clock::now();
+  if (timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::time_point::max() - now)) {
+    return std::chrono::steady_clock::time_point::max();
+  }
+  return now + timeout;
+}
+
+void check_inherit_fds(const std::vector<std::pair<int, int>>& inherit_fds, const char* who) {
+  for (std::size_t i = 0; i < inherit_fds.size(); ++i) {
+    const auto [child_fd, parent_fd] = inherit_fds[i];
+    if (child_fd < 3) {
+      throw std::invalid_argument(std::string(who) + ": inherited descriptors start at 3, not " +
+                                  std::to_string(child_fd));
+    }
+    if (::fcntl(parent_fd, F_GETFD) < 0) {
+      throw std::system_error(
+          errno, std::generic_category(),
+          std::string(who) + ": parent descriptor " + std::to_string(parent_fd));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (inherit_fds[j].first == child_fd) {
+        throw std::invalid_argument(std::string(who) + ": child descriptor " +
+                                    std::to_string(child_fd) + " given twice");
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+namespace {
 
 // Waits for the child to end. A child may close its stdout and stderr and live on: the
 // deadline and the cancel flag still hold, so no worker waits on it for ever.
@@ -407,8 +430,10 @@ SubprocessResult run_subprocess(const SubprocessOptions& options) {
 
   await_exec(pid, setup.read_end.get());
   SubprocessResult result;
-  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
-  collect_output(options, pid, out.read_end.get(), err.read_end.get(), deadline, result);
+  result.pid = pid;
+  const auto deadline = detail::deadline_after(options.timeout);
+  detail::collect_output(options, out.read_end.get(), err.read_end.get(), deadline, result,
+                         [pid] { kill_group(pid); });
   reap(options, pid, deadline, result);
   return result;
 }

@@ -25,8 +25,8 @@ struct RunAs {
 };
 
 struct SubprocessOptions {
-  std::vector<std::string> argv;  // argv[0] is the program path (no PATH lookup)
-  std::chrono::milliseconds timeout{60000};
+  std::vector<std::string> argv;                    // argv[0] is the program path (no PATH lookup)
+  std::chrono::milliseconds timeout{60000};         // milliseconds::max(): none
   std::optional<std::uint64_t> memory_limit_bytes;  // RLIMIT_AS
   std::optional<std::uint64_t> cpu_limit_seconds;   // RLIMIT_CPU (SIGXCPU, then SIGKILL)
   // RLIMIT_FSIZE: no file the child writes, through any descriptor, grows past this (SIGXFSZ).
@@ -59,6 +59,7 @@ struct SubprocessOptions {
 };
 
 struct SubprocessResult {
+  pid_t pid = 0;        // the child's process id, once started
   int exit_code = -1;   // when the child exited normally
   int term_signal = 0;  // when a signal ended it (SIGKILL after a timeout too)
   bool timed_out = false;

@@ -15,10 +15,12 @@ extern "C" {
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include "analysis/child_protocol.h"
 #include "analysis/external_analyzer.h"
 #include "analysis/gait_analyzer.h"
@@ -30,6 +32,7 @@ extern "C" {
 #include "media/metadata_bounds.h"
 #include "pose/pose_track.h"
 #include "pose/pose_tracker.h"
+#include "sandbox/fork_server.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/subprocess.h"
 
@@ -177,6 +180,82 @@ void check_output_size(const std::filesystem::path& path, int fd, std::uint64_t 
   }
 }
 
+}  // namespace
+
+std::unique_ptr<analysis::ForkServer> start_fork_server(const std::filesystem::path& executable,
+                                                        protocol::ChildRequest preload,
+                                                        const std::filesystem::path& model_dir) {
+  constexpr int kControlFd = 3;
+  analysis::SubprocessOptions options;
+  preload.mode = "fork-server";
+  preload.control_fd = kControlFd;
+  std::optional<PoseModelFiles> models;
+  if (!preload.model.empty()) {
+    const auto variant = analysis::pose_model_variant_from_string(preload.model);
+    if (!variant) throw AnalysisError(AnalysisErrorCode::kInternal, "unknown POSE_MODEL");
+    models.emplace(open_pose_models(model_dir, *variant));
+    preload.landmark_model_fd = kControlFd + 1;
+    preload.detector_model_fd = kControlFd + 2;
+    options.inherit_fds = {{preload.landmark_model_fd, models->landmark.get()},
+                           {preload.detector_model_fd, models->detector.get()}};
+  }
+  const OwnedFd program = open_program(executable);
+  options.argv = {executable.string(), "child"};
+  for (std::string& word : preload.to_argv()) options.argv.push_back(std::move(word));
+  options.program_fd = program.get();
+  analysis::apply_sandbox_defaults(options);
+  // No limits of its own: a child cannot raise a hard limit its parent has, and each job's
+  // child sets the job's. The models and the program are read before it says "ready".
+  return analysis::ForkServer::start(std::move(options), kControlFd, kForkServerReadyTimeout);
+}
+
+namespace {
+
+// The runner's fork server (ANALYSIS_FORK_SERVER): one pre-initialised parent that forks the
+// child of every probe and analysis. Started with the runner, and again on the first job after
+// it ended; while it cannot start (at most one try per kRestartPause), children are executed
+// one by one, as without it, with the same sandbox.
+class ForkServerSlot {
+ public:
+  static constexpr std::chrono::seconds kRestartPause{30};
+
+  // `preload`: the analyzer, model and threads the server loads for its children.
+  ForkServerSlot(std::filesystem::path executable, protocol::ChildRequest preload,
+                 std::filesystem::path model_dir)
+      : executable_(std::move(executable)),
+        preload_(std::move(preload)),
+        model_dir_(std::move(model_dir)) {}
+
+  // The running server, or null when there is none (children are then executed).
+  std::shared_ptr<analysis::ForkServer> get() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (server_ && server_->alive()) return server_;
+    const auto now = std::chrono::steady_clock::now();
+    if (tried_ && now - last_try_ < kRestartPause) return nullptr;
+    tried_ = true;
+    last_try_ = now;
+    const bool restart = server_ != nullptr;
+    server_.reset();
+    try {
+      server_ = start_fork_server(executable_, preload_, model_dir_);
+      spdlog::info("fork server {} (pid {}): probes and analyses fork from it",
+                   restart ? "restarted" : "started", server_->pid());
+    } catch (const std::exception& e) {
+      spdlog::error("fork server cannot start, children are executed one by one: {}", e.what());
+    }
+    return server_;
+  }
+
+ private:
+  std::filesystem::path executable_;
+  protocol::ChildRequest preload_;
+  std::filesystem::path model_dir_;
+  std::mutex mutex_;
+  std::shared_ptr<analysis::ForkServer> server_;
+  bool tried_ = false;
+  std::chrono::steady_clock::time_point last_try_;
+};
+
 class ChildRunner : public AnalysisRunner {
  public:
   ChildRunner(const ServiceConfig& config, std::filesystem::path executable)
@@ -184,7 +263,19 @@ class ChildRunner : public AnalysisRunner {
         threads_(analysis_threads(config)),
         probe_(config.probe),
         metadata_max_bytes_(config.metadata_max_bytes),
-        executable_(std::move(executable)) {}
+        executable_(std::move(executable)) {
+    if (config.analysis.fork_server) {
+      protocol::ChildRequest preload;
+      preload.analyzer = analysis_.analyzer;
+      preload.threads = threads_;
+      if (analysis_.analyzer == "pose" && analysis_.command.empty()) {
+        preload.model = analysis_.pose_model;
+      }
+      fork_server_ = std::make_unique<ForkServerSlot>(executable_, std::move(preload),
+                                                      analysis_.pose_model_dir);
+      fork_server_->get();  // at start-up, before any upload
+    }
+  }
 
   nlohmann::json probe(const std::filesystem::path& video,
                        const std::atomic<bool>* cancel) override {
@@ -205,12 +296,13 @@ class ChildRunner : public AnalysisRunner {
     try {
       // The probe enforces PROBE_TIMEOUT itself (FFmpeg's interrupt callback) and says so;
       // the outer limit is the backstop for a child that stops responding. It writes no file.
+      const auto server = fork_server();
       result = run_sandboxed_child(executable_, request, std::move(options),
                                    {"probe", "PROBE_TIMEOUT", probe_.timeout_seconds,
                                     "PROBE_MEMORY_LIMIT_MB", probe_.memory_limit_mb},
                                    std::chrono::seconds(probe_.timeout_seconds + 10),
                                    static_cast<std::uint64_t>(probe_.timeout_seconds) * 2 + 10,
-                                   kNoFileWrites);
+                                   kNoFileWrites, server.get());
     } catch (const media::MediaError& e) {
       // This process opened the file and passed it: a child that cannot read it is a
       // fault of the set-up, not of the file.
@@ -288,12 +380,14 @@ class ChildRunner : public AnalysisRunner {
       options.inherit_fds.push_back({child.detector_model_fd, models->detector.get()});
     }
     options.cancel = cancel;
-    nlohmann::json result = run_sandboxed_child(
-        executable_, child, std::move(options),
-        {"analysis", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds, "ANALYSIS_MEMORY_LIMIT_MB",
-         analysis_.memory_limit_mb},
-        std::chrono::seconds(analysis_.timeout_seconds),
-        static_cast<std::uint64_t>(analysis_.timeout_seconds) * 4, analysis_.artifact_max_bytes);
+    const auto server = fork_server();
+    nlohmann::json result =
+        run_sandboxed_child(executable_, child, std::move(options),
+                            {"analysis", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds,
+                             "ANALYSIS_MEMORY_LIMIT_MB", analysis_.memory_limit_mb},
+                            std::chrono::seconds(analysis_.timeout_seconds),
+                            static_cast<std::uint64_t>(analysis_.timeout_seconds) * 4,
+                            analysis_.artifact_max_bytes, server.get());
     if (!result.is_object() || !result.contains("analysis")) {
       throw AnalysisError(AnalysisErrorCode::kCrashed, "analysis process: malformed result");
     }
@@ -323,6 +417,10 @@ class ChildRunner : public AnalysisRunner {
   }
 
  private:
+  std::shared_ptr<analysis::ForkServer> fork_server() {
+    return fork_server_ ? fork_server_->get() : nullptr;
+  }
+
   media::DecodeLimits content_limits() const {
     media::DecodeLimits limits;
     limits.max_frame_pixels = probe_.max_frame_pixels;
@@ -337,6 +435,7 @@ class ChildRunner : public AnalysisRunner {
   ProbeSettings probe_;
   std::uint64_t metadata_max_bytes_;
   std::filesystem::path executable_;
+  std::unique_ptr<ForkServerSlot> fork_server_;
 };
 
 // Runs an analyzer in this process after the sandboxed probe. For analyzers that decode
@@ -407,6 +506,12 @@ std::string child_probe(const protocol::ChildRequest& request) {
   }
 }
 
+// The networks a fork server loaded before its first job, which each of its children uses.
+std::shared_ptr<const analysis::PoseModels>& preloaded_models() {
+  static std::shared_ptr<const analysis::PoseModels> models;
+  return models;
+}
+
 analysis::PoseVideoOptions child_pose_options(const protocol::ChildRequest& request) {
   analysis::PoseVideoOptions pose;
   if (request.threads > 0) pose.threads = request.threads;
@@ -414,8 +519,12 @@ analysis::PoseVideoOptions child_pose_options(const protocol::ChildRequest& requ
     const auto variant = analysis::pose_model_variant_from_string(request.model);
     if (!variant) throw AnalysisError(AnalysisErrorCode::kInternal, "unknown pose model");
     pose.variant = *variant;
-    pose.landmark_model = model_source(request.landmark_model_fd, "the landmark model");
-    pose.detector_model = model_source(request.detector_model_fd, "the detector model");
+    if (const auto& preloaded = preloaded_models(); preloaded && preloaded->variant == *variant) {
+      pose.preloaded = preloaded;
+    } else {
+      pose.landmark_model = model_source(request.landmark_model_fd, "the landmark model");
+      pose.detector_model = model_source(request.detector_model_fd, "the detector model");
+    }
   }
   pose.limits = request.limits;
   return pose;
@@ -463,16 +572,25 @@ nlohmann::json run_sandboxed_child(const std::filesystem::path& executable,
                                    analysis::SubprocessOptions options,
                                    const protocol::ChildDescription& description,
                                    std::chrono::seconds timeout, std::uint64_t cpu_limit_seconds,
-                                   std::uint64_t file_size_limit) {
-  const OwnedFd program = open_program(executable);
-  options.argv = {executable.string(), "child"};
-  for (std::string& word : request.to_argv()) options.argv.push_back(std::move(word));
-  options.program_fd = program.get();
+                                   std::uint64_t file_size_limit, analysis::ForkServer* server) {
   options.timeout = timeout;
   if (description.memory_limit_mb > 0)
     options.memory_limit_bytes = description.memory_limit_mb << 20;
   options.cpu_limit_seconds = cpu_limit_seconds;
   options.file_size_limit_bytes = file_size_limit;
+  if (server != nullptr) {
+    analysis::SubprocessOptions job = options;
+    job.argv = request.to_argv();
+    try {
+      return protocol::decode(server->run(job), description);
+    } catch (const analysis::ForkServerGone&) {
+      // Gone before the job started: executed below instead; the next job restarts it.
+    }
+  }
+  const OwnedFd program = open_program(executable);
+  options.argv = {executable.string(), "child"};
+  for (std::string& word : request.to_argv()) options.argv.push_back(std::move(word));
+  options.program_fd = program.get();
   analysis::apply_sandbox_defaults(options);
   return protocol::decode(analysis::run_subprocess(options), description);
 }
@@ -562,11 +680,100 @@ std::unique_ptr<analysis::Analyzer> make_builtin_analyzer(const std::string& ana
   throw AnalysisError(AnalysisErrorCode::kInternal, "unknown analyzer " + analyzer);
 }
 
-int run_child(const std::vector<std::string>& args, const ChildModes& extra_modes) {
-  // The protocol line goes to a private copy of stdout; whatever a library prints on
-  // stdout lands on stderr instead and cannot corrupt the answer.
+namespace {
+
+// The protocol line goes to a private copy of stdout; whatever a library prints on stdout
+// lands on stderr instead and cannot corrupt the answer. Returns the copy, or -1.
+int take_protocol_fd() {
   const int protocol_fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-  if (protocol_fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) return 1;
+  if (protocol_fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) return -1;
+  return protocol_fd;
+}
+
+// FFmpeg's errors go to stderr, which the parent keeps (bounded) for the reason of a crash;
+// its warnings about a hostile file are noise.
+void log_av_errors_to_stderr() {
+  media::install_av_log_sink([](int level, std::string_view text) {
+    if (level <= AV_LOG_ERROR) {
+      std::fwrite(text.data(), 1, text.size(), stderr);
+      if (text.empty() || text.back() != '\n') std::fputc('\n', stderr);
+    }
+  });
+}
+
+// One child's work, inside its sandbox: the protocol line.
+std::string child_line(const std::vector<std::string>& args, const ChildModes& extra_modes) {
+  const protocol::ChildRequest request = protocol::ChildRequest::from_argv(args);
+  if (request.mode == "probe") return child_probe(request);
+  if (request.mode == "analyze") return child_analyze(request);
+  if (request.mode == "pose") return child_pose(request);
+  if (auto extra = extra_modes.find(request.mode); extra != extra_modes.end()) {
+    return extra->second(request);
+  }
+  throw std::invalid_argument("child: unknown mode " + request.mode);
+}
+
+int finish_child(int protocol_fd, std::string line) {
+  line += "\n";
+  return common::write_all(protocol_fd, line) == 0 ? 0 : 1;
+}
+
+// A job's child, forked from the fork server (already sandboxed as kForkServer): the whole
+// filter stacked on the server's before any untrusted byte, then the one job.
+int run_forked_child(const std::vector<std::string>& args, const ChildModes& extra_modes) {
+  const int protocol_fd = take_protocol_fd();
+  if (protocol_fd < 0) return 1;
+  std::string line;
+  try {
+    analysis::enter_sandbox();
+    line = child_line(args, extra_modes);
+  } catch (...) {
+    line = protocol::encode_current_exception();
+  }
+  return finish_child(protocol_fd, std::move(line));
+}
+
+// `child fork-server`: loads what every child needs (libmagic's database, the pose models of
+// the request) while it may still open files, confines itself, then forks one child per
+// request (sandbox/fork_server.h). Its own failures go to stderr, which the service logs.
+int run_fork_server(const std::vector<std::string>& args, const ChildModes& extra_modes) {
+  try {
+    const protocol::ChildRequest request = protocol::ChildRequest::from_argv(args);
+    if (request.control_fd < 0) throw std::invalid_argument("fork-server: no --control-fd");
+    media::preload_file_type_database();
+    log_av_errors_to_stderr();
+    if (!request.model.empty()) {
+      const analysis::PoseVideoOptions pose = child_pose_options(request);
+      analysis::PoseRuntimeOptions runtime;
+      runtime.threads = pose.threads;
+      runtime.fusion = pose.fusion;
+      auto models = std::make_shared<analysis::PoseModels>();
+      models->variant = pose.variant;
+      models->detector = analysis::make_opencv_person_detector(pose.detector_model, runtime);
+      models->landmark = analysis::make_opencv_landmark_model(pose.landmark_model, runtime);
+      preloaded_models() = std::move(models);
+      // Read; the children need the networks, not the files.
+      ::close(request.landmark_model_fd);
+      ::close(request.detector_model_fd);
+    }
+    analysis::enter_sandbox(analysis::SandboxRole::kForkServer);
+    analysis::serve_fork_requests(request.control_fd,
+                                  [&extra_modes](const std::vector<std::string>& job) {
+                                    return run_forked_child(job, extra_modes);
+                                  });
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fork server: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+
+int run_child(const std::vector<std::string>& args, const ChildModes& extra_modes) {
+  if (!args.empty() && args[0] == "fork-server") return run_fork_server(args, extra_modes);
+  const int protocol_fd = take_protocol_fd();
+  if (protocol_fd < 0) return 1;
   std::string line;
   try {
     // Trusted system files the child needs later, read while it still may open files.
@@ -574,31 +781,12 @@ int run_child(const std::vector<std::string>& args, const ChildModes& extra_mode
     // Then, before any untrusted byte is read or any thread exists, the sandbox: from here
     // on the child opens no file by name.
     analysis::enter_sandbox();
-    // FFmpeg's errors go to stderr, which the parent keeps (bounded) for the reason of a
-    // crash; its warnings about a hostile file are noise.
-    media::install_av_log_sink([](int level, std::string_view text) {
-      if (level <= AV_LOG_ERROR) {
-        std::fwrite(text.data(), 1, text.size(), stderr);
-        if (text.empty() || text.back() != '\n') std::fputc('\n', stderr);
-      }
-    });
-    const protocol::ChildRequest request = protocol::ChildRequest::from_argv(args);
-    if (request.mode == "probe") {
-      line = child_probe(request);
-    } else if (request.mode == "analyze") {
-      line = child_analyze(request);
-    } else if (request.mode == "pose") {
-      line = child_pose(request);
-    } else if (auto extra = extra_modes.find(request.mode); extra != extra_modes.end()) {
-      line = extra->second(request);
-    } else {
-      throw std::invalid_argument("child: unknown mode " + request.mode);
-    }
+    log_av_errors_to_stderr();
+    line = child_line(args, extra_modes);
   } catch (...) {
     line = protocol::encode_current_exception();
   }
-  line += "\n";
-  return common::write_all(protocol_fd, line) == 0 ? 0 : 1;
+  return finish_child(protocol_fd, std::move(line));
 }
 
 }  // namespace dancer::service

@@ -23,6 +23,7 @@
 #include "analysis/analyzer.h"
 #include "analysis/child_protocol.h"
 #include "pose/pose_tracker.h"
+#include "sandbox/fork_server.h"
 #include "sandbox/subprocess.h"
 #include "service/config.h"
 
@@ -44,15 +45,27 @@ class AnalysisRunner {
 
 // Runs `executable child <request>` as every child of the service runs: the sandbox defaults
 // (sandbox/sandbox.h), the descriptors of `options`, the memory limit of `description` (0:
-// none),
-// the time and CPU limits and RLIMIT_FSIZE given; returns the child's decoded result
-// (child_protocol::decode: its typed errors are rethrown here).
+// none), the time and CPU limits and RLIMIT_FSIZE given; returns the child's decoded result
+// (child_protocol::decode: its typed errors are rethrown here). With `server`, the child is
+// forked from that fork server (which runs `executable child fork-server`) instead of
+// executed, under the same limits and sandbox; executed when the server is gone.
 nlohmann::json run_sandboxed_child(const std::filesystem::path& executable,
                                    const analysis::child_protocol::ChildRequest& request,
                                    analysis::SubprocessOptions options,
                                    const analysis::child_protocol::ChildDescription& description,
                                    std::chrono::seconds timeout, std::uint64_t cpu_limit_seconds,
-                                   std::uint64_t file_size_limit);
+                                   std::uint64_t file_size_limit,
+                                   analysis::ForkServer* server = nullptr);
+
+// Starts `executable child fork-server` (sandbox/fork_server.h) with the sandbox defaults:
+// it loads the pose model of `preload.model` (from `model_dir`; empty: the build's) and
+// libmagic's database, confines itself, and forks the child of each job that is run through
+// it. Throws analysis::ForkServerGone when it does not become ready within
+// kForkServerReadyTimeout, AnalysisError when a model cannot be opened.
+inline constexpr std::chrono::seconds kForkServerReadyTimeout{120};
+std::unique_ptr<analysis::ForkServer> start_fork_server(
+    const std::filesystem::path& executable, analysis::child_protocol::ChildRequest preload,
+    const std::filesystem::path& model_dir = {});
 
 // Path of the running executable (/proc/self/exe), for re-executing ourselves.
 std::filesystem::path current_executable();

@@ -248,6 +248,7 @@ ServiceConfig load_config(const Environment& env) {
   c.analysis.pose_model_dir = r.string("POSE_MODEL_DIR", "");
   c.analysis.threads = static_cast<int>(r.integer("ANALYSIS_THREADS", 0, 0, 64));
   c.analysis.overlay_video = r.boolean("OVERLAY_VIDEO", true);
+  c.analysis.fork_server = r.boolean("ANALYSIS_FORK_SERVER", true);
   c.analysis.max_duration_seconds = static_cast<int>(
       r.integer("ANALYSIS_MAX_DURATION", defaults::kAnalysisMaxDurationSeconds, 1, 86400));
   c.analysis.max_frames =

@@ -131,6 +131,10 @@ struct AnalysisSettings {
   // OVERLAY_VIDEO: with pose-gait, also write overlay.mp4, the video with the skeleton and the
   // events drawn (a second decoding pass and an H.264 encode at up to 720p).
   bool overlay_video = true;
+  // ANALYSIS_FORK_SERVER: fork each probe's and analysis' sandboxed child from one
+  // pre-initialised fork server (libraries linked and pose models parsed once, at start-up)
+  // instead of executing the program for each; false executes each child afresh.
+  bool fork_server = true;
 };
 
 // Caps on what probing an untrusted upload may cost (libavformat on hostile input).

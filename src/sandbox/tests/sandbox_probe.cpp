@@ -12,6 +12,12 @@
 //   sandbox_probe encode <frames>    enter_sandbox(), encode <frames> frames as an MP4 on fd 3
 //                                    (media::VideoEncoder): "reopen <errno>" for an open of
 //                                    /proc/self/fd/3 for reading, then "bytes <n>"
+//   sandbox_probe fork-server <fd>   a fork server on control socket <fd> (fork_server.h),
+//                                    confined as kForkServer; each job's child runs one of
+//                                    `syscalls <dir>` (enter_sandbox() stacked, the attempts,
+//                                    status from prctl), `whoami` ("pid <n> served <jobs this
+//                                    process ran>"), `fds` ("fd <n>" per open descriptor),
+//                                    `limits` ("limit <name> <soft> <hard>"), `sleep`
 //   sandbox_probe overlay <video>    enter_sandbox(), render_overlay of <video> (no skeleton,
 //                                    one event, a key frame) to fd 3: "frames <n> keyframes <k>"
 // <dir> holds `existing`, `readable`, `victim_unlink`, `victim_rename`; the caller opens fd 3 for
@@ -21,7 +27,9 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -49,6 +57,7 @@
 #include "media/video_decoder.h"
 #include "media/video_encoder.h"
 #include "render/overlay.h"
+#include "sandbox/fork_server.h"
 #include "sandbox/sandbox.h"
 
 namespace {
@@ -313,6 +322,73 @@ int run_attempts(const std::string& dir) {
 
 }  // namespace
 
+// A forked job's own status: /proc/self/status cannot be opened in the sandbox, and a
+// descriptor opened before it would name the server.
+void print_forked_status() {
+  std::printf("status Seccomp %d\n", ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+  std::printf("status NoNewPrivs %d\n", ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+  std::printf("status Uid %u\n", static_cast<unsigned>(::getuid()));
+}
+
+int forked_job(const std::vector<std::string>& args, int served) {
+  const std::string& mode = args.at(0);
+  if (mode == "syscalls") {
+    const int landlock = enter_sandbox();
+    std::printf("status Landlock %d\n", landlock);
+    for (const auto& [name, action] : attempts(args.at(1))) {
+      std::printf("attempt %s %d\n", name.c_str(), action());
+      std::fflush(stdout);
+    }
+    print_forked_status();
+    return 0;
+  }
+  if (mode == "whoami") {
+    std::printf("pid %d served %d\n", static_cast<int>(::getpid()), served);
+    return 0;
+  }
+  if (mode == "fds") {
+    for (int fd = 0; fd < 1024; ++fd) {
+      if (::fcntl(fd, F_GETFD) >= 0) std::printf("fd %d\n", fd);
+    }
+    return 0;
+  }
+  if (mode == "limits") {
+    for (const auto& [name, resource] : {std::pair{"as", RLIMIT_AS}, std::pair{"cpu", RLIMIT_CPU},
+                                         std::pair{"fsize", RLIMIT_FSIZE}}) {
+      rlimit value{};
+      ::getrlimit(resource, &value);
+      std::printf("limit %s %llu %llu\n", name, static_cast<unsigned long long>(value.rlim_cur),
+                  static_cast<unsigned long long>(value.rlim_max));
+    }
+    return 0;
+  }
+  if (mode == "sleep") {
+    std::printf("sleeping\n");
+    std::fflush(stdout);
+    if (::fcntl(3, F_GETFD) >= 0) {
+      const char started = 'x';
+      if (::write(3, &started, 1) != 1) return 1;
+    }
+    while (true) ::pause();
+  }
+  return 2;
+}
+
+int serve(int control) {
+  try {
+    enter_sandbox(dancer::analysis::SandboxRole::kForkServer);
+  } catch (const dancer::analysis::SandboxError& e) {
+    std::fprintf(stderr, "sandbox: %s\n", e.what());
+    return 3;
+  }
+  // Counted in the process that runs the job: a server that ran jobs itself would count up.
+  int served = 0;
+  dancer::analysis::serve_fork_requests(control, [&served](const std::vector<std::string>& args) {
+    return forked_job(args, ++served);
+  });
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr,
@@ -321,6 +397,7 @@ int main(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   const std::string path = argv[2];
+  if (mode == "fork-server") return serve(std::stoi(path));
   status_fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   if (mode == "control") return run_attempts(path);
   // The video, opened by the caller and inherited as fd 4, as the service passes it.

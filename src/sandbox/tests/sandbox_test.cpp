@@ -15,6 +15,7 @@
 
 #include "common/fd.h"
 #include "nlohmann/json.hpp"
+#include "sandbox/fork_server.h"
 #include "support/test_support.h"
 #include "synthetic_walker/synthetic_walker.h"
 
@@ -166,6 +167,55 @@ TEST(Sandbox, ForbiddenCallsFailWithTheirErrnoAndAllowedOnesWork) {
               std::to_string(sandbox_user()->uid));
   }
   // Landlock beneath the filter wherever the kernel offers it.
+  EXPECT_EQ(report.status.at("Landlock"), std::to_string(landlock_abi()));
+}
+
+// The same attempts in a child forked from a fork server (fork_server.h) instead of
+// executed: the server's own confinement (kForkServer) and the child's stacked filter give
+// the child exactly what an executed child gets.
+TEST(Sandbox, AChildForkedFromTheForkServerIsConfinedLikeAnExecutedOne) {
+  ProbeDir dir;
+  const auto fd3_path = dir.top() / "forked.fd3";
+  const common::UniqueFd fd3(
+      ::open(fd3_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(fd3.valid());
+  SubprocessOptions server_options =
+      sandboxed_child_options({DANCER_SANDBOX_PROBE, "fork-server", "3"});
+  const auto server = ForkServer::start(server_options, 3, std::chrono::seconds(60));
+  SubprocessOptions job;
+  job.argv = {"syscalls", dir.path().string()};
+  job.inherit_fds = {{3, fd3.get()}};
+  const SubprocessResult r = server->run(job);
+  ASSERT_TRUE(r.succeeded()) << r.describe() << "\n" << r.stderr_text;
+  EXPECT_NE(r.pid, server->pid());
+  ProbeReport report;
+  std::istringstream in(r.stdout_text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string kind, name, value;
+    words >> kind >> name;
+    std::getline(words >> std::ws, value);
+    if (kind == "attempt") report.attempts[name] = std::stoi(value);
+    if (kind == "status") report.status[name] = value;
+  }
+  for (const auto& [name, error] : forbidden()) {
+    ASSERT_TRUE(report.attempts.count(name)) << name << " was not attempted";
+    EXPECT_EQ(report.attempts.at(name), error) << name;
+  }
+  for (const char* name : kAllowed) {
+    ASSERT_TRUE(report.attempts.count(name)) << name << " was not attempted";
+    EXPECT_EQ(report.attempts.at(name), 0) << name;
+  }
+  EXPECT_EQ(dancer::testing::read_file(fd3_path), "written through fd 3\n");
+  for (const char* name : {"created", "created_rdonly", "created_by_creat", "made", "renamed"}) {
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / name)) << name;
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "victim_unlink"));
+  EXPECT_EQ(report.status.at("Seccomp"), "2");
+  EXPECT_EQ(report.status.at("NoNewPrivs"), "1");
+  if (sandbox_user()) {
+    EXPECT_EQ(report.status.at("Uid"), std::to_string(sandbox_user()->uid));
+  }
   EXPECT_EQ(report.status.at("Landlock"), std::to_string(landlock_abi()));
 }
 

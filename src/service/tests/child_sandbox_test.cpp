@@ -35,7 +35,8 @@ constexpr std::uint64_t kChildMemoryMb = 0;
 constexpr std::uint64_t kChildMemoryMb = 1024;
 #endif
 
-TEST(ChildSandbox, EveryOpenByNameIsRefusedInsideTheRealChild) {
+// `server`: the child is forked from it rather than executed.
+void expect_every_open_refused(analysis::ForkServer* server) {
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
   // What the red team read: the service's .env and AWS credentials, the SQLite database,
@@ -76,7 +77,7 @@ TEST(ChildSandbox, EveryOpenByNameIsRefusedInsideTheRealChild) {
   const json result = run_sandboxed_child(
       DANCER_CHILD_OPEN_PROBE, request, options,
       {"open-probe", "ANALYSIS_TIMEOUT", 60, "ANALYSIS_MEMORY_LIMIT_MB", kChildMemoryMb},
-      std::chrono::seconds(60), 60, 1);
+      std::chrono::seconds(60), 60, 1, server);
 
   const json& attempts = result.at("attempts");
   ASSERT_EQ(attempts.size(), paths.size());
@@ -100,6 +101,19 @@ TEST(ChildSandbox, EveryOpenByNameIsRefusedInsideTheRealChild) {
 
 // ANALYSIS_MAX_DURATION and ANALYSIS_MAX_FRAMES are checked from the probe's metadata before
 // any child starts: a 20-minute upload no longer holds a worker for ANALYSIS_TIMEOUT.
+TEST(ChildSandbox, EveryOpenByNameIsRefusedInsideTheRealChild) {
+  expect_every_open_refused(nullptr);
+}
+
+// The same child forked from the service's fork server (`child fork-server`, which preloads
+// and confines itself before forking it).
+TEST(ChildSandbox, EveryOpenByNameIsRefusedInsideAChildForkedFromTheForkServer) {
+  const auto server =
+      start_fork_server(DANCER_CHILD_OPEN_PROBE, analysis::child_protocol::ChildRequest{});
+  ASSERT_TRUE(server->alive());
+  expect_every_open_refused(server.get());
+}
+
 TEST(ChildSandbox, ContentLimitsFailAnUploadBeforeAnyDecoding) {
   TempDir dir;
   ServiceConfig config;
