@@ -524,7 +524,9 @@ def run_consumer(emu, build, impl, workers, objects, analyzer="placeholder", per
                 "REPORT_DIR": os.path.join(work, "reports"), "DATABASE_URL": f"sqlite:///{db}",
                 "LOG_LEVEL": "WARNING", "LOG_FILE": "", "HEALTH_PORT": "0", "ANALYZER": analyzer,
                 "CLEANUP_AFTER_PROCESSING": "true", "STATS_INTERVAL": "3600"})
-    if impl == "dancer":
+    if impl == "dancer-exec":
+        env["ANALYSIS_FORK_SERVER"] = "false"  # each probe's child executed afresh
+    if impl.startswith("dancer"):
         argv = [os.path.join(build, "dancer-analysis"), "run", "--until-empty"]
         if perf_out:
             argv = ["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-o", perf_out, "--"] + argv
@@ -584,11 +586,25 @@ def emulator_ceiling(emu, seconds=4.0, threads=4):
     return {"requests_s": count[0] / wall, "emulator_cpu_share": (emu.server.cpu_seconds() - cpu0) / wall}
 
 
+def child_overhead(build):
+    """The service's children per job, executed against forked from the fork server
+    (drivers/child_overhead.cpp), on a 6-frame 1080p30 clip: its Markdown table."""
+    clip = os.path.join(OUT, "six_frames_1080p.mp4")
+    if not os.path.exists(clip):
+        subprocess.run(f"ffmpeg -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 -frames:v 6 "
+                       f"-c:v libx264 -pix_fmt yuv420p {clip}", shell=True, check=True)
+    r = subprocess.run([os.path.join(build, "bench", "bench_child_overhead"),
+                        os.path.join(build, "dancer-analysis"), clip, "5" if SMOKE else "20"],
+                       capture_output=True, text=True, check=True)
+    return "\n".join(line for line in r.stdout.splitlines() if line.startswith("|"))
+
+
 def bench_e2e_and_queue_growth(build, only):
     n = 30 if SMOKE else 1000
     queue_lengths = [10, 30] if SMOKE else [100, 1000, 3000] + ([10000] if FULL else [])
     emu = Emulator()
-    results = {"e2e": [], "gait": [], "queue_growth": [], "ceiling": None, "profile": None}
+    results = {"e2e": [], "gait": [], "queue_growth": [], "ceiling": None, "profile": None,
+               "children": None}
     try:
         emu.s3.create_bucket(Bucket="bench")
         video = make_short_video()
@@ -598,11 +614,13 @@ def bench_e2e_and_queue_growth(build, only):
         print(f"  emulator alone: {results['ceiling']['requests_s']:.0f} requests/s", flush=True)
         if "e2e" in only:
             for workers in (1, 2, 4):
-                for impl in ("dancer", "seed"):
+                for impl in ("dancer", "dancer-exec", "seed"):
                     r = run_consumer(emu, build, impl, workers, objects[:n])
                     results["e2e"].append(r)
                     print(f"  e2e {impl} w={workers}: {r['msg_s']:.1f} msg/s, "
                           f"{r['cpu_per_msg_ms']:.2f} ms CPU/msg", flush=True)
+            results["children"] = child_overhead(build)
+            print(results["children"], flush=True)
             r = run_consumer(emu, build, "dancer", 2, objects[:min(n, 100)], analyzer="gait")
             results["gait"].append(r)
             print(f"  e2e dancer gait w=2: {r['msg_s']:.1f} msg/s", flush=True)
@@ -719,14 +737,21 @@ def write_results(download, metadata, e2e, started, path):
                   "| workers | implementation | msg/s | CPU ms/msg | peak RSS MiB | emulator CPU s | "
                   "× seed msg/s | seed CPU ÷ ours |", "|---|---|---|---|---|---|---|---|"]
         for w in (1, 2, 4):
-            ours = next(r for r in e2e["e2e"] if r["impl"] == "dancer" and r["workers"] == w)
             seed = next(r for r in e2e["e2e"] if r["impl"] == "seed" and r["workers"] == w)
-            for r in (ours, seed):
-                ratio = (f"{ours['msg_s'] / seed['msg_s']:.1f}" if r is ours and seed["msg_s"] else "")
-                cpu_ratio = (f"{seed['cpu_per_msg_ms'] / ours['cpu_per_msg_ms']:.1f}" if r is ours else "")
+            ours_all = [r for r in e2e["e2e"] if r["impl"].startswith("dancer") and r["workers"] == w]
+            for r in ours_all + [seed]:
+                ratio = (f"{r['msg_s'] / seed['msg_s']:.1f}" if r is not seed and seed["msg_s"] else "")
+                cpu_ratio = (f"{seed['cpu_per_msg_ms'] / r['cpu_per_msg_ms']:.1f}"
+                             if r is not seed and r["cpu_per_msg_ms"] else "")
                 lines.append(f"| {w} | {r['impl']} ({r['completed']}/{r['messages']}) | {r['msg_s']:.1f} | "
                              f"{r['cpu_per_msg_ms']:.2f} | {r['rss_mib']:.1f} | {r['emulator_cpu']:.1f} | "
                              f"{ratio} | {cpu_ratio} |")
+        lines += ["", "`dancer` forks each probe's sandboxed child from the fork server "
+                  "(ANALYSIS_FORK_SERVER=true, the default); `dancer-exec` executes the program for "
+                  "each (ANALYSIS_FORK_SERVER=false)."]
+        if e2e.get("children"):
+            lines += ["", "### The sandboxed children per job (bench_child_overhead, 6-frame 1080p30 "
+                      "clip, one worker)", "", e2e["children"], ""]
         for r in e2e["gait"]:
             lines += ["", f"For information, ANALYZER=gait (the real silhouette analysis, sandboxed child per "
                       f"job), {r['messages']} messages, {r['workers']} workers: {r['msg_s']:.2f} msg/s, "

@@ -67,10 +67,18 @@ struct Received {
   bool truncated = false;
 };
 
-// One message, with the descriptors it carries (close-on-exec, owned by the result).
+// One message, with the descriptors it carries (close-on-exec, owned by the result). Its
+// length is peeked first (MSG_PEEK | MSG_TRUNC gives a datagram's whole length), so a
+// request costs a buffer of its own size, not of the largest one allowed: fresh pages are
+// dear (a page fault each).
 Received receive_message(int socket, std::size_t max_bytes, std::size_t max_fds) {
   Received r;
-  r.text.resize(max_bytes);
+  char probe = 0;
+  ssize_t length = 0;
+  while ((length = ::recv(socket, &probe, 1, MSG_PEEK | MSG_TRUNC)) < 0 && errno == EINTR) {
+  }
+  r.text.resize(
+      std::clamp<std::size_t>(length > 0 ? static_cast<std::size_t>(length) : 1, 1, max_bytes));
   iovec io{r.text.data(), r.text.size()};
   msghdr message{};
   message.msg_iov = &io;
