@@ -35,6 +35,7 @@ extern "C" {
 #include "sandbox/fork_server.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/subprocess.h"
+#include "service/fork_server_slot.h"
 
 namespace dancer::service {
 namespace {
@@ -211,51 +212,6 @@ std::unique_ptr<analysis::ForkServer> start_fork_server(const std::filesystem::p
 
 namespace {
 
-// The runner's fork server (ANALYSIS_FORK_SERVER): one pre-initialised parent that forks the
-// child of every probe and analysis. Started with the runner, and again on the first job after
-// it ended; while it cannot start (at most one try per kRestartPause), children are executed
-// one by one, as without it, with the same sandbox.
-class ForkServerSlot {
- public:
-  static constexpr std::chrono::seconds kRestartPause{30};
-
-  // `preload`: the analyzer, model and threads the server loads for its children.
-  ForkServerSlot(std::filesystem::path executable, protocol::ChildRequest preload,
-                 std::filesystem::path model_dir)
-      : executable_(std::move(executable)),
-        preload_(std::move(preload)),
-        model_dir_(std::move(model_dir)) {}
-
-  // The running server, or null when there is none (children are then executed).
-  std::shared_ptr<analysis::ForkServer> get() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (server_ && server_->alive()) return server_;
-    const auto now = std::chrono::steady_clock::now();
-    if (tried_ && now - last_try_ < kRestartPause) return nullptr;
-    tried_ = true;
-    last_try_ = now;
-    const bool restart = server_ != nullptr;
-    server_.reset();
-    try {
-      server_ = start_fork_server(executable_, preload_, model_dir_);
-      spdlog::info("fork server {} (pid {}): probes and analyses fork from it",
-                   restart ? "restarted" : "started", server_->pid());
-    } catch (const std::exception& e) {
-      spdlog::error("fork server cannot start, children are executed one by one: {}", e.what());
-    }
-    return server_;
-  }
-
- private:
-  std::filesystem::path executable_;
-  protocol::ChildRequest preload_;
-  std::filesystem::path model_dir_;
-  std::mutex mutex_;
-  std::shared_ptr<analysis::ForkServer> server_;
-  bool tried_ = false;
-  std::chrono::steady_clock::time_point last_try_;
-};
-
 class ChildRunner : public AnalysisRunner {
  public:
   ChildRunner(const ServiceConfig& config, std::filesystem::path executable)
@@ -271,8 +227,11 @@ class ChildRunner : public AnalysisRunner {
       if (analysis_.analyzer == "pose" && analysis_.command.empty()) {
         preload.model = analysis_.pose_model;
       }
-      fork_server_ = std::make_unique<ForkServerSlot>(executable_, std::move(preload),
-                                                      analysis_.pose_model_dir);
+      fork_server_ =
+          std::make_unique<ForkServerSlot>([executable = executable_, preload = std::move(preload),
+                                            model_dir = analysis_.pose_model_dir] {
+            return start_fork_server(executable, preload, model_dir);
+          });
       fork_server_->get();  // at start-up, before any upload
     }
   }
