@@ -69,7 +69,8 @@ cv::Point2f roi_to_frame(const PoseRoi& roi, float x, float y, int side) {
 PoseTracker::PoseTracker(PersonDetector& detector, LandmarkModel& model, PoseTrackerOptions options)
     : detector_(detector), model_(model), options_(options) {}
 
-bool PoseTracker::run_landmarks(const cv::Mat& rgb_frame, const PoseRoi& roi, PoseFrame& frame) {
+bool PoseTracker::landmarks_in(const cv::Mat& rgb_frame, const PoseRoi& roi, PoseFrame& frame,
+                               PoseRoi& next) {
   if (!(roi.size >= options_.min_roi_size_px) || !std::isfinite(roi.center.x) ||
       !std::isfinite(roi.center.y)) {
     return false;
@@ -88,11 +89,31 @@ bool PoseTracker::run_landmarks(const cv::Mat& rgb_frame, const PoseRoi& roi, Po
   }
   const RawLandmark& a = out.landmarks[kAuxCenter];
   const RawLandmark& b = out.landmarks[kAuxScale];
-  roi_ = roi_from_alignment(roi_to_frame(roi, a.x, a.y), roi_to_frame(roi, b.x, b.y),
+  next = roi_from_alignment(roi_to_frame(roi, a.x, a.y), roi_to_frame(roi, b.x, b.y),
                             options_.roi_scale);
-  last_ = roi_to_frame(roi, a.x, a.y);
+  return true;
+}
+
+bool PoseTracker::run_landmarks(const cv::Mat& rgb_frame, const PoseRoi& roi, PoseFrame& frame) {
+  PoseRoi next;
+  if (!landmarks_in(rgb_frame, roi, frame, next)) return false;
+  roi_ = next;
+  last_ = next.center;
   last_frame_ = current_frame_;
   return true;
+}
+
+PoseFrame PoseTracker::track_back(const cv::Mat& rgb_frame, std::int64_t frame_index, double time_s,
+                                  PoseRoi& roi) {
+  PoseFrame frame;
+  frame.frame_index = frame_index;
+  frame.time_s = time_s;
+  PoseRoi before;
+  if (landmarks_in(rgb_frame, roi, frame, before)) {
+    roi = before;
+    ++backfilled_frames_;
+  }
+  return frame;
 }
 
 std::optional<Detection> PoseTracker::pick(const std::vector<Detection>& detections) const {
@@ -327,15 +348,52 @@ PoseVideoSummary track_video_poses(const common::FileSource& video, const PoseVi
   PoseVideoSummary summary;
   summary.info = decoder.info();
   PoseTracker tracker(*detector, *model, options.tracker);
-  for_each_frame(decoder, options.overlap_decoding, [&](const DecodedFrame& frame) {
-    const PoseFrame pose = tracker.process(frame.rgb, frame.index, frame.time_s);
+  const auto emit = [&](const cv::Mat& rgb, const PoseFrame& pose) {
     ++summary.frames;
     if (pose.person) ++summary.frames_with_person;
     sink(pose);
-    if (options.frame_hook) options.frame_hook(frame.rgb, pose);
+    if (options.frame_hook) options.frame_hook(rgb, pose);
+  };
+  // Frames without anyone, held until the walker is found (then tracked back into them) or
+  // the backfill window passes them.
+  struct Held {
+    cv::Mat rgb;
+    PoseFrame pose;
+  };
+  std::deque<Held> held;
+  const double fps = summary.info.fps > 0 ? summary.info.fps : 30.0;
+  const std::size_t frame_bytes = static_cast<std::size_t>(std::max(1, summary.info.width)) *
+                                  static_cast<std::size_t>(std::max(1, summary.info.height)) * 3;
+  const std::size_t max_held =
+      std::min(static_cast<std::size_t>(std::lround(options.tracker.backfill_seconds * fps)),
+               options.tracker.backfill_max_bytes / frame_bytes);
+  for_each_frame(decoder, options.overlap_decoding, [&](const DecodedFrame& frame) {
+    PoseFrame pose = tracker.process(frame.rgb, frame.index, frame.time_s);
+    if (!pose.person && max_held > 0) {
+      if (held.size() == max_held) {
+        emit(held.front().rgb, held.front().pose);
+        held.pop_front();
+      }
+      held.push_back({frame.rgb.clone(), std::move(pose)});
+      return;
+    }
+    if (pose.person && !held.empty()) {
+      std::optional<PoseRoi> roi = tracker.next_roi();
+      // The crop the found frame's landmarks give serves its neighbour either side.
+      for (auto it = held.rbegin(); roi && it != held.rend(); ++it) {
+        PoseFrame back = tracker.track_back(it->rgb, it->pose.frame_index, it->pose.time_s, *roi);
+        if (!back.person) break;
+        it->pose = back;
+      }
+      for (const Held& h : held) emit(h.rgb, h.pose);
+      held.clear();
+    }
+    emit(frame.rgb, pose);
   });
+  for (const Held& h : held) emit(h.rgb, h.pose);
   summary.detector_runs = tracker.detector_runs();
   summary.walker_switches = tracker.walker_switches();
+  summary.backfilled_frames = tracker.backfilled_frames();
   summary.non_monotonic_frames = decoder.non_monotonic_frames();
   summary.sampled_out_frames = decoder.sampled_out_frames();
   return summary;

@@ -63,6 +63,14 @@ struct PoseTrackerOptions {
   // stands or sits keeps still; the person a gait recording is about crosses the scene.
   int recheck_frames = 15;
   float switch_travel_fraction = 0.15f;
+  // When the walker is found after frames without anyone (entering the picture, or after a
+  // loss), those frames are tracked backward from the first found one, as MediaPipe tracks
+  // forward, down to the first frame the landmark model still sees the walker in. The
+  // detector needs a whole, large enough body; the landmark model, given where to look,
+  // finds one cut by the image's edge (the first contacts of a walker entering the frame).
+  // Held for this long (seconds), within backfill_max_bytes of decoded frames; 0: off.
+  double backfill_seconds = 0.5;
+  std::size_t backfill_max_bytes = std::size_t{96} << 20;
 };
 
 class PoseTracker {
@@ -71,6 +79,18 @@ class PoseTracker {
 
   // The pose in one frame (CV_8UC3 RGB, upright), frames in order.
   PoseFrame process(const cv::Mat& rgb_frame, std::int64_t frame_index, double time_s);
+
+  // Where the last processed frame's landmarks put the crop of a neighbouring frame; empty
+  // when that frame had nobody.
+  std::optional<PoseRoi> next_roi() const { return roi_; }
+
+  // The pose in an earlier frame than the ones processed, tracked backward: the landmark
+  // model on `roi` (a later frame's next_roi, or the previous call's), which becomes the crop
+  // for the frame before. No detector runs and the forward track is unchanged. person is
+  // false when the model does not see the walker there.
+  PoseFrame track_back(const cv::Mat& rgb_frame, std::int64_t frame_index, double time_s,
+                       PoseRoi& roi);
+  std::int64_t backfilled_frames() const { return backfilled_frames_; }
 
   std::int64_t detector_runs() const { return detector_runs_; }
   std::int64_t walker_switches() const { return walker_switches_; }
@@ -86,6 +106,8 @@ class PoseTracker {
   };
 
   bool run_landmarks(const cv::Mat& rgb_frame, const PoseRoi& roi, PoseFrame& frame);
+  // The model on one crop: the frame's landmarks and the neighbouring frame's crop.
+  bool landmarks_in(const cv::Mat& rgb_frame, const PoseRoi& roi, PoseFrame& frame, PoseRoi& next);
   std::optional<Detection> pick(const std::vector<Detection>& detections) const;
   void recheck(const cv::Mat& rgb_frame);
   float walker_travel_since(std::int64_t frame) const;
@@ -99,6 +121,7 @@ class PoseTracker {
   std::int64_t current_frame_ = 0;
   std::int64_t detector_runs_ = 0;
   std::int64_t walker_switches_ = 0;
+  std::int64_t backfilled_frames_ = 0;
   std::int64_t last_check_ = std::numeric_limits<std::int64_t>::min() / 2;
   std::vector<Candidate> others_;                         // at most kMaxCandidates
   std::vector<std::pair<std::int64_t, float>> walker_x_;  // tracked mid-hip x at each check
@@ -139,13 +162,16 @@ struct PoseVideoSummary {
   std::int64_t frames_with_person = 0;
   std::int64_t detector_runs = 0;
   std::int64_t walker_switches = 0;       // PoseTracker::walker_switches()
+  std::int64_t backfilled_frames = 0;     // PoseTracker::backfilled_frames()
   std::int64_t non_monotonic_frames = 0;  // media::VideoDecoder's counts
   std::int64_t sampled_out_frames = 0;
 };
 
 // Decodes `video` frame by frame at its own resolution (display rotation applied) and hands
 // every frame's pose to `sink`, in order, then, when options.frame_hook is set, the frame
-// itself with its pose. Memory stays flat: one frame is held at a time. Throws
+// itself with its pose. Memory stays flat: besides the frame in work, at most the backfill
+// window (PoseTrackerOptions::backfill_seconds, within backfill_max_bytes) of frames without
+// anyone is held, until the walker is found or the window passes. Throws
 // media::MediaError for an unreadable video and PoseModelError for a missing model.
 PoseVideoSummary track_video_poses(const common::FileSource& video, const PoseVideoOptions& options,
                                    const std::function<void(const PoseFrame&)>& sink);

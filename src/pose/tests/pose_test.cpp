@@ -196,6 +196,101 @@ TEST(PoseTrackerLogic, StaysWithTheTrackedPersonWhenNobodyElseMoves) {
   EXPECT_EQ(detector.calls, 1 + 89 / 15);
 }
 
+// The walker found late: a white box (the "person") is in the picture from frame 10 of a
+// 2 s, 25 fps clip, but the detector fires only from frame `detected_from`. The landmark model
+// sees the person in any crop holding the box. The frames between are tracked backward from
+// the first detection, within the backfill window; every frame still reaches the sink and the
+// hook once, in order, with its own image.
+class BrightCropPerson final : public LandmarkModel {
+ public:
+  LandmarkOutput run(const cv::Mat& crop) override {
+    LandmarkOutput out = centred_.run(crop);
+    double brightest = 0;
+    cv::minMaxLoc(crop.reshape(1), nullptr, &brightest);
+    out.pose_flag = brightest > 200 ? 0.99f : 0.01f;
+    return out;
+  }
+
+ private:
+  CentredPerson centred_;
+};
+
+struct BackfillRun {
+  std::vector<PoseFrame> frames;
+  std::int64_t backfilled = 0;
+};
+
+BackfillRun track_box_clip(const std::filesystem::path& video, int detected_from,
+                           double backfill_seconds) {
+  auto detector = std::make_shared<ScriptedDetector>();
+  int call = 0;
+  detector->people = [&call, detected_from] {
+    return call++ >= detected_from ? std::vector<Detection>{person_at(160, 120, 60)}
+                                   : std::vector<Detection>{};
+  };
+  auto models = std::make_shared<PoseModels>();
+  models->detector = detector;
+  models->landmark = std::make_shared<BrightCropPerson>();
+  PoseVideoOptions options;
+  options.preloaded = models;
+  options.tracker.backfill_seconds = backfill_seconds;
+  options.tracker.recheck_frames = 0;
+  BackfillRun run;
+  std::int64_t hooked = 0;
+  options.frame_hook = [&](const cv::Mat& rgb, const PoseFrame& pose) {
+    EXPECT_EQ(pose.frame_index, hooked++);
+    double brightest = 0;
+    cv::minMaxLoc(rgb.reshape(1), nullptr, &brightest);
+    EXPECT_EQ(brightest > 200, pose.frame_index >= 10) << pose.frame_index;
+  };
+  const auto summary =
+      track_video_poses(video, options, [&](const PoseFrame& f) { run.frames.push_back(f); });
+  EXPECT_EQ(hooked, 50);
+  EXPECT_EQ(summary.frames, 50);
+  run.backfilled = summary.backfilled_frames;
+  return run;
+}
+
+std::vector<std::int64_t> frames_with_person(const BackfillRun& run) {
+  std::vector<std::int64_t> out;
+  for (std::size_t i = 0; i < run.frames.size(); ++i) {
+    EXPECT_EQ(run.frames[i].frame_index, static_cast<std::int64_t>(i));
+    if (run.frames[i].person) out.push_back(run.frames[i].frame_index);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> range(std::int64_t from, std::int64_t to) {
+  std::vector<std::int64_t> out;
+  for (std::int64_t i = from; i < to; ++i) out.push_back(i);
+  return out;
+}
+
+TEST(PoseVideoBackfill, FramesBeforeTheFirstDetectionAreTrackedBackward) {
+  dancer::testing::TempDir dir;
+  const auto video = dir / "box.mp4";
+  const auto made = run_command(
+      "ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "
+      "color=c=black:s=320x240:r=25:d=2 -vf "
+      "\"drawbox=x=100:y=40:w=120:h=160:color=white:t=fill:enable='gte(n,10)'\" "
+      "-c:v libx264 -preset ultrafast -pix_fmt yuv420p " +
+      shell_quote(video.string()));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+
+  // Found at frame 20: frames 10-19 hold the person and lie within 0.5 s (13 frames).
+  const BackfillRun found = track_box_clip(video, 20, 0.5);
+  EXPECT_EQ(frames_with_person(found), range(10, 50));
+  EXPECT_EQ(found.backfilled, 10);
+  // Without the backfill the track starts at the detection.
+  const BackfillRun off = track_box_clip(video, 20, 0);
+  EXPECT_EQ(frames_with_person(off), range(20, 50));
+  EXPECT_EQ(off.backfilled, 0);
+  // Found at frame 40: only the window's 13 frames before it are held and tracked back.
+  const BackfillRun late = track_box_clip(video, 40, 0.5);
+  EXPECT_EQ(frames_with_person(late), range(27, 50));
+  EXPECT_EQ(late.backfilled, 13);
+}
+
 TEST(PoseTrackJson, OneLinePerFrameWithRoundedLandmarks) {
   PoseFrame f;
   f.frame_index = 12;
