@@ -226,8 +226,13 @@ std::vector<dancer::analysis::PoseFrame> clip_poses(const fs::path& clip,
   fs::path cache;
   if (!cache_dir.empty()) {
     const auto stamp = fs::last_write_time(clip).time_since_epoch().count();
-    cache = cache_dir / (clip.filename().string() + "." + std::to_string(fs::file_size(clip)) +
-                         "." + std::to_string(stamp) + ".poses");
+    // The tracking's version and window are part of the key: poses cached by an older tracker
+    // (2: with the backward backfill) are not reused.
+    constexpr int kTrackingVersion = 2;
+    cache =
+        cache_dir / (clip.filename().string() + "." + std::to_string(fs::file_size(clip)) + "." +
+                     std::to_string(stamp) + ".t" + std::to_string(kTrackingVersion) + "-" +
+                     std::to_string(std::lround(pose.tracker.backfill_seconds * 1000)) + ".poses");
     std::ifstream in(cache, std::ios::binary);
     std::uint64_t n = 0;
     if (in && in.read(reinterpret_cast<char*>(&fps), sizeof fps) &&
