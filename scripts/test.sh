@@ -7,10 +7,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# Each stage's wall time, so the suite's budget (30 minutes on 2 cores) can be kept.
+stage_start=$SECONDS
+stage_done() {
+  echo "== $1: $((SECONDS - stage_start)) s"
+  stage_start=$SECONDS
+}
 ./scripts/install-deps.sh --with-test-extras
+stage_done "dependencies"
 
 echo "== build (Release)"
 ./scripts/build.sh
+stage_done "build (Release)"
 
 LOG_DIR="$ROOT/build/test-servers"
 mkdir -p "$LOG_DIR"
@@ -30,6 +38,7 @@ echo "== local servers: S3+SQS emulator $EMULATOR_ENDPOINT, PostgreSQL $DANCER_T
 echo "== unit and integration tests"
 status=0
 ctest --test-dir build --output-on-failure -j2 --timeout 600 ${CTEST_ARGS:-} || status=1
+stage_done "unit and integration tests"
 
 if [[ "${DANCER_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
@@ -40,6 +49,7 @@ if [[ "${DANCER_SKIP_SANITIZERS:-0}" != 1 ]]; then
   # A generator without a help target lists nothing: then everything is built.
   ((${#asan_targets[@]})) || asan_targets=(all)
   cmake --build build-asan -j"$(nproc)" --target "${asan_targets[@]}"
+  stage_done "build (sanitizers)"
   # A small quarantine keeps freed memory reusable, so the constant-memory tests still
   # measure what the code keeps (ASan's default 256 MiB quarantine alone would fail them).
   # The tests that run BlazePose over a whole real clip a second or third time (the labelled
@@ -50,6 +60,7 @@ if [[ "${DANCER_SKIP_SANITIZERS:-0}" != 1 ]]; then
   ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan -L unit -E "^(GaitDevSet|RecordingQuality|FrontClip)\.|GymClip" \
     --output-on-failure -j2 --timeout 600 ${CTEST_ARGS:-} || status=1
+  stage_done "unit tests under sanitizers"
 fi
 
 if [[ $status -ne 0 ]]; then
