@@ -109,10 +109,23 @@ PoseFrame PoseTracker::track_back(const cv::Mat& rgb_frame, std::int64_t frame_i
   frame.frame_index = frame_index;
   frame.time_s = time_s;
   PoseRoi before;
-  if (landmarks_in(rgb_frame, roi, frame, before)) {
-    roi = before;
-    ++backfilled_frames_;
+  if (!landmarks_in(rgb_frame, roi, frame, before)) return frame;
+  // Backward, only a walker seen whole counts: where the body is cut by the image's edge (the
+  // walker entering the picture) the model still answers, but places the missing half, hips
+  // included, by guess, and the detector was right not to fire.
+  const auto inside = [&](const Landmark& l) {
+    return l.x >= 0 && l.y >= 0 && l.x < static_cast<float>(rgb_frame.cols) &&
+           l.y < static_cast<float>(rgb_frame.rows);
+  };
+  if (!std::all_of(frame.landmarks.begin(), frame.landmarks.end(), inside)) {
+    PoseFrame nobody;
+    nobody.frame_index = frame_index;
+    nobody.time_s = time_s;
+    nobody.pose_score = frame.pose_score;
+    return nobody;
   }
+  roi = before;
+  ++backfilled_frames_;
   return frame;
 }
 

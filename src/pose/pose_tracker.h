@@ -65,9 +65,10 @@ struct PoseTrackerOptions {
   float switch_travel_fraction = 0.15f;
   // When the walker is found after frames without anyone (entering the picture, or after a
   // loss), those frames are tracked backward from the first found one, as MediaPipe tracks
-  // forward, down to the first frame the landmark model still sees the walker in. The
-  // detector needs a whole, large enough body; the landmark model, given where to look,
-  // finds one cut by the image's edge (the first contacts of a walker entering the frame).
+  // forward, down to the first frame the landmark model still sees the walker whole in
+  // (every landmark inside the picture: a body cut by the edge gets guessed hips). The
+  // detector can miss a small, blurred or partly hidden walker that the landmark model,
+  // given where to look, still finds.
   // Held for this long (seconds), within backfill_max_bytes of decoded frames; 0: off.
   double backfill_seconds = 0.5;
   std::size_t backfill_max_bytes = std::size_t{96} << 20;
@@ -87,7 +88,8 @@ class PoseTracker {
   // The pose in an earlier frame than the ones processed, tracked backward: the landmark
   // model on `roi` (a later frame's next_roi, or the previous call's), which becomes the crop
   // for the frame before. No detector runs and the forward track is unchanged. person is
-  // false when the model does not see the walker there.
+  // false when the model does not see the walker there, or not whole (a landmark outside
+  // the picture).
   PoseFrame track_back(const cv::Mat& rgb_frame, std::int64_t frame_index, double time_s,
                        PoseRoi& roi);
   std::int64_t backfilled_frames() const { return backfilled_frames_; }

@@ -203,8 +203,11 @@ TEST(PoseTrackerLogic, StaysWithTheTrackedPersonWhenNobodyElseMoves) {
 // hook once, in order, with its own image.
 class BrightCropPerson final : public LandmarkModel {
  public:
+  // cut_by_edge: the nose lies off the picture (a body cut by the image's edge).
+  explicit BrightCropPerson(bool cut_by_edge = false) : cut_by_edge_(cut_by_edge) {}
   LandmarkOutput run(const cv::Mat& crop) override {
     LandmarkOutput out = centred_.run(crop);
+    if (cut_by_edge_) out.landmarks[0].x = 1000;  // crop pixels: far right of the frame
     double brightest = 0;
     cv::minMaxLoc(crop.reshape(1), nullptr, &brightest);
     out.pose_flag = brightest > 200 ? 0.99f : 0.01f;
@@ -212,6 +215,7 @@ class BrightCropPerson final : public LandmarkModel {
   }
 
  private:
+  bool cut_by_edge_;
   CentredPerson centred_;
 };
 
@@ -221,7 +225,7 @@ struct BackfillRun {
 };
 
 BackfillRun track_box_clip(const std::filesystem::path& video, int detected_from,
-                           double backfill_seconds) {
+                           double backfill_seconds, bool cut_by_edge = false) {
   auto detector = std::make_shared<ScriptedDetector>();
   int call = 0;
   detector->people = [&call, detected_from] {
@@ -230,7 +234,7 @@ BackfillRun track_box_clip(const std::filesystem::path& video, int detected_from
   };
   auto models = std::make_shared<PoseModels>();
   models->detector = detector;
-  models->landmark = std::make_shared<BrightCropPerson>();
+  models->landmark = std::make_shared<BrightCropPerson>(cut_by_edge);
   PoseVideoOptions options;
   options.preloaded = models;
   options.tracker.backfill_seconds = backfill_seconds;
@@ -289,6 +293,10 @@ TEST(PoseVideoBackfill, FramesBeforeTheFirstDetectionAreTrackedBackward) {
   const BackfillRun late = track_box_clip(video, 40, 0.5);
   EXPECT_EQ(frames_with_person(late), range(27, 50));
   EXPECT_EQ(late.backfilled, 13);
+  // A walker the model sees cut by the image's edge is not tracked back into.
+  const BackfillRun cut = track_box_clip(video, 20, 0.5, true);
+  EXPECT_EQ(frames_with_person(cut), range(20, 50));
+  EXPECT_EQ(cut.backfilled, 0);
 }
 
 TEST(PoseTrackJson, OneLinePerFrameWithRoundedLandmarks) {
