@@ -5,7 +5,7 @@ Every figure that matters is a ratio of two runs taken in the same invocation on
 machine, because absolute times drift on a shared machine and ratios hold. Nothing here
 asserts a time: it measures and writes bench/RESULTS.md and SVG plots.
 
-  bench.py [--out DIR] [--only download,metadata,e2e,growth]
+  bench.py [--out DIR] [--only download,metadata,e2e,growth,cost]
 Environment: BENCH_BUILD (build dir, default build-bench), BENCH_FULL=1 (the issue's full
 sizes: 4 GiB objects and 10,000 messages; does not fit the 20-minute budget on 2 cores).
 """
@@ -642,6 +642,22 @@ def bench_e2e_and_queue_growth(build, only):
     return results
 
 
+# --------------------------------------------------------------------- cost ----
+
+def bench_cost(build):
+    """CPU-seconds per video-minute of the real binary (bench/cost/run.py, which writes
+    bench/cost/RESULTS.md; a smoke run writes into the output directory): its table."""
+    out_dir = os.path.join(OUT, "cost")
+    results = os.path.join(out_dir, "RESULTS.md") if SMOKE else os.path.join(BENCH, "cost", "RESULTS.md")
+    cmd = [sys.executable, os.path.join(BENCH, "cost", "run.py"), "--build", build, "--out-dir", out_dir,
+           "--results", results]
+    if SMOKE:
+        cmd += ["--runs", "1", "--models", "lite"]
+    subprocess.run(cmd, check=True)
+    with open(results) as f:
+        return [line for line in f.read().splitlines() if line.startswith("|")]
+
+
 # ------------------------------------------------------------------- report ----
 
 def boto_version(python):
@@ -662,7 +678,7 @@ def machine():
     return f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, Linux {platform.release()}"
 
 
-def write_results(download, metadata, e2e, started, path):
+def write_results(download, metadata, e2e, started, path, cost=None):
     global SEED_BOTO
     SEED_BOTO = boto_version(SEED_PYTHON)
     lines = ["# Benchmark results", "",
@@ -776,6 +792,10 @@ def write_results(download, metadata, e2e, started, path):
                 lines.append(f"| {r['messages']} | {r['wall']:.1f} | {1000 * r['wall'] / r['messages']:.2f} | "
                              f"{r['rss_mib']:.1f} |")
             lines += ["", "![queue time](queue_time.svg) ![queue memory](queue_rss.svg)", ""]
+    if cost:
+        lines += ["## 5. Cost per video-minute (bench/cost, the real binary on a 1080p30 walk)", "",
+                  "CPU-seconds per minute of 1080p30 video, per model and output set; details and the "
+                  "probe's cost in [cost/RESULTS.md](cost/RESULTS.md).", "", *cost, ""]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -802,7 +822,7 @@ def main():
     global OUT
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=os.path.join(BENCH, "out"))
-    parser.add_argument("--only", default="download,metadata,e2e,growth")
+    parser.add_argument("--only", default="download,metadata,e2e,growth,cost")
     parser.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"))
     args = parser.parse_args()
     OUT = os.path.abspath(args.out)  # nginx resolves relative paths against its prefix
@@ -810,7 +830,7 @@ def main():
     only = args.only.split(",")
     build = os.path.join(ROOT, os.environ.get("BENCH_BUILD", "build-bench"))
     started = time.monotonic()
-    download = metadata = e2e = None
+    download = metadata = e2e = cost = None
     if "download" in only:
         print("== download", flush=True)
         download = bench_download(build)
@@ -822,9 +842,12 @@ def main():
     if "e2e" in only or "growth" in only:
         print("== end to end / queue growth", flush=True)
         e2e = bench_e2e_and_queue_growth(build, only)
+    if "cost" in only:
+        print("== cost per video-minute", flush=True)
+        cost = bench_cost(build)
     results_dir = os.path.dirname(args.results)
     plots(download, e2e, results_dir)
-    write_results(download, metadata, e2e, started, args.results)
+    write_results(download, metadata, e2e, started, args.results, cost)
     print(f"wrote {args.results} in {time.monotonic() - started:.0f} s")
 
 
