@@ -345,6 +345,8 @@ int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::pa
     pooled.low_confidence += s.low_confidence;
     pooled.low_confidence_wrong += s.low_confidence_wrong;
     pooled.confident_wrong += s.confident_wrong;
+    pooled.phase_compared += s.phase_compared;
+    pooled.phase_agree += s.phase_agree;
     if (s.ic.misses + s.to.misses >= 2) ++clips_missing_2;
     if (s.label_cadence &&
         (!s.detected_cadence || std::abs(*s.detected_cadence - *s.label_cadence) > 2)) {
@@ -353,10 +355,15 @@ int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::pa
     details << "\n### " << clip << "\n\npasses: ";
     for (const auto& p : gait.passes) {
       details << p.direction << (p.backward ? " (backward)" : "") << " " << p.first_frame << "–"
-              << p.last_frame << "; ";
+              << p.last_frame;
+      for (const auto& segment : p.segments) {
+        details << " " << to_string(segment.phase) << " " << num(segment.start_s, 2) << "–"
+                << num(segment.end_s, 2) << " s";
+      }
+      details << "; ";
     }
-    details << "\n\n| label | foot | type | context | detected | foot | error |\n"
-            << "|---|---|---|---|---|---|---|\n";
+    details << "\n\n| label | foot | type | context | detected | foot | error | phase |\n"
+            << "|---|---|---|---|---|---|---|---|\n";
     for (const MatchRow& r : s.rows) {
       const bool miss = !r.detected_frame || std::llabs(r.error) > kMissFrames;
       details << "| " << r.label.frame << " | " << r.label.foot << " | " << r.label.event << " | "
@@ -364,7 +371,8 @@ int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::pa
               << (r.detected_frame ? std::to_string(*r.detected_frame) : "none") << " | "
               << r.detected_foot << " | "
               << (miss ? "MISS" : (r.error > 0 ? "+" : "") + std::to_string(r.error))
-              << (!miss && r.detected_foot != r.label.foot ? " (foot)" : "") << " |\n";
+              << (!miss && r.detected_foot != r.label.foot ? " (foot)" : "") << " | "
+              << r.detected_phase << " |\n";
     }
     details << "\ndetected: ";
     for (const auto& e : gait.events) {
@@ -378,7 +386,9 @@ int run_dev_set(const fs::path& videos, const fs::path& labels_csv, const fs::pa
   md << "\nClips with 2 or more labelled events missed: " << clips_missing_2 << " of "
      << by_clip.size()
      << "; clips whose cadence is off by more than 2 steps/min: " << cadence_over_2 << " of "
-     << by_clip.size() << ".\n"
+     << by_clip.size()
+     << ".\n\nWalk phases (initiation, steady, termination) of the matched events "
+     << "against the labels' context: " << pct(pooled.phase_agree, pooled.phase_compared) << ".\n"
      << details.str();
   emit(md.str(), markdown);
   return 0;

@@ -523,6 +523,18 @@ void analyse_pass(const PassContext& ctx, std::pair<std::size_t, std::size_t> ru
 
 const char* to_string(Foot foot) { return foot == Foot::kLeft ? "left" : "right"; }
 
+const char* to_string(GaitPhase phase) {
+  switch (phase) {
+    case GaitPhase::kSteady:
+      return "steady";
+    case GaitPhase::kInitiation:
+      return "initiation";
+    case GaitPhase::kTermination:
+      return "termination";
+  }
+  return "steady";
+}
+
 const char* to_string(PassView view) {
   switch (view) {
     case PassView::kSide:
@@ -551,6 +563,7 @@ nlohmann::ordered_json to_json(const FootEvent& event) {
   j["visibility"] = std::round(event.visibility * 100) / 100;
   j["prominence_body_heights"] = std::round(event.prominence_body_heights * 1000) / 1000;
   j["low_confidence"] = event.low_confidence;
+  j["phase"] = to_string(event.phase);
   return j;
 }
 
@@ -571,6 +584,13 @@ nlohmann::ordered_json to_json(const WalkingPass& pass) {
   j["near_camera"] = pass.near_camera ? nlohmann::ordered_json(to_string(*pass.near_camera))
                                       : nlohmann::ordered_json(nullptr);
   j["relabelled_frames"] = pass.relabelled_frames;
+  nlohmann::ordered_json segments = nlohmann::ordered_json::array();
+  for (const WalkSegment& segment : pass.segments) {
+    segments.push_back({{"phase", to_string(segment.phase)},
+                        {"start_s", std::round(segment.start_s * 1000) / 1000},
+                        {"end_s", std::round(segment.end_s * 1000) / 1000}});
+  }
+  j["segments"] = segments;
   j["cadence_steps_per_min"] =
       pass.cadence_steps_per_min
           ? nlohmann::ordered_json(std::round(*pass.cadence_steps_per_min * 10) / 10)
@@ -664,6 +684,49 @@ Run measure_run(const std::vector<Sample>& samples, std::size_t a, std::size_t b
   return run;
 }
 
+// The phases of the pass [first, end) of `run` (indices into the run) whose walking part is
+// [p0, j): initiation when it begins from standing, termination when it ends so (see
+// KeypointGaitConfig::start_stop_speed_fraction), steady walking between.
+std::vector<WalkSegment> walk_segments(const PassContext& ctx, const Run& run, std::size_t first,
+                                       std::size_t p0, std::size_t j, std::size_t end, int sign) {
+  const auto& config = ctx.config;
+  const auto time_at = [&](std::size_t k) { return ctx.samples[run.a + k].time_s; };
+  const auto speed_at = [&](std::size_t k) { return run.velocity[k] * sign; };
+  Series walking;
+  for (std::size_t k = p0; k < j; ++k) walking.push_back(speed_at(k));
+  const double steady = median(walking);
+  std::size_t steady_from = first, steady_to = end;  // [steady_from, steady_to)
+  if (speed_at(first) < config.start_stop_speed_fraction * steady) {
+    while (steady_from + 1 < end && speed_at(steady_from) < config.steady_speed_fraction * steady) {
+      ++steady_from;
+    }
+  }
+  if (speed_at(end - 1) < config.start_stop_speed_fraction * steady) {
+    while (steady_to - 1 > steady_from &&
+           speed_at(steady_to - 1) < config.steady_speed_fraction * steady) {
+      --steady_to;
+    }
+  }
+  std::vector<WalkSegment> out;
+  if (steady_from > first) {
+    out.push_back({GaitPhase::kInitiation, time_at(first), time_at(steady_from)});
+  }
+  out.push_back({GaitPhase::kSteady, time_at(steady_from), time_at(steady_to - 1)});
+  if (steady_to < end) {
+    out.push_back({GaitPhase::kTermination, time_at(steady_to - 1), time_at(end - 1)});
+  }
+  return out;
+}
+
+// The phase of the walk at time t of a pass: its segment's (steady without segments).
+GaitPhase phase_at(const std::vector<WalkSegment>& segments, double t) {
+  for (const WalkSegment& s : segments) {
+    if (s.phase == GaitPhase::kInitiation && t < s.end_s) return s.phase;
+    if (s.phase == GaitPhase::kTermination && t > s.start_s) return s.phase;
+  }
+  return GaitPhase::kSteady;
+}
+
 // The side-view passes of a run: the pelvis moving steadily one way; a turn or a stop ends one.
 // Each is analysed (analyse_pass) into out. Returns whether a steady part was seen from the
 // front instead (hips apart), which names the front_view warning if nothing else is found.
@@ -732,11 +795,16 @@ bool side_passes(const PassContext& ctx, const Run& run, KeypointGait& out) {
     pass.backward = median(facing) * sign < -0.015 * height;
     pass.body_height_px = height;
     pass.speed_body_heights_per_s = travel / std::max(core_s, 1e-9);
+    pass.segments = walk_segments(ctx, run, first, p0, j, end, sign);
     const Series pass_pelvis(run.pelvis.begin() + static_cast<std::ptrdiff_t>(first),
                              run.pelvis.begin() + static_cast<std::ptrdiff_t>(end));
     const Pass p{run.a + first, run.a + end, static_cast<double>(sign), height,
                  pass.speed_body_heights_per_s};
+    const std::size_t events_before = out.events.size();
     analyse_pass(ctx, {run.a, run.b}, p, pass_pelvis, pass, out.events, out.passes.size());
+    for (std::size_t k = events_before; k < out.events.size(); ++k) {
+      out.events[k].phase = phase_at(pass.segments, out.events[k].time_s);
+    }
     out.passes.push_back(std::move(pass));
   }
   return front_view;

@@ -47,6 +47,12 @@ enum class FootEventType { kInitialContact, kToeOff };
 // measured by gait/frontal_events.h.
 enum class PassView { kSide, kFront, kBack, kOblique };
 
+// Where in the walk an event lies. A walk that starts from standing first accelerates (gait
+// initiation) and one that stops decelerates (termination); the steps between are steady
+// walking, which the steady-state means describe (docs/results.md, "Walk segments").
+enum class GaitPhase { kSteady, kInitiation, kTermination };
+
+const char* to_string(GaitPhase phase);     // "steady", "initiation", "termination"
 const char* to_string(Foot foot);           // "left", "right"
 const char* to_string(FootEventType type);  // "initial_contact", "toe_off"
 const char* to_string(PassView view);       // "side", "front", "back", "oblique"
@@ -72,6 +78,14 @@ struct FootEvent {
   // Set by judge_event_confidence: the foot was hardly visible, or the signal stood out less
   // than half as far as the same kind of event's typically did in the pass.
   bool low_confidence = false;
+  GaitPhase phase = GaitPhase::kSteady;
+};
+
+// One stretch of a pass in one phase of the walk.
+struct WalkSegment {
+  GaitPhase phase = GaitPhase::kSteady;
+  double start_s = 0;
+  double end_s = 0;
 };
 
 struct WalkingPass {
@@ -90,6 +104,10 @@ struct WalkingPass {
   // The pelvis's speed across the image; side views only (0 otherwise: a frontal pass moves
   // along the camera's axis, which one camera does not measure in body heights).
   double speed_body_heights_per_s = 0;
+  // The pass in its phases, in time order: initiation when it begins from standing, steady
+  // walking, termination when it ends standing (or turning); side views only (a frontal
+  // pass has no speed across the image to tell them by).
+  std::vector<WalkSegment> segments;
   // The foot whose landmarks lie nearer the camera (BlazePose z), when the two differ clearly.
   // The feet are then named from it and the direction (see analyse_pass); otherwise by the
   // pose model's own left/right in most frames of the pass.
@@ -150,6 +168,16 @@ struct KeypointGaitConfig {
   double min_walking_speed = 0.15;
   double min_pass_travel = 0.5;  // body heights: more than one step
   double min_pass_s = 0.5;
+  // Gait initiation and termination. A pass begins from standing when its stride-smoothed
+  // pelvis speed where it begins is under start_stop_speed_fraction of its steady speed (the
+  // median over its walking part), and the initiation lasts until the speed first reaches
+  // steady_speed_fraction of it; termination mirrors this at the end. Steady-state velocity is
+  // reached within the first one to three steps from standing (Brenière and Do 1986; Miller
+  // and Verstraete 1996), and a planned stop takes about the last two (Jaeger and
+  // Vanitchatchavan 1992): the speed, not a step count, marks both, so a missed event does
+  // not move them.
+  double start_stop_speed_fraction = 0.5;
+  double steady_speed_fraction = 0.9;
   // In a side view the hips overlap in the image; seen from the front they lie about a tenth of
   // the stature apart. Above this (median hip distance / body height) a pass is not sagittal.
   double max_side_view_hip_width = 0.07;

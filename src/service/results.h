@@ -6,6 +6,6 @@
 
 namespace dancer::service {
 
-inline constexpr const char* kResultsVersion = "1.7.0";
+inline constexpr const char* kResultsVersion = "1.8.0";
 
 }  // namespace dancer::service

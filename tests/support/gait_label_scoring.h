@@ -83,6 +83,7 @@ struct MatchRow {
   std::optional<std::int64_t> detected_frame;  // nearest of the type, if any
   std::string detected_foot;
   std::int64_t error = 0;
+  std::string detected_phase;  // events[].phase (results 1.8.0), empty before
 };
 
 struct ClipScore {
@@ -101,6 +102,11 @@ struct ClipScore {
   int low_confidence = 0;
   int low_confidence_wrong = 0;
   int confident_wrong = 0;
+  // The walk's phases (results 1.8.0, events[].phase) against the labels' context: a label of
+  // gait initiation or termination should lie in that phase, every other (steady walking,
+  // entering or leaving the picture while walking) in steady walking.
+  int phase_compared = 0;
+  int phase_agree = 0;
 };
 
 inline std::optional<double> label_cadence(const std::vector<GaitLabel>& labels, double fps,
@@ -156,11 +162,12 @@ inline ClipScore score_clip(const std::vector<GaitLabel>& labels, const nlohmann
         best_d = d;
       }
     }
-    MatchRow row{label, std::nullopt, "", 0};
+    MatchRow row{label, std::nullopt, "", 0, ""};
     if (best) {
       row.detected_frame = events[*best].at("frame").get<std::int64_t>();
       row.detected_foot = events[*best].at("foot").get<std::string>();
       row.error = best_d;
+      row.detected_phase = events[*best].value("phase", "");
     }
     if (!best || std::llabs(best_d) > kMissFrames) {
       ++t.misses;
@@ -179,6 +186,13 @@ inline ClipScore score_clip(const std::vector<GaitLabel>& labels, const nlohmann
     if (std::llabs(best_d) <= tolerance) ++t.within;
     ++out.foot_compared;
     if (row.detected_foot != label.foot) ++out.foot_mismatches;
+    if (!row.detected_phase.empty()) {
+      const bool start_or_stop = label.context == "initiation" || label.context == "termination";
+      ++out.phase_compared;
+      if (row.detected_phase == (start_or_stop ? label.context : std::string("steady"))) {
+        ++out.phase_agree;
+      }
+    }
     out.rows.push_back(row);
   }
   out.extras = out.detected - static_cast<int>(matched.size());

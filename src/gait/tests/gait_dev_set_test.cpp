@@ -36,6 +36,9 @@ constexpr int kClipsMissingTwo = 1;  // the gym clip: entry, termination and the
 // Cadence from whole strides against the labels' whole strides: kevin1 is 2.1 steps/min off
 // (its stride to the contact at 173, outside the labels, and 1-2 frame timing errors).
 constexpr double kCadenceTolerance = 2.5;
+// Walk phases (events[].phase) against the labels' context: 48 of 51 matched events agree;
+// three more disagreeing fail.
+constexpr int kPhaseDisagreements = 5;
 
 TEST(GaitDevSet, PooledEventAccuracyOnTheLabelledSideViewClips) {
   const auto labels = read_gait_labels(test_data("gait_labels/events.csv"));
@@ -76,6 +79,8 @@ TEST(GaitDevSet, PooledEventAccuracyOnTheLabelledSideViewClips) {
     pooled.to.add(s.to);
     pooled.extras += s.extras;
     pooled.foot_mismatches += s.foot_mismatches;
+    pooled.phase_compared += s.phase_compared;
+    pooled.phase_agree += s.phase_agree;
     if (s.ic.misses + s.to.misses >= 2) ++clips_missing_two;
     // Cadence from whole strides against the labels' whole strides, on every clip.
     ASSERT_TRUE(s.label_cadence.has_value()) << clip;
@@ -96,6 +101,9 @@ TEST(GaitDevSet, PooledEventAccuracyOnTheLabelledSideViewClips) {
   EXPECT_LE(pooled.ic.misses + pooled.to.misses, kMisses);
   EXPECT_LE(clips_missing_two, kClipsMissingTwo);
   EXPECT_EQ(pooled.foot_mismatches, 0);
+  // Every matched event carries a phase, and they agree with the labels' context.
+  EXPECT_EQ(pooled.phase_compared, pooled.ic.matched + pooled.to.matched);
+  EXPECT_LE(pooled.phase_compared - pooled.phase_agree, kPhaseDisagreements);
 }
 
 }  // namespace

@@ -235,6 +235,28 @@ TEST(KeypointGait, FindsBothPassesOfTheGymClip) {
   EXPECT_LE(*g.cadence_steps_per_min, 130);
   EXPECT_EQ(g.warnings, std::vector<std::string>{"backward_walking"});
   expect_alternating_contacts(g);
+  // She enters walking, stops at the left edge, starts again from standing and leaves walking:
+  // the first pass ends in a termination, the second begins with an initiation.
+  ASSERT_FALSE(g.passes[0].segments.empty());
+  ASSERT_FALSE(g.passes[1].segments.empty());
+  EXPECT_EQ(g.passes[0].segments.front().phase, GaitPhase::kSteady);
+  EXPECT_EQ(g.passes[0].segments.back().phase, GaitPhase::kTermination);
+  EXPECT_EQ(g.passes[1].segments.front().phase, GaitPhase::kInitiation);
+  EXPECT_EQ(g.passes[1].segments.back().phase, GaitPhase::kSteady);
+  std::map<GaitPhase, int> events_in;
+  for (const auto& e : g.events) {
+    ++events_in[e.phase];
+    // Each event carries the phase of the segment it lies in.
+    for (const auto& segment : g.passes[e.pass].segments) {
+      if (e.time_s > segment.start_s && e.time_s < segment.end_s) {
+        EXPECT_EQ(e.phase, segment.phase) << "event at frame " << e.frame;
+      }
+    }
+  }
+  // The labels (tests/data/gait_labels) put 2 events in her stop and 4 in her start.
+  EXPECT_GE(events_in[GaitPhase::kTermination], 2);
+  EXPECT_GE(events_in[GaitPhase::kInitiation], 2);
+  EXPECT_GE(events_in[GaitPhase::kSteady], 20);
 }
 
 TEST(KeypointGait, OutdoorClipGivesItsOneStrideAndSaysSo) {
@@ -270,7 +292,7 @@ TEST(KeypointGait, EventsAndPassesInTheResultsShape) {
   const FootEvent event{Foot::kRight, FootEventType::kToeOff, 109, 3.63349, 0, {}};
   EXPECT_EQ(to_json(event).dump(),
             R"({"foot":"right","type":"toe_off","frame":109,"time_s":3.633,"visibility":0.0,)"
-            R"("prominence_body_heights":0.0,"low_confidence":false})");
+            R"("prominence_body_heights":0.0,"low_confidence":false,"phase":"steady"})");
   WalkingPass pass;
   pass.direction = "left_to_right";
   EXPECT_TRUE(to_json(pass)["near_camera"].is_null());
