@@ -10,7 +10,8 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 # utf8cpp (header-only): UTF-8 validation of object keys before they are stored.
 find_package(utf8cpp REQUIRED)
-pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale
+                  libswresample)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # libmagic: MIME type of files that are not media (media/metadata_file_facts.cpp).
 pkg_check_modules(LIBMAGIC REQUIRED IMPORTED_TARGET libmagic)

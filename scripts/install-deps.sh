@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 BUILD_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libcurl4-openssl-dev libssl-dev
-  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libsqlite3-dev libpq-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-video-dev

@@ -17,7 +17,7 @@ extern "C" {
 }
 
 #include "media/av_handles.h"
-#include "media/fd_io.h"
+#include "media/container_input.h"
 
 namespace dancer::media {
 namespace {
@@ -45,33 +45,13 @@ std::string seconds_text(double seconds) {
   return text;
 }
 
-// What AVFormatContext::io_open may open: the input itself when it is opened by name
-// (avformat_open_input goes through io_open too), nothing else. No demuxer of the allow-list
-// needs a second file (the mov demuxer's external data references are off by default).
-struct OpenGuard {
-  std::string allowed_url;  // empty when the input is read through a descriptor
-  int (*default_io_open)(AVFormatContext*, AVIOContext**, const char*, int,
-                         AVDictionary**) = nullptr;
-};
-
-int open_only_the_input(AVFormatContext* format, AVIOContext** pb, const char* url, int flags,
-                        AVDictionary** options) {
-  const auto* guard = static_cast<const OpenGuard*>(format->opaque);
-  if (guard == nullptr || url == nullptr || guard->allowed_url.empty() ||
-      guard->allowed_url != url) {
-    return AVERROR(EPERM);
-  }
-  return guard->default_io_open(format, pb, url, flags, options);
-}
-
 }  // namespace
 
 struct VideoDecoder::Impl {
   DecoderOptions options;
   VideoStreamInfo info;
-  std::unique_ptr<FdInput> fd_input;  // before `format`: it must outlive the context
-  OpenGuard open_guard;
-  FormatContextPtr format;
+  ContainerInput input;               // the demuxer and what it reads through
+  AVFormatContext* format = nullptr;  // input.format's
   CodecContextPtr codec;
   PacketPtr packet{av_packet_alloc()};
   FramePtr frame{av_frame_alloc()};
@@ -99,48 +79,10 @@ struct VideoDecoder::Impl {
 
   void open(const common::FileSource& source) {
     if (!packet || !frame) throw MediaError(MediaErrorCode::kIo, "out of memory");
-    std::string url;
-    FormatContextPtr opening(avformat_alloc_context());
-    if (!opening) throw MediaError(MediaErrorCode::kIo, "out of memory");
-    if (source.by_descriptor()) {
-      fd_input = attach_fd_input(opening.get(), source.fd());
-      url = source.name();
-    } else {
-      if (!std::filesystem::is_regular_file(source.path())) {
-        throw MediaError(MediaErrorCode::kNotFound, "no such file: " + source.path().string());
-      }
-      // The explicit "file:" keeps a ':' in a name from being read as a protocol.
-      url = "file:" + source.path().string();
-      open_guard.allowed_url = url;
-    }
-    open_guard.default_io_open = opening->io_open;
-    opening->opaque = &open_guard;
-    opening->io_open = open_only_the_input;
-    AvDictionary open_options;
-    // Everything a demuxer could read beyond the containers of uploads (playlists, image
-    // sequences, raw streams, the concat and subtitle formats...) is parsing surface the
-    // analysis does not need. av_match_list() matches any name of a demuxer's list
-    // ("mov,mp4,m4a,3gp,3g2,mj2").
-    if (!options.containers.empty()) {
-      open_options.set("format_whitelist", options.containers.c_str());
-    }
-    open_options.set("protocol_whitelist", "file");
-    AVFormatContext* raw = opening.release();  // freed by avformat_open_input on failure
-    int err = avformat_open_input(&raw, url.c_str(), nullptr, open_options.address());
-    if (err < 0) {
-      throw MediaError(
-          err == AVERROR(ENOENT) ? MediaErrorCode::kNotFound : MediaErrorCode::kInvalidData,
-          "cannot open " + source.name() + " as a video (" +
-              (options.containers.empty() ? std::string("any format") : options.containers) +
-              "): " + av_error_text(err));
-    }
-    format.reset(raw);
-    err = avformat_find_stream_info(format.get(), nullptr);
-    if (err < 0) {
-      throw MediaError(MediaErrorCode::kInvalidData, "no stream info: " + av_error_text(err));
-    }
+    input = open_container(source, options.containers);
+    format = input.format.get();
     const AVCodec* decoder = nullptr;
-    stream_index = av_find_best_stream(format.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
+    stream_index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
     if (stream_index == AVERROR_STREAM_NOT_FOUND) {
       throw MediaError(MediaErrorCode::kNoVideo, "no video stream");
     }
@@ -154,7 +96,7 @@ struct VideoDecoder::Impl {
     }
     codec.reset(avcodec_alloc_context3(decoder));
     if (!codec) throw MediaError(MediaErrorCode::kIo, "out of memory");
-    err = avcodec_parameters_to_context(codec.get(), stream->codecpar);
+    int err = avcodec_parameters_to_context(codec.get(), stream->codecpar);
     if (err < 0) throw MediaError(MediaErrorCode::kInvalidData, "bad codec parameters");
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     // One frame thread more than cores: the caller's own per-frame work then overlaps with
@@ -176,7 +118,7 @@ struct VideoDecoder::Impl {
     info.codec_name = decoder->name;
     info.coded_width = codec->width;
     info.coded_height = codec->height;
-    const AVRational rate = av_guess_frame_rate(format.get(), stream, nullptr);
+    const AVRational rate = av_guess_frame_rate(format, stream, nullptr);
     info.stream_fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
     info.fps = info.stream_fps;
     if (stream->duration > 0) {
@@ -227,7 +169,7 @@ struct VideoDecoder::Impl {
         flushed = true;
         continue;
       }
-      err = av_read_frame(format.get(), packet.get());
+      err = av_read_frame(format, packet.get());
       if (err < 0) {
         input_done = true;  // EOF or a read error: both end the input
         continue;

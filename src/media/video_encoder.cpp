@@ -15,6 +15,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavformat/avio.h>
+#include <libavutil/channel_layout.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
@@ -63,6 +64,16 @@ struct VideoEncoder::Impl {
   std::int64_t last_pts = AV_NOPTS_VALUE;
   std::int64_t frames = 0;
   bool finished = false;
+
+  // The audio track, when options.audio.sample_rate > 0.
+  CodecContextPtr audio_codec;
+  AVStream* audio_stream = nullptr;
+  FramePtr audio_frame;
+  std::vector<std::vector<float>> audio_pending;  // per channel, up to one encoder frame
+  int audio_pending_samples = 0;
+  int audio_frame_size = 0;
+  std::int64_t audio_next_pts = AV_NOPTS_VALUE;  // in 1/sample_rate
+  std::int64_t audio_samples = 0;
 
   [[noreturn]] void fail(MediaErrorCode code, const std::string& what, int err) const {
     std::string message = "video encoder: " + what;
@@ -174,6 +185,8 @@ struct VideoEncoder::Impl {
     stream->avg_frame_rate = rate;
     frame_ticks = std::max<std::int64_t>(1, std::llround(kTimeBase.den / options.fps));
 
+    if (options.audio.sample_rate > 0) open_audio();
+
     AvDictionary muxer_options;
     if (options.faststart) muxer_options.set("movflags", "+faststart");
     err = avformat_write_header(format.get(), muxer_options.address());
@@ -196,6 +209,42 @@ struct VideoEncoder::Impl {
     sws_setColorspaceDetails(sws.get(), bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);
   }
 
+  void open_audio() {
+    const AudioTrackOptions& audio = options.audio;
+    if (audio.sample_rate < 8000 || audio.sample_rate > 96000 || audio.channels < 1 ||
+        audio.channels > 2 || audio.bitrate <= 0) {
+      throw MediaError(MediaErrorCode::kInvalidData,
+                       "video encoder: bad audio track " + std::to_string(audio.sample_rate) +
+                           " Hz, " + std::to_string(audio.channels) + " channel(s)");
+    }
+    const AVCodec* encoder = avcodec_find_encoder_by_name("aac");
+    if (encoder == nullptr) {
+      throw MediaError(MediaErrorCode::kUnsupported, "video encoder: no AAC encoder");
+    }
+    audio_stream = avformat_new_stream(format.get(), nullptr);
+    audio_codec.reset(avcodec_alloc_context3(encoder));
+    audio_frame.reset(av_frame_alloc());
+    if (audio_stream == nullptr || !audio_codec || !audio_frame) {
+      throw MediaError(MediaErrorCode::kIo, "out of memory");
+    }
+    audio_codec->sample_fmt = AV_SAMPLE_FMT_FLTP;  // the native encoder's only format
+    audio_codec->sample_rate = audio.sample_rate;
+    av_channel_layout_default(&audio_codec->ch_layout, audio.channels);
+    audio_codec->bit_rate = audio.bitrate;
+    audio_codec->time_base = AVRational{1, audio.sample_rate};
+    if ((format->oformat->flags & AVFMT_GLOBALHEADER) != 0) {
+      audio_codec->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    }
+    int err = avcodec_open2(audio_codec.get(), encoder, nullptr);
+    if (err < 0) fail(MediaErrorCode::kUnsupported, "cannot open the AAC encoder", err);
+    err = avcodec_parameters_from_context(audio_stream->codecpar, audio_codec.get());
+    if (err < 0) fail(MediaErrorCode::kUnsupported, "audio codec parameters", err);
+    audio_stream->time_base = audio_codec->time_base;
+    audio_frame_size = audio_codec->frame_size > 0 ? audio_codec->frame_size : 1024;
+    audio_pending.assign(static_cast<std::size_t>(audio.channels),
+                         std::vector<float>(static_cast<std::size_t>(audio_frame_size)));
+  }
+
   static void check_descriptor(int fd) {
     struct stat st {};
     if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -214,15 +263,16 @@ struct VideoEncoder::Impl {
     }
   }
 
-  // Moves every packet the encoder has ready into the muxer.
-  void drain() {
+  // Moves every packet an encoder (the video's or the audio's) has ready into the muxer,
+  // which interleaves the two tracks by time.
+  void drain(AVCodecContext* encoder, AVStream* to) {
     while (true) {
-      int err = avcodec_receive_packet(codec.get(), packet.get());
+      int err = avcodec_receive_packet(encoder, packet.get());
       if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
       if (err < 0) fail(MediaErrorCode::kInvalidData, "encoding failed", err);
-      packet->duration = frame_ticks;
-      av_packet_rescale_ts(packet.get(), codec->time_base, stream->time_base);
-      packet->stream_index = stream->index;
+      if (to == stream) packet->duration = frame_ticks;  // AAC packets carry their own
+      av_packet_rescale_ts(packet.get(), encoder->time_base, to->time_base);
+      packet->stream_index = to->index;
       err = av_interleaved_write_frame(format.get(), packet.get());  // takes the reference
       if (err < 0) fail(MediaErrorCode::kIo, "cannot write a packet", err);
     }
@@ -244,7 +294,52 @@ struct VideoEncoder::Impl {
     err = avcodec_send_frame(codec.get(), frame.get());
     if (err < 0) fail(MediaErrorCode::kInvalidData, "encoding failed", err);
     ++frames;
-    drain();
+    drain(codec.get(), stream);
+  }
+
+  void write_audio(const float* interleaved, int samples, double time_s) {
+    if (finished) throw MediaError(MediaErrorCode::kInvalidData, "video encoder: finished");
+    if (!audio_codec) throw MediaError(MediaErrorCode::kInvalidData, "video encoder: no audio");
+    if (samples <= 0 || interleaved == nullptr) return;
+    if (audio_next_pts == AV_NOPTS_VALUE) {
+      audio_next_pts =
+          std::isfinite(time_s)
+              ? std::llround(std::max(0.0, time_s) * static_cast<double>(options.audio.sample_rate))
+              : 0;
+    }
+    const int channels = options.audio.channels;
+    for (int i = 0; i < samples; ++i) {
+      for (int c = 0; c < channels; ++c) {
+        audio_pending[static_cast<std::size_t>(c)]
+                     [static_cast<std::size_t>(audio_pending_samples)] =
+                         interleaved[static_cast<std::ptrdiff_t>(i) * channels + c];
+      }
+      if (++audio_pending_samples == audio_frame_size) encode_audio_frame();
+    }
+    audio_samples += samples;
+  }
+
+  // Hands the pending samples (a whole encoder frame, or the last, shorter one) to the
+  // encoder.
+  void encode_audio_frame() {
+    if (audio_pending_samples == 0) return;
+    av_frame_unref(audio_frame.get());
+    audio_frame->format = AV_SAMPLE_FMT_FLTP;
+    audio_frame->sample_rate = options.audio.sample_rate;
+    audio_frame->nb_samples = audio_pending_samples;
+    int err = av_channel_layout_copy(&audio_frame->ch_layout, &audio_codec->ch_layout);
+    if (err >= 0) err = av_frame_get_buffer(audio_frame.get(), 0);
+    if (err < 0) fail(MediaErrorCode::kIo, "out of memory", err);
+    for (int c = 0; c < options.audio.channels; ++c) {
+      std::memcpy(audio_frame->extended_data[c], audio_pending[static_cast<std::size_t>(c)].data(),
+                  static_cast<std::size_t>(audio_pending_samples) * sizeof(float));
+    }
+    audio_frame->pts = audio_next_pts;
+    audio_next_pts += audio_pending_samples;
+    audio_pending_samples = 0;
+    err = avcodec_send_frame(audio_codec.get(), audio_frame.get());
+    if (err < 0) fail(MediaErrorCode::kInvalidData, "audio encoding failed", err);
+    drain(audio_codec.get(), audio_stream);
   }
 
   void finish() {
@@ -252,7 +347,14 @@ struct VideoEncoder::Impl {
     finished = true;
     int err = avcodec_send_frame(codec.get(), nullptr);
     if (err < 0) fail(MediaErrorCode::kInvalidData, "flushing the encoder", err);
-    drain();
+    drain(codec.get(), stream);
+    if (audio_codec) {
+      if (audio_next_pts == AV_NOPTS_VALUE) audio_next_pts = 0;
+      encode_audio_frame();  // the last, shorter frame (AV_CODEC_CAP_SMALL_LAST_FRAME)
+      err = avcodec_send_frame(audio_codec.get(), nullptr);
+      if (err < 0) fail(MediaErrorCode::kInvalidData, "flushing the audio encoder", err);
+      drain(audio_codec.get(), audio_stream);
+    }
     err = av_write_trailer(format.get());
     if (err < 0) fail(MediaErrorCode::kIo, "cannot write the MP4 trailer", err);
     avio_flush(io.get());
@@ -275,6 +377,12 @@ void VideoEncoder::write_bgr(const std::uint8_t* bgr, int stride, double time_s)
 void VideoEncoder::finish() { impl_->finish(); }
 
 std::int64_t VideoEncoder::frames_written() const { return impl_->frames; }
+
+void VideoEncoder::write_audio(const float* interleaved, int samples, double time_s) {
+  impl_->write_audio(interleaved, samples, time_s);
+}
+
+std::int64_t VideoEncoder::audio_samples_written() const { return impl_->audio_samples; }
 
 std::int64_t VideoEncoder::bytes_written() const { return impl_->sink.end; }
 

@@ -4,6 +4,12 @@
 // has arrived. Frames are encoded and written as they come; what grows with their number is
 // only the muxer's sample index (a few dozen bytes per frame, written out as the moov).
 //
+// Optionally an AAC audio track beside the video (FFmpeg's native "aac" encoder, LC profile:
+// what every browser plays in MP4), fed with interleaved float samples by write_audio(). The
+// muxer interleaves the two tracks by time (av_interleaved_write_frame), so a caller that
+// hands over audio and video in step keeps only a moment of packets buffered; faststart
+// moves the one index of both tracks to the front as before.
+//
 // It writes to a descriptor the caller already holds, never to a path: the analysis child
 // runs under a seccomp filter that refuses every open for writing (sandbox/sandbox.h), so
 // the parent opens the output file and passes the descriptor down.
@@ -30,6 +36,14 @@
 
 namespace dancer::media {
 
+// The audio track: sample_rate 0 means none.
+struct AudioTrackOptions {
+  int sample_rate = 0;   // one of AAC's rates (8000 ... 96000 Hz)
+  int channels = 0;      // 1 or 2
+  int bitrate = 128000;  // bits per second (for stereo; AAC-LC at 128 kbit/s is transparent
+                         // enough for speech and the music of a dance video)
+};
+
 struct VideoEncoderOptions {
   int width = 0;  // even, > 0 (yuv420p halves the chroma planes)
   int height = 0;
@@ -43,6 +57,7 @@ struct VideoEncoderOptions {
   // decodes forward from there, so short GOPs make scrubbing through the video responsive.
   double keyframe_interval_s = 2.0;
   bool faststart = true;  // movflags=+faststart (see above)
+  AudioTrackOptions audio;
 };
 
 class VideoEncoder {
@@ -62,12 +77,20 @@ class VideoEncoder {
   // moved just past it. Throws MediaError (kIo on a failed write).
   void write_bgr(const std::uint8_t* bgr, int stride, double time_s);
 
+  // Encodes `samples` sample frames of audio: `interleaved` holds samples * channels floats
+  // (in [-1, 1], channels interleaved) at the audio track's rate. time_s places the first
+  // samples ever written on the video's time line (a track that starts late starts late);
+  // after that the track is continuous and time_s is not used. Throws MediaError
+  // (kInvalidData without an audio track, kIo on a failed write).
+  void write_audio(const float* interleaved, int samples, double time_s);
+
   // Drains the encoder and writes the trailer (and, with faststart, moves the moov to the
   // front). Until it has returned, the file is not a playable MP4; an encoder destroyed
   // without finish() leaves it incomplete. Throws MediaError.
   void finish();
 
   std::int64_t frames_written() const;
+  std::int64_t audio_samples_written() const;  // sample frames (per channel)
   // Size of the file so far (after finish(): its final size).
   std::int64_t bytes_written() const;
 
