@@ -16,14 +16,6 @@
 namespace dancer::analysis {
 namespace {
 
-// Adds a warning name to quality.warnings once.
-void add_warning(nlohmann::json& analysis, const std::string& name) {
-  auto& warnings = analysis["quality"]["warnings"];
-  if (std::find(warnings.begin(), warnings.end(), name) == warnings.end()) {
-    warnings.push_back(name);
-  }
-}
-
 class PoseGaitAnalyzer final : public Analyzer {
  public:
   explicit PoseGaitAnalyzer(PoseGaitConfig config) : config_(std::move(config)) {}
@@ -43,8 +35,8 @@ class PoseGaitAnalyzer final : public Analyzer {
   void track(const AnalysisRequest& request, Tracked& tracked) const;
   GaitResult measure(const AnalysisRequest& request, Tracked& tracked,
                      std::chrono::steady_clock::time_point started) const;
-  void render(const AnalysisRequest& request, const GaitResult& measured,
-              const SkeletonTrack& skeleton, AnalysisResult& result) const;
+  void render(const AnalysisRequest& request, GaitResult& measured, const SkeletonTrack& skeleton,
+              AnalysisResult& result) const;
 
   PoseGaitConfig config_;
 };
@@ -118,21 +110,20 @@ AnalysisResult PoseGaitAnalyzer::analyze(const AnalysisRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   Tracked tracked;
   track(request, tracked);
-  const GaitResult measured = measure(request, tracked, started);
+  GaitResult measured = measure(request, tracked, started);
   AnalysisResult result;
-  result.analysis = to_json(measured);
   render(request, measured, tracked.skeleton, result);
   return result;
 }
 
-// The render pass and the writers: the verification video and the key frames, the report,
-// the strides CSV and the FHIR bundle, each from the one results object.
-void PoseGaitAnalyzer::render(const AnalysisRequest& request, const GaitResult& measured,
+// The render pass and the writers: the verification video and the key frames, the results
+// object (after the render pass, which may add its warning), the report, the strides CSV and
+// the FHIR bundle.
+void PoseGaitAnalyzer::render(const AnalysisRequest& request, GaitResult& measured,
                               const SkeletonTrack& skeleton, AnalysisResult& result) const {
   const KeypointGait& gait = measured.gait;
   const GaitKinematics& angles = measured.angles;
   const PoseVideoSummary& summary = measured.video;
-  nlohmann::json& analysis_json = result.analysis;
   DirectoryOutputs directory(request.report_dir);
   OutputFiles* outputs = request.outputs != nullptr    ? request.outputs
                          : !request.report_dir.empty() ? &directory
@@ -189,13 +180,16 @@ void PoseGaitAnalyzer::render(const AnalysisRequest& request, const GaitResult& 
       // decoding fails): the measurements stand, without the video and the key frames. An
       // unfinished overlay.mp4 is not listed, so the service removes it.
       key_frames.clear();
-      add_warning(analysis_json, "overlay_failed");
+      measured.render_warnings.emplace_back("overlay_failed");
       if (outputs == &directory) {
         std::error_code ec;
         std::filesystem::remove(request.report_dir / kOverlayArtifact.name, ec);
       }
     }
   }
+
+  result.analysis = to_json(measured);
+  const nlohmann::json& analysis_json = result.analysis;
 
   // One processing time for the report's header and the bundle's `issued`.
   const auto processed_at = std::chrono::system_clock::now();
@@ -220,7 +214,7 @@ void PoseGaitAnalyzer::render(const AnalysisRequest& request, const GaitResult& 
     if (outputs == &directory) result.report_path = request.report_dir / kReportArtifact.name;
   }
   if (wanted(kStridesArtifact)) {
-    outputs->write(kStridesArtifact.name, strides_csv(analysis_json));
+    outputs->write(kStridesArtifact.name, strides_csv(measured));
     written(kStridesArtifact);
   }
   if (wanted(kFhirArtifact)) {
@@ -240,13 +234,13 @@ void PoseGaitAnalyzer::render(const AnalysisRequest& request, const GaitResult& 
     fhir.issued = common::format_iso8601(processed_at);
     nlohmann::json bundle;
     try {
-      bundle = fhir_bundle(analysis_json, fhir);
+      bundle = fhir_bundle(measured, fhir);
     } catch (const ExportError&) {
       // The exporter checks what FHIR accepts; a recording time or content type from the
       // upload that fails (a month 13, a parameter with a tab) is left out.
       fhir.recorded.clear();
       fhir.video_content_type = "application/octet-stream";
-      bundle = fhir_bundle(analysis_json, fhir);
+      bundle = fhir_bundle(measured, fhir);
     }
     outputs->write(kFhirArtifact.name, bundle.dump(1));
     written(kFhirArtifact);

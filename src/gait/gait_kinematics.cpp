@@ -343,13 +343,7 @@ GaitKinematics KinematicsBuilder::finish(const KeypointGait& gait, const GaitTab
 nlohmann::ordered_json to_json(const GaitKinematics& k, const KinematicsConfig& config) {
   nlohmann::ordered_json j;
   j["method"] = "2d_sagittal";
-  j["limits"] =
-      "Projected 2D angles from a single side-view camera: true only for motion in the plane "
-      "of the image. Rotation out of that plane (a walker not square to the camera, hip "
-      "rotation, foot progression angle), lens distortion and the far leg hidden behind the "
-      "near one distort them; frontal- and transverse-plane angles cannot be measured. The "
-      "pose model places joint centres from appearance, not from markers on bony landmarks, "
-      "so offsets of several degrees from motion capture are expected.";
+  j["limits"] = kKinematicsLimits;
   j["conventions"] = {
       {"hip", "thigh (hip to knee) against the trunk line (shoulders to hips); + flexion"},
       {"knee", "shank (knee to ankle) against the thigh's line; + flexion, 0 straight"},

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -109,6 +110,15 @@ class KinematicsBuilder {
   std::vector<std::int64_t> frames_;
   std::vector<double> times_;
 };
+
+// The results contract's kinematics.limits: what projected 2D angles cannot tell.
+inline constexpr std::string_view kKinematicsLimits =
+    "Projected 2D angles from a single side-view camera: true only for motion in the plane "
+    "of the image. Rotation out of that plane (a walker not square to the camera, hip "
+    "rotation, foot progression angle), lens distortion and the far leg hidden behind the "
+    "near one distort them; frontal- and transverse-plane angles cannot be measured. The "
+    "pose model places joint centres from appearance, not from markers on bony landmarks, "
+    "so offsets of several degrees from motion capture are expected.";
 
 // The results contract's "kinematics": method, limits, conventions, per_frame (null without a
 // pass), cycles per side (101-sample mean and SD, null below the minimum strides) and peaks per

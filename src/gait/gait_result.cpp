@@ -6,6 +6,22 @@
 
 namespace dancer::analysis {
 
+GaitTable reported_table(const GaitResult& result) {
+  return without_measures(result.table, withheld_measures(result.checks).keys);
+}
+
+std::vector<std::string> quality_warnings(const GaitResult& result) {
+  std::vector<std::string> out = result.warnings;
+  const auto add = [&](const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
+      if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    }
+  };
+  add(withheld_measures(result.checks).warnings);
+  add(result.render_warnings);
+  return out;
+}
+
 nlohmann::json to_json(const GaitResult& r) {
   const media::VideoStreamInfo& info = r.video.info;
   nlohmann::ordered_json a;
@@ -21,11 +37,11 @@ nlohmann::json to_json(const GaitResult& r) {
   auto event_list = nlohmann::ordered_json::array();
   for (const FootEvent& e : r.gait.events) event_list.push_back(to_json(e));
   a["events"] = event_list;
-  nlohmann::ordered_json spatio_temporal = to_json(r.table);
+  nlohmann::ordered_json spatio_temporal = to_json(reported_table(r));
   spatio_temporal.erase("warnings");
   for (auto& [key, value] : spatio_temporal.items()) a[key] = value;
   a["kinematics"] = to_json(r.angles, r.kinematics_config);
-  a["quality"] = {{"warnings", r.warnings},
+  a["quality"] = {{"warnings", quality_warnings(r)},
                   {"frames", r.gait.frames},
                   {"frames_with_person", r.gait.frames_with_person},
                   {"frames_low_visibility", r.gait.frames_low_visibility},
@@ -41,13 +57,9 @@ nlohmann::json to_json(const GaitResult& r) {
                   {"strides", static_cast<int>(r.table.strides.size())},
                   {"detector_runs", r.video.detector_runs},
                   {"walker_switches", r.video.walker_switches}};
-  // The named checks; a failing one makes the measures it withholds null and says so.
+  // The named checks; a failing one's withheld measures are null above, and named.
   a["quality"]["checks"] = to_json(r.checks);
   a["quality"]["camera_motion"] = to_json(r.camera, r.camera_judgement);
-  for (const std::string& name : withhold_measures(a, r.checks)) {
-    auto& list = a["quality"]["warnings"];
-    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
-  }
   a["processing_time_s"] = common::json_number(r.processing_time_s);
   return nlohmann::json(a);
 }

@@ -22,10 +22,27 @@ SideStat stat_of(const std::vector<double>& values, int min_strides) {
   return out;
 }
 
-// Each measured (not derived) measure of the catalogue over one foot's strides.
+// The metres measure's body-height measure (StrideMeasure::metres_of) in the catalogue.
+const StrideMeasure& scaled_measure(const StrideMeasure& m,
+                                    std::span<const StrideMeasure> catalogue) {
+  for (const StrideMeasure& b : catalogue) {
+    if (b.key == m.metres_of && b.value != nullptr) return b;
+  }
+  throw std::logic_error("gait measure " + std::string(m.key) + " scales no measure");
+}
+
+std::optional<double> in_metres(std::optional<double> body_heights,
+                                std::optional<double> subject_height_m) {
+  if (!body_heights || !subject_height_m) return std::nullopt;
+  return *body_heights * *subject_height_m;
+}
+
+// Each measure of the catalogue over one foot's strides: the measured ones from the strides'
+// values, the metres ones scaled from the body heights (the CV only once there is a scale).
 SideSummary summarise(const std::vector<Stride>& strides, Foot foot, int min_strides,
-                      std::span<const StrideMeasure> catalogue) {
-  SideSummary out;
+                      std::span<const StrideMeasure> catalogue,
+                      std::optional<double> subject_height_m) {
+  SideSummary measured;
   for (const StrideMeasure& m : catalogue) {
     if (m.value == nullptr) continue;
     std::vector<double> values;
@@ -33,8 +50,19 @@ SideSummary summarise(const std::vector<Stride>& strides, Foot foot, int min_str
       if (s.foot != foot) continue;
       if (const auto v = m.value(s)) values.push_back(*v);
     }
+    measured.names.emplace_back(m.key);
+    measured.stats.push_back(stat_of(values, min_strides));
+  }
+  SideSummary out;
+  for (const StrideMeasure& m : catalogue) {
     out.names.emplace_back(m.key);
-    out.stats.push_back(stat_of(values, min_strides));
+    if (m.value != nullptr) {
+      out.stats.push_back(measured.at(m.key));
+      continue;
+    }
+    const SideStat& st = measured.at(scaled_measure(m, catalogue).key);
+    out.stats.push_back({in_metres(st.mean, subject_height_m), in_metres(st.sd, subject_height_m),
+                         subject_height_m ? st.cv : std::nullopt, st.n});
   }
   return out;
 }
@@ -142,8 +170,15 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
   }
 
   out.measures = catalogue;
-  out.left = summarise(out.strides, Foot::kLeft, config.min_strides, catalogue);
-  out.right = summarise(out.strides, Foot::kRight, config.min_strides, catalogue);
+  for (Stride& s : out.strides) {
+    for (const StrideMeasure& m : catalogue) {
+      s.measures.push_back(
+          m.value != nullptr ? m.value(s)
+                             : in_metres(scaled_measure(m, catalogue).value(s), subject_height_m));
+    }
+  }
+  out.left = summarise(out.strides, Foot::kLeft, config.min_strides, catalogue, subject_height_m);
+  out.right = summarise(out.strides, Foot::kRight, config.min_strides, catalogue, subject_height_m);
   for (const auto& [side, name] : {std::pair{&out.left, "too_few_strides_left"},
                                    std::pair{&out.right, "too_few_strides_right"}}) {
     // Any of the side's values null for lack of strides (a stride without its toe-offs counts
@@ -172,6 +207,7 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
   }
   if (duration > 0 && !out.strides.empty()) {
     out.speed_body_heights_per_s = travel / duration;
+    out.speed_m_per_s = in_metres(out.speed_body_heights_per_s, subject_height_m);
     out.speed_passes = side_passes;
   }
 
@@ -183,28 +219,20 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
 }
 
 nlohmann::ordered_json to_json(const GaitTable& table) {
-  // The measure a metres measure scales.
-  const auto base = [&](const StrideMeasure& m) -> const StrideMeasure& {
-    for (const StrideMeasure& b : table.measures) {
-      if (b.key == m.metres_of && b.value != nullptr) return b;
-    }
-    throw std::logic_error("gait measure " + std::string(m.key) + " scales no measure");
-  };
-  const auto metres = [&](std::optional<double> body_heights) -> std::optional<double> {
-    if (!body_heights || !table.subject_height_m) return std::nullopt;
-    return *body_heights * *table.subject_height_m;
-  };
   nlohmann::ordered_json j;
   auto strides = nlohmann::ordered_json::array();
   for (const Stride& s : table.strides) {
+    if (s.measures.size() != table.measures.size()) {
+      throw std::logic_error("a stride's measures are not the table's catalogue");
+    }
     nlohmann::ordered_json o;
     o["foot"] = to_string(s.foot);
     o["pass"] = s.pass;
     o["start_frame"] = s.start_frame;
     o["end_frame"] = s.end_frame;
     o["start_s"] = number(s.start_s);
-    for (const StrideMeasure& m : table.measures) {
-      o[std::string(m.key)] = number(m.value != nullptr ? m.value(s) : metres(base(m).value(s)));
+    for (std::size_t i = 0; i < table.measures.size(); ++i) {
+      o[std::string(table.measures[i].key)] = number(s.measures[i]);
     }
     strides.push_back(o);
   }
@@ -213,21 +241,9 @@ nlohmann::ordered_json to_json(const GaitTable& table) {
   for (const auto& [name, side] : {std::pair{"left", &table.left}, {"right", &table.right}}) {
     nlohmann::ordered_json o;
     for (const StrideMeasure& m : table.measures) {
-      if (m.value != nullptr) {
-        const SideStat& st = side->at(m.key);
-        o[std::string(m.key)] = {{"mean", number(st.mean)},
-                                 {"sd", number(st.sd)},
-                                 {"cv", number(st.cv, 10)},
-                                 {"n", st.n}};
-      } else {
-        // In metres: the body-height statistics scaled; the CV only once there is a scale.
-        const SideStat& st = side->at(m.metres_of);
-        const bool scaled = table.subject_height_m.has_value();
-        o[std::string(m.key)] = {{"mean", number(metres(st.mean))},
-                                 {"sd", number(metres(st.sd))},
-                                 {"cv", number(scaled ? st.cv : std::nullopt, 10)},
-                                 {"n", st.n}};
-      }
+      const SideStat& st = side->at(m.key);
+      o[std::string(m.key)] = {
+          {"mean", number(st.mean)}, {"sd", number(st.sd)}, {"cv", number(st.cv, 10)}, {"n", st.n}};
     }
     per_side[name] = o;
   }
@@ -237,7 +253,7 @@ nlohmann::ordered_json to_json(const GaitTable& table) {
   j["cadence_method"] = table.cadence_method.empty() ? nlohmann::ordered_json(nullptr)
                                                      : nlohmann::ordered_json(table.cadence_method);
   j["walking_speed"] = {{"body_heights_per_s", number(table.speed_body_heights_per_s)},
-                        {"m_per_s", number(metres(table.speed_body_heights_per_s))},
+                        {"m_per_s", number(table.speed_m_per_s)},
                         {"passes", table.speed_passes}};
   // Each index with the strides its two means rest on.
   const auto index = [&](std::optional<double> value, const std::string& measure) {
@@ -249,12 +265,40 @@ nlohmann::ordered_json to_json(const GaitTable& table) {
                    {"step_time", index(table.symmetry_step_time, "step_time_s")},
                    {"swing_time", index(table.symmetry_swing, "swing_s")},
                    {"step_length", index(table.symmetry_step_length, "step_length_body_heights")}};
-  j["length_scaling"] =
-      "body height = nose-to-heel distance in the image / 0.87 (its fraction of stature); "
-      "metres = body heights x subject height";
+  j["length_scaling"] = kLengthScaling;
   j["subject_height_m"] = number(table.subject_height_m);
   j["warnings"] = table.warnings;
   return j;
+}
+
+std::optional<std::size_t> measure_index(const GaitTable& table, std::string_view key) {
+  for (std::size_t i = 0; i < table.measures.size(); ++i) {
+    if (table.measures[i].key == key) return i;
+  }
+  return std::nullopt;
+}
+
+GaitTable without_measures(GaitTable table, const std::set<std::string, std::less<>>& keys) {
+  if (keys.empty()) return table;
+  for (std::size_t i = 0; i < table.measures.size(); ++i) {
+    if (!keys.contains(table.measures[i].key)) continue;
+    for (Stride& s : table.strides) {
+      if (i < s.measures.size()) s.measures[i].reset();
+    }
+  }
+  for (SideSummary* side : {&table.left, &table.right}) {
+    for (std::size_t i = 0; i < side->names.size() && i < side->stats.size(); ++i) {
+      if (keys.contains(side->names[i])) side->stats[i] = SideStat{};
+    }
+  }
+  if (keys.contains("walking_speed")) {
+    table.speed_body_heights_per_s.reset();
+    table.speed_m_per_s.reset();
+  }
+  if (keys.contains("step_time_s")) table.symmetry_step_time.reset();
+  if (keys.contains("swing_s")) table.symmetry_swing.reset();
+  if (keys.contains("step_length_body_heights")) table.symmetry_step_length.reset();
+  return table;
 }
 
 }  // namespace dancer::analysis

@@ -21,8 +21,10 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +50,11 @@ struct Stride {
   std::optional<double> double_support_s;  // initial + terminal
   std::optional<double> step_length_body_heights;
   std::optional<double> stride_length_body_heights;
+  // Every measure of the table's catalogue, in its order, as the results contract gives it
+  // before rounding: the fields above, the percentages of the stride and the lengths in metres
+  // derived from them. What to_json and the writers read; a stored result read back
+  // (gait_result.h from_json) fills it from the JSON, where the fields above are rounded.
+  std::vector<std::optional<double>> measures;
 };
 
 // A per-side value: null (mean, sd, cv) when it rests on fewer than the minimum strides.
@@ -58,8 +65,9 @@ struct SideStat {
   int n = 0;                 // strides it rests on
 };
 
-// Per side, each measured measure of the catalogue (gait/measures.h; the metres measures are
-// these scaled): times in s, percentages of the stride, lengths in body heights.
+// Per side, each measure of the catalogue (gait/measures.h): times in s, percentages of the
+// stride, lengths in body heights and in metres (the body-height statistics scaled by the
+// subject's height, null without one; their n is the body heights').
 struct SideSummary {
   std::vector<std::string> names;  // the measures' keys, in the catalogue's order
   std::vector<SideStat> stats;     // in the order of names
@@ -77,7 +85,8 @@ struct GaitTable {
   // The pelvis's travel over the passes' duration (each pass's speed weighted by its time);
   // null without a measured stride.
   std::optional<double> speed_body_heights_per_s;
-  int speed_passes = 0;  // the passes it rests on
+  std::optional<double> speed_m_per_s;  // times the subject's height; null without one
+  int speed_passes = 0;                 // the passes it rests on
   std::optional<double> subject_height_m;
   // Robinson, Herzog and Nigg 1987 (J Manipulative Physiol Ther 10:172), on the side means:
   // SI = 100 |L - R| / (0.5 (L + R)), %; 0 is symmetric. Null when either side's mean is null.
@@ -101,6 +110,11 @@ GaitTable build_gait_table(const KeypointGait& gait,
                            const GaitTableConfig& config = {},
                            std::span<const StrideMeasure> catalogue = stride_measures());
 
+// The results contract's length_scaling: how lengths are scaled.
+inline constexpr std::string_view kLengthScaling =
+    "body height = nose-to-heel distance in the image / 0.87 (its fraction of stature); "
+    "metres = body heights x subject height";
+
 // The results contract's fields: {"strides": [...], "per_side": {"left": {measure: {mean, sd,
 // cv, n}}, "right": ...}, "cadence_steps_per_min", "cadence_steps", "walking_speed":
 // {"body_heights_per_s", "m_per_s", "passes"}, "symmetry": {"index": "robinson_1987",
@@ -108,5 +122,14 @@ GaitTable build_gait_table(const KeypointGait& gait,
 // "...", "subject_height_m", "warnings"}. Times in s, phases in % of the stride, lengths in body
 // heights and metres (null without a subject height), numbers rounded below their accuracy.
 nlohmann::ordered_json to_json(const GaitTable& table);
+
+// The index of `key` in the table's catalogue (table.measures), or nullopt.
+std::optional<std::size_t> measure_index(const GaitTable& table, std::string_view key);
+
+// The table with the measures named in `keys` (the catalogue's keys, and "walking_speed") made
+// null: the strides' values, the per-side statistics (n becomes 0: they rest on no stride), the
+// symmetry indices built on them and the walking speed. What a failing recording-quality check
+// withholds (gait/recording_quality.h withheld_measures).
+GaitTable without_measures(GaitTable table, const std::set<std::string, std::less<>>& keys);
 
 }  // namespace dancer::analysis

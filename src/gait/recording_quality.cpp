@@ -364,13 +364,12 @@ nlohmann::ordered_json to_json(const std::vector<QualityCheck>& checks) {
   return out;
 }
 
-std::vector<std::string> withhold_measures(nlohmann::ordered_json& analysis,
-                                           const std::vector<QualityCheck>& checks) {
-  std::set<std::string> keys;
-  std::vector<std::string> warnings;
+WithheldMeasures withheld_measures(const std::vector<QualityCheck>& checks) {
+  WithheldMeasures out;
+  std::vector<std::string>& warnings = out.warnings;
   for (const QualityCheck& c : checks) {
     if (c.verdict != QualityVerdict::kFail) continue;
-    keys.insert(c.withholds.begin(), c.withholds.end());
+    out.keys.insert(c.withholds.begin(), c.withholds.end());
     if (c.name == "frame_rate") warnings.emplace_back("low_frame_rate");
     if (c.name == "resolution") warnings.emplace_back("low_resolution");
     if (c.name == "subject_size") warnings.emplace_back("subject_too_small");
@@ -382,9 +381,16 @@ std::vector<std::string> withhold_measures(nlohmann::ordered_json& analysis,
     if (c.name == "feet_in_frame") warnings.emplace_back("person_cut_by_frame_edge");
     if (c.name == "duration") warnings.emplace_back("too_few_strides");
   }
-  if (keys.empty()) return warnings;
-  warnings.emplace_back("measures_withheld");
-  const auto withheld = [&](const std::string& key) { return keys.count(key) > 0; };
+  if (!out.keys.empty()) warnings.emplace_back("measures_withheld");
+  return out;
+}
+
+std::vector<std::string> withhold_measures(nlohmann::ordered_json& analysis,
+                                           const std::vector<QualityCheck>& checks) {
+  const WithheldMeasures decided = withheld_measures(checks);
+  const auto& keys = decided.keys;
+  if (keys.empty()) return decided.warnings;
+  const auto withheld = [&](const std::string& key) { return keys.contains(key); };
   if (auto it = analysis.find("strides"); it != analysis.end() && it->is_array()) {
     for (auto& stride : *it) {
       for (auto& [key, value] : stride.items()) {
@@ -414,7 +420,7 @@ std::vector<std::string> withhold_measures(nlohmann::ordered_json& analysis,
       }
     }
   }
-  return warnings;
+  return decided.warnings;
 }
 
 }  // namespace dancer::analysis

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -201,6 +202,17 @@ class RecordingQualityBuilder {
 //  "verdict", "advice", "withholds": [...], "details": {...}}
 nlohmann::ordered_json to_json(const QualityCheck& check);
 nlohmann::ordered_json to_json(const std::vector<QualityCheck>& checks);
+
+// What the failing checks withhold: the measures' keys in the results contract (and
+// "walking_speed"), and the warning names to add: the checks' own conditions (low_frame_rate,
+// low_resolution, subject_too_small, too_dark, overexposed, blurred, camera_moving,
+// person_cut_by_frame_edge, too_few_strides), then "measures_withheld" when any key is. The
+// one decision the results JSON (gait_result.h to_json) and the writers read.
+struct WithheldMeasures {
+  std::set<std::string, std::less<>> keys;
+  std::vector<std::string> warnings;
+};
+WithheldMeasures withheld_measures(const std::vector<QualityCheck>& checks);
 
 // Makes null, in a pose-gait analysis (the results contract's keys), every measure a failing
 // check withholds: the strides' values, the per-side statistics (n becomes 0: they rest on no

@@ -13,9 +13,13 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
+#include "common/json_number.h"
 #include "common/strings.h"
+#include "gait/gait_kinematics.h"
+#include "gait/gait_table.h"
 
 namespace dancer::analysis {
 namespace {
@@ -38,12 +42,10 @@ std::vector<std::string_view> stride_columns(std::span<const StrideMeasure> cata
 }
 
 // The shortest text that reads back as the same double (std::to_chars, which ignores the
-// locale: always '.'), or the integer's digits.
-std::string number_text(const json& v) {
-  if (v.is_number_integer()) return v.dump();
+// locale: always '.').
+std::string number_text(double v) {
   std::array<char, 64> buffer{};
-  const auto [end, ec] =
-      std::to_chars(buffer.data(), buffer.data() + buffer.size(), v.get<double>());
+  const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), v);
   if (ec != std::errc()) throw ExportError("cannot format a number");
   return std::string(buffer.data(), end);
 }
@@ -60,12 +62,16 @@ std::string csv_field(std::string_view text) {
   return out + '"';
 }
 
-std::string csv_cell(const json& v, std::string_view column) {
-  if (v.is_null()) return "";
-  if (v.is_number()) return number_text(v);
-  if (v.is_string()) return csv_field(v.get_ref<const std::string&>());
-  throw ExportError("strides_csv: \"" + std::string(column) + "\" is a " + v.type_name() +
-                    ", not a number, string or null");
+// A number of the results JSON: rounded to 1/scale as there (common::json_number), or null.
+std::optional<double> contract_number(std::optional<double> v, double scale = 1000) {
+  const nlohmann::ordered_json n = common::json_number(v, scale);
+  if (n.is_null()) return std::nullopt;
+  return n.get<double>();
+}
+
+std::string csv_cell(std::optional<double> v) {
+  const auto n = contract_number(v);
+  return n ? number_text(*n) : "";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,56 +174,6 @@ void check_context(const FhirContext& c) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading the analysis
-
-// The value at a path of object keys, or nullptr where a key is missing.
-const json* find(const json& root, std::span<const std::string_view> path) {
-  const json* at = &root;
-  for (const std::string_view key : path) {
-    if (!at->is_object()) return nullptr;
-    const auto it = at->find(key);
-    if (it == at->end()) return nullptr;
-    at = &*it;
-  }
-  return at;
-}
-
-const json* find(const json& root, std::initializer_list<std::string_view> path) {
-  return find(root, std::span<const std::string_view>(path.begin(), path.size()));
-}
-
-std::string path_text(std::initializer_list<std::string_view> path) {
-  std::string out;
-  for (const std::string_view key : path) {
-    if (!out.empty()) out += '.';
-    out += key;
-  }
-  return out;
-}
-
-// A number of the analysis, or nullopt for null. A missing key is the caller's business.
-std::optional<double> number_at(const json& v, std::initializer_list<std::string_view> path) {
-  if (v.is_null()) return std::nullopt;
-  if (!v.is_number()) throw ExportError("fhir_bundle: " + path_text(path) + " is not a number");
-  return v.get<double>();
-}
-
-std::optional<std::int64_t> count_at(const json& root,
-                                     std::initializer_list<std::string_view> path) {
-  const json* v = find(root, path);
-  if (v == nullptr) return std::nullopt;
-  if (!v->is_number_integer() || v->get<std::int64_t>() < 0) {
-    throw ExportError("fhir_bundle: " + path_text(path) + " is not a count");
-  }
-  return v->get<std::int64_t>();
-}
-
-std::string string_at(const json& root, std::initializer_list<std::string_view> path) {
-  const json* v = find(root, path);
-  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
-}
-
-// ---------------------------------------------------------------------------------------------
 // The metrics (docs/fhir.md, "CodeSystem gait-metrics")
 
 struct Unit {
@@ -237,8 +193,14 @@ constexpr Unit kDegrees{"deg", "deg"};
 struct SideMetric {
   std::string_view code;
   std::string_view display;
-  std::string_view key;  // in per_side.<side> or kinematics.peaks.<side>
+  std::string_view key;  // a measure of the catalogue, or a peak (gait_kinematics.h kPeakNames)
   Unit unit;
+};
+
+// A side's value: its mean as the results JSON gives it, and the strides it rests on.
+struct SideValue {
+  std::optional<double> mean;
+  std::optional<std::int64_t> n;
 };
 
 constexpr std::array<SideMetric, 9> kPeakMetrics = {{
@@ -258,12 +220,15 @@ constexpr std::array<SideMetric, 9> kPeakMetrics = {{
 struct SymmetryMetric {
   std::string_view code;
   std::string_view display;
-  std::string_view key;  // in symmetry
+  std::optional<double> GaitTable::*index;
+  std::string_view measure;  // the measure whose side means it compares
 };
 constexpr std::array<SymmetryMetric, 3> kSymmetryMetrics = {{
-    {"step-time-symmetry", "Step time symmetry index", "step_time"},
-    {"swing-time-symmetry", "Swing time symmetry index", "swing_time"},
-    {"step-length-symmetry", "Step length symmetry index", "step_length"},
+    {"step-time-symmetry", "Step time symmetry index", &GaitTable::symmetry_step_time,
+     "step_time_s"},
+    {"swing-time-symmetry", "Swing time symmetry index", &GaitTable::symmetry_swing, "swing_s"},
+    {"step-length-symmetry", "Step length symmetry index", &GaitTable::symmetry_step_length,
+     "step_length_body_heights"},
 }};
 
 constexpr int kMinStrides = kMinStridesForMean;
@@ -297,9 +262,8 @@ json absent(const std::string& why) {
 
 class BundleBuilder {
  public:
-  BundleBuilder(const json& analysis, const FhirContext& context,
-                std::span<const StrideMeasure> catalogue)
-      : a_(analysis), c_(context), catalogue_(catalogue) {}
+  BundleBuilder(const GaitResult& result, const FhirContext& context)
+      : r_(result), t_(reported_table(result)), warnings_(quality_warnings(result)), c_(context) {}
 
   json build() {
     const std::string report = urn("diagnostic-report");
@@ -310,29 +274,26 @@ class BundleBuilder {
 
     std::vector<json> observations;
     add_scalars(observations);
-    const json* per_side = find(a_, {"per_side"});
+    // Every exported measure of the catalogue a reader is shown: lengths in metres with a
+    // subject height, else in body heights (a different quantity, so a different code: a
+    // receiver never mixes the two).
     const bool metres = has_height();
-    if (per_side != nullptr) {
-      // Every exported measure of the catalogue a reader is shown: lengths in metres with a
-      // subject height, else in body heights (a different quantity, so a different code: a
-      // receiver never mixes the two).
-      for (const StrideMeasure& sm : catalogue_) {
-        if (sm.fhir_code.empty() || !shown_with_height(sm, metres)) continue;
-        const SideMetric m{sm.fhir_code, sm.fhir_display, sm.key, Unit{sm.unit, sm.unit_text}};
-        const bool length =
-            sm.scale == MeasureScale::kMetres || sm.scale == MeasureScale::kBodyHeights;
-        observations.push_back(side_observation(m, {"per_side"}, length ? length_note() : ""));
-      }
+    for (const StrideMeasure& sm : t_.measures) {
+      if (sm.fhir_code.empty() || !shown_with_height(sm, metres)) continue;
+      const SideMetric m{sm.fhir_code, sm.fhir_display, sm.key, Unit{sm.unit, sm.unit_text}};
+      const bool length =
+          sm.scale == MeasureScale::kMetres || sm.scale == MeasureScale::kBodyHeights;
+      observations.push_back(side_observation(
+          m, [&](const SideSummary& side) { return measure_of(side, m.key); },
+          length ? length_note() : ""));
     }
-    if (find(a_, {"symmetry"}) != nullptr) {
-      for (const SymmetryMetric& m : kSymmetryMetrics)
-        observations.push_back(symmetry_observation(m));
+    for (const SymmetryMetric& m : kSymmetryMetrics) {
+      observations.push_back(symmetry_observation(m));
     }
-    if (find(a_, {"kinematics", "peaks"}) != nullptr) {
-      const std::string limits = string_at(a_, {"kinematics", "limits"});
-      for (const SideMetric& m : kPeakMetrics) {
-        observations.push_back(side_observation(m, {"kinematics", "peaks"}, limits));
-      }
+    for (const SideMetric& m : kPeakMetrics) {
+      observations.push_back(side_observation(
+          m, [&](const SideKinematics& side) { return peak_of(side, m.key); },
+          std::string(kKinematicsLimits)));
     }
 
     json entries = json::array();
@@ -364,26 +325,26 @@ class BundleBuilder {
   static std::string id_of(const std::string& urn) { return urn.substr(9); }  // "urn:uuid:"
   static json subject() { return {{"reference", kFhirSubjectPlaceholder}}; }
 
-  bool has_height() const {
-    const json* h = find(a_, {"subject_height_m"});
-    return h != nullptr && number_at(*h, {"subject_height_m"}).has_value();
-  }
+  bool has_height() const { return contract_number(t_.subject_height_m).has_value(); }
 
-  std::vector<std::string> warnings() const {
-    std::vector<std::string> out;
-    const json* w = find(a_, {"quality", "warnings"});
-    if (w == nullptr || !w->is_array()) return out;
-    for (const json& name : *w) {
-      if (name.is_string()) out.push_back(name.get<std::string>());
-    }
-    return out;
-  }
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
   bool warned(std::string_view name) const {
-    for (const std::string& w : warnings()) {
-      if (w == name) return true;
-    }
-    return false;
+    return std::find(warnings_.begin(), warnings_.end(), name) != warnings_.end();
+  }
+
+  // A side's mean of a measure of the catalogue, and its strides.
+  static SideValue measure_of(const SideSummary& side, std::string_view key) {
+    const SideStat& st = side.at(key);
+    return {contract_number(st.mean), st.n};
+  }
+
+  // A side's mean of a peak (kinematics.peaks), and its strides; none without the angles.
+  static SideValue peak_of(const SideKinematics& side, std::string_view key) {
+    const auto it = std::find(kPeakNames.begin(), kPeakNames.end(), key);
+    const auto i = static_cast<std::size_t>(it - kPeakNames.begin());
+    if (it == kPeakNames.end() || i >= side.peaks.size()) return {};
+    return {contract_number(side.peaks[i].mean, 10), side.peaks[i].n};
   }
 
   // Why nothing at all was measured, when the scene is the reason (docs/results.md, Warnings).
@@ -408,10 +369,10 @@ class BundleBuilder {
   }
 
   std::string length_note() const {
-    const std::string scaling = string_at(a_, {"length_scaling"});
-    if (has_height()) {
-      return "Subject height given with the video: " +
-             number_text(*find(a_, {"subject_height_m"})) + " m. Scaling: " + scaling;
+    const std::string scaling(kLengthScaling);
+    if (const auto height = contract_number(t_.subject_height_m)) {
+      return "Subject height given with the video: " + number_text(*height) +
+             " m. Scaling: " + scaling;
     }
     return "No subject height was given, so lengths are in body heights. Scaling: " + scaling;
   }
@@ -459,54 +420,46 @@ class BundleBuilder {
   }
 
   void add_scalars(std::vector<json>& out) const {
-    if (const json* v = find(a_, {"cadence_steps_per_min"})) {
+    {
       json o = observation("cadence", "Cadence");
-      const auto value = number_at(*v, {"cadence_steps_per_min"});
+      const auto value = contract_number(t_.cadence_steps_per_min, 10);
       set_value(o, value, kStepsPerMinute, scene_reason().value_or("no step was measured"));
-      if (const auto steps = count_at(a_, {"cadence_steps"})) {
-        o["component"] = json::array({count_component("steps", "Steps", *steps)});
-      }
+      o["component"] = json::array({count_component("steps", "Steps", t_.cadence_steps)});
       finish(o, {value ? "" : warnings_note()});
       out.push_back(std::move(o));
     }
-    if (find(a_, {"walking_speed"}) != nullptr) {
+    {
       const bool metres = has_height();
-      const std::string_view key = metres ? "m_per_s" : "body_heights_per_s";
       json o = metres ? observation("walking-speed", "Walking speed")
                       : observation("walking-speed-body-heights", "Walking speed in body heights");
-      const json* v = find(a_, {"walking_speed", key});
-      const auto value = v != nullptr ? number_at(*v, {"walking_speed", key}) : std::nullopt;
+      const auto value = contract_number(metres ? t_.speed_m_per_s : t_.speed_body_heights_per_s);
       set_value(o, value, metres ? kMetresPerSecond : kBodyHeightsPerSecond,
                 scene_reason().value_or("no stride was measured"));
-      if (const auto passes = count_at(a_, {"walking_speed", "passes"})) {
-        o["component"] = json::array({count_component("passes", "Walking passes", *passes)});
-      }
+      o["component"] = json::array({count_component("passes", "Walking passes", t_.speed_passes)});
       finish(o, {length_note(), value ? "" : warnings_note()});
       out.push_back(std::move(o));
     }
   }
 
   // No value of its own (the analysis gives none over both sides): a component per side with
-  // that side's mean, and one per side with the strides that mean rests on.
-  json side_observation(const SideMetric& m, std::initializer_list<std::string_view> base,
-                        const std::string& note) const {
+  // that side's mean, and one per side with the strides that mean rests on. `value_of` reads a
+  // side's (the table's SideSummary or the angles' SideKinematics).
+  template <typename ValueOf>
+  json side_observation(const SideMetric& m, ValueOf value_of, const std::string& note) const {
     json o = observation(m.code, m.display);
     json components = json::array();
     json counts = json::array();
     bool all_values = true;
     for (const std::string_view side : {std::string_view("left"), std::string_view("right")}) {
-      std::vector<std::string_view> path(base);
-      path.push_back(side);
-      path.push_back(m.key);
-      const json* stat = find(a_, path);
-      std::optional<double> mean;
-      std::optional<std::int64_t> n;
-      if (stat != nullptr) {
-        if (const json* v = stat->is_object() ? find(*stat, {"mean"}) : nullptr) {
-          mean = number_at(*v, {m.key, "mean"});
-        }
-        n = count_at(*stat, {"n"});
+      const bool left = side == "left";
+      SideValue value;
+      if constexpr (std::is_invocable_v<ValueOf, const SideSummary&>) {
+        value = value_of(left ? t_.left : t_.right);
+      } else {
+        value = value_of(left ? r_.angles.left : r_.angles.right);
       }
+      const std::optional<double>& mean = value.mean;
+      const std::optional<std::int64_t>& n = value.n;
       const std::string side_name(side);
       json component = {{"code", metric_concept(std::string(m.code) + "-" + side_name,
                                                 std::string(m.display) + ", " + side_name)}};
@@ -534,10 +487,9 @@ class BundleBuilder {
 
   json symmetry_observation(const SymmetryMetric& m) const {
     json o = observation(m.code, m.display);
-    const json* v = find(a_, {"symmetry", m.key, "pct"});
-    const auto value = v != nullptr ? number_at(*v, {"symmetry", m.key, "pct"}) : std::nullopt;
-    const auto n_left = count_at(a_, {"symmetry", m.key, "n_left"});
-    const auto n_right = count_at(a_, {"symmetry", m.key, "n_right"});
+    const auto value = contract_number(t_.*m.index, 10);
+    const std::optional<std::int64_t> n_left = t_.left.at(m.measure).n;
+    const std::optional<std::int64_t> n_right = t_.right.at(m.measure).n;
     std::string why =
         scene_reason().value_or("the index needs the mean of each side, each from at least " +
                                 std::to_string(kMinStrides) + " strides");
@@ -588,25 +540,22 @@ class BundleBuilder {
         {"subject", subject()}};
     if (!c_.recorded.empty()) m["createdDateTime"] = c_.recorded;
     // positiveInt elements: only what the analysis measured as more than zero.
-    const auto positive = [&](const char* element, std::initializer_list<std::string_view> path) {
-      if (const auto v = count_at(a_, path); v && *v > 0) m[element] = *v;
+    const auto positive = [&](const char* element, std::int64_t v) {
+      if (v > 0) m[element] = v;
     };
-    positive("height", {"quality", "resolution", "height"});
-    positive("width", {"quality", "resolution", "width"});
-    positive("frames", {"quality", "frames"});
-    if (const json* d = find(a_, {"quality", "duration_s"})) {
-      if (const auto seconds = number_at(*d, {"quality", "duration_s"})) m["duration"] = *seconds;
-    }
+    positive("height", r_.video.info.height);
+    positive("width", r_.video.info.width);
+    positive("frames", r_.gait.frames);
+    if (const auto seconds = contract_number(r_.video.info.duration_s)) m["duration"] = *seconds;
     m["content"] = {
         {"contentType", c_.video_content_type}, {"url", c_.video_url}, {"title", "Walking video"}};
     return m;
   }
 
   json device_resource(const std::string& urn) const {
-    const std::string name =
-        !c_.analyzer_name.empty() ? c_.analyzer_name : string_at(a_, {"analyzer", "name"});
+    const std::string name = !c_.analyzer_name.empty() ? c_.analyzer_name : r_.analyzer.name;
     const std::string version =
-        !c_.analyzer_version.empty() ? c_.analyzer_version : string_at(a_, {"analyzer", "version"});
+        !c_.analyzer_version.empty() ? c_.analyzer_version : r_.analyzer.version;
     json d = {{"resourceType", "Device"},
               {"id", id_of(urn)},
               {"deviceName",
@@ -614,9 +563,9 @@ class BundleBuilder {
               {"type", {{"text", "Gait analysis software"}}}};
     json versions = json::array();
     if (!version.empty()) versions.push_back({{"value", version}});
-    const std::string model = string_at(a_, {"analyzer", "pose_model"});
+    const std::string& model = r_.analyzer.pose_model;
     if (!model.empty()) {
-      const std::string source = string_at(a_, {"analyzer", "model_source"});
+      const std::string& source = r_.analyzer.model_source;
       versions.push_back({{"type", {{"text", "pose model"}}},
                           {"value", source.empty() ? model : model + " (" + source + ")"}});
     }
@@ -624,47 +573,47 @@ class BundleBuilder {
     return d;
   }
 
-  const json& a_;
+  const GaitResult& r_;
+  const GaitTable t_;                        // as reported: what the failing checks withhold null
+  const std::vector<std::string> warnings_;  // quality.warnings
   const FhirContext& c_;
   std::string media_ref_;
   std::string device_ref_;
-  std::span<const StrideMeasure> catalogue_;
 };
 
 }  // namespace
 
-std::string strides_csv(const nlohmann::json& analysis, std::span<const StrideMeasure> catalogue) {
-  const json* strides = analysis.is_object() ? find(analysis, {"strides"}) : nullptr;
-  if (strides == nullptr || !strides->is_array()) {
-    throw ExportError("strides_csv: the analysis has no \"strides\" array (a pose-gait result)");
-  }
+std::string strides_csv(const GaitResult& result) {
+  const GaitTable table = reported_table(result);
   std::string out = "stride";
-  const std::vector<std::string_view> columns = stride_columns(catalogue);
-  for (const std::string_view column : columns) {
+  for (const std::string_view column : stride_columns(table.measures)) {
     out += ',';
     out += column;
   }
   out += "\r\n";
   std::size_t index = 0;
-  for (const json& stride : *strides) {
-    if (!stride.is_object()) throw ExportError("strides_csv: a stride is not an object");
-    out += std::to_string(index++);
-    for (const std::string_view column : columns) {
-      out += ',';
-      if (const auto it = stride.find(column); it != stride.end()) out += csv_cell(*it, column);
+  for (const Stride& s : table.strides) {
+    if (s.measures.size() != table.measures.size()) {
+      throw ExportError("strides_csv: a stride's measures are not the table's catalogue");
     }
+    out += std::to_string(index++);
+    out += ',' + csv_field(to_string(s.foot));
+    out += ',' + std::to_string(s.pass);
+    out += ',' + std::to_string(s.start_frame);
+    out += ',' + std::to_string(s.end_frame);
+    out += ',' + csv_cell(s.start_s);
+    for (const std::optional<double>& v : s.measures) out += ',' + csv_cell(v);
     out += "\r\n";
   }
   return out;
 }
 
-nlohmann::json fhir_bundle(const nlohmann::json& analysis, const FhirContext& context,
-                           std::span<const StrideMeasure> catalogue) {
-  if (string_at(analysis, {"analyzer", "name"}) != "pose-gait") {
+nlohmann::json fhir_bundle(const GaitResult& result, const FhirContext& context) {
+  if (result.analyzer.name != "pose-gait") {
     throw ExportError("fhir_bundle: only a pose-gait analysis can be exported");
   }
   check_context(context);
-  return BundleBuilder(analysis, context, catalogue).build();
+  return BundleBuilder(result, context).build();
 }
 
 }  // namespace dancer::analysis

@@ -2,7 +2,7 @@
 // tools/fhir_validator/validate.mjs, which runs HL7's R4 JSON Schema, FHIR.js's R4 structure
 // definitions and the R4 invariants they leave out, offline (docs/fhir.md, "Validating"):
 //
-//   EXPECT_TRUE(matches_fhir_r4(analysis::fhir_bundle(analysis, context)));
+//   EXPECT_TRUE(matches_fhir_r4(analysis::fhir_bundle(result, context)));
 //
 // On a mismatch the assertion's message lists every problem the validator found.
 #pragma once

@@ -84,11 +84,12 @@ TEST(MeasureCatalogue, AnAddedMeasureReachesTheTableReportCsvAndFhir) {
       table_json.at("per_side").at("right").at("stride_frequency_hz").at("mean").get<double>(),
       0.909, 1e-9);
 
-  // The writers take the table's JSON as the analyzer stores it.
+  // The writers take the table's JSON as the analyzer stores it, read back with the catalogue.
   json analysis = documented_analysis();
   for (const auto& [key, value] : table_json.items()) analysis[key] = value;
+  const GaitResult result = from_json(analysis, catalogue);
 
-  const std::string csv = strides_csv(analysis, catalogue);
+  const std::string csv = strides_csv(result);
   const std::string header = csv.substr(0, csv.find("\r\n"));
   EXPECT_EQ(header.substr(header.rfind(',') + 1), "stride_frequency_hz") << header;
   const std::string first_row =
@@ -100,7 +101,7 @@ TEST(MeasureCatalogue, AnAddedMeasureReachesTheTableReportCsvAndFhir) {
   context.video_url = "s3://dancer-uploads/uploads/walk.mp4";
   context.video_content_type = "video/mp4";
   context.issued = "2026-11-28T07:10:00Z";
-  const json bundle = fhir_bundle(analysis, context, catalogue);
+  const json bundle = fhir_bundle(result, context);
   const json* observation = nullptr;
   for (const json& entry : bundle.at("entry")) {
     const json& r = entry.at("resource");
@@ -129,8 +130,9 @@ TEST(MeasureCatalogue, AnAddedMeasureReachesTheTableReportCsvAndFhir) {
   // Without the entry, none of them carries it.
   const GaitTable plain = build_gait_table(steady_walk(5));
   EXPECT_THROW(static_cast<void>(plain.left.at("stride_frequency_hz")), std::out_of_range);
-  EXPECT_EQ(strides_csv(analysis).find("stride_frequency_hz"), std::string::npos);
-  EXPECT_EQ(fhir_bundle(analysis, context).dump().find("stride-frequency"), std::string::npos);
+  const GaitResult plain_result = from_json(analysis);
+  EXPECT_EQ(strides_csv(plain_result).find("stride_frequency_hz"), std::string::npos);
+  EXPECT_EQ(fhir_bundle(plain_result, context).dump().find("stride-frequency"), std::string::npos);
   EXPECT_EQ(
       render_clinical_report(analysis, json(), report_context, {}, {}).find("Stride frequency"),
       std::string::npos);
