@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "analysis/pose_gait_analyzer.h"
+#include "gait/gait_result.h"
 #include "support/fhir_validator.h"
 #include "support/results_schema.h"
 #include "support/test_support.h"
@@ -32,6 +33,10 @@ nlohmann::json analyse(const std::string& clip, const std::filesystem::path& rep
   std::cout << clip << ":\n" << summary.dump(1) << "\n";
   // Every result is valid under the results contract (docs/results.schema.json).
   EXPECT_TRUE(dancer::testing::matches_analysis_schema(result.analysis));
+  // A stored result reads back into the typed result it came from (to_json(from_json(a)) == a),
+  // so re-rendering it gives what the analyzer wrote. Any difference, as a JSON Patch.
+  EXPECT_EQ(nlohmann::json::diff(result.analysis, to_json(from_json(result.analysis))),
+            nlohmann::json::array());
   return result.analysis;
 }
 
