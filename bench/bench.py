@@ -652,7 +652,7 @@ def bench_cost(build):
     cmd = [sys.executable, os.path.join(BENCH, "cost", "run.py"), "--build", build, "--out-dir", out_dir,
            "--results", results]
     if SMOKE:
-        cmd += ["--runs", "1", "--models", "lite"]
+        cmd += ["--runs", "1", "--models", "lite", "--loop-runs", "0"]
     subprocess.run(cmd, check=True)
     with open(results) as f:
         return [line for line in f.read().splitlines() if line.startswith("|")]

@@ -105,6 +105,10 @@ def main():
                     help="inference threads per analysis (1: what each job gets from the service's "
                          "defaults on 2 cores, MAX_WORKERS=2)")
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "out", "cost"))
+    ap.add_argument("--loops", type=int, default=3,
+                    help="length of the looped copy, in plays of the input, for the marginal cost")
+    ap.add_argument("--loop-runs", type=int, default=1,
+                    help="runs of each model on the looped copy (0: no marginal cost)")
     ap.add_argument("--lock", help="flock this file while each measured process runs")
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
     args = ap.parse_args()
@@ -147,6 +151,38 @@ def main():
                 print(json.dumps({"model": model, "outputs": name, "round": rnd + 1, "wall_s": round(wall, 2),
                                   "cpu_s": round(cpu, 2), "artifacts": artifacts}), flush=True)
 
+    # The marginal cost: the same walk played --loops times in one file (stream copy), results
+    # only. (CPU(long) - CPU(clip)) / (its extra duration) is what a further minute of video
+    # costs, free of a job's fixed costs; the rest of the clip's CPU is the fixed cost.
+    marginal = []
+    if args.loop_runs > 0 and args.loops > 1:
+        looped = os.path.join(args.out_dir, f"walk_x{args.loops}.mp4")
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", str(args.loops - 1), "-i", video, "-an",
+                        "-c", "copy", looped], check=True)
+        long_info = probe_video(looped)
+        print(f"looped: {long_info}", flush=True)
+        long_runs = {}
+        for rnd in range(args.loop_runs):
+            for model in models:
+                run_dir = os.path.join(args.out_dir, f"{model}-looped-{rnd + 1}")
+                os.makedirs(run_dir, exist_ok=True)
+                stdout_path = os.path.join(args.out_dir, f"{model}-looped-{rnd + 1}.json")
+                cmd = [binary, "analyze", looped, "--report-dir", run_dir, "--model", model,
+                       "--threads", str(args.threads), "--no-overlay"]
+                code, wall, cpu = measure(cmd, args.lock, stdout_path)
+                if code != 0:
+                    with open(stdout_path + ".stderr") as f:
+                        sys.exit(f"{' '.join(cmd)} exited {code}: {f.read()[-2000:]}")
+                long_runs.setdefault(model, []).append(cpu)
+                print(json.dumps({"model": model, "outputs": "results", "video": "looped", "round": rnd + 1,
+                                  "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}), flush=True)
+        for model in models:
+            short = median([r["cpu"] for r in runs[(model, "results")]])
+            long = median(long_runs[model])
+            per_s = (long - short) / (long_info["duration"] - info["duration"])
+            marginal.append({"model": model, "cpu_clip": short, "cpu_long": long, "long_duration": long_info["duration"],
+                             "marginal_per_min": per_s * 60, "fixed_s": short - per_s * info["duration"]})
+
     probe = None
     if os.path.exists(probe_driver):
         # Marginal cost of one probe: (CPU(1 + N) - CPU(1)) / N, free of the process's start.
@@ -170,7 +206,8 @@ def main():
                      "cpu_s_per_video_min": per_min, "video_min_per_core_hour": 3600 / per_min,
                      "artifacts": rs[0]["artifacts"]})
     with open(os.path.join(args.out_dir, "cost.json"), "w") as f:
-        json.dump({"input": info, "source": source_note, "threads": args.threads, "rows": rows, "probe": probe}, f,
+        json.dump({"input": info, "source": source_note, "threads": args.threads, "rows": rows, "marginal": marginal,
+                   "probe": probe}, f,
                   indent=1)
 
     load = os.getloadavg()
@@ -197,6 +234,21 @@ def main():
                      f"**{r['cpu_s_per_video_min']:.0f}** | {r['video_min_per_core_hour']:.0f} |")
     lines += ["", "Artifacts: " + "; ".join(
         f"{described[r['outputs']]}: {', '.join(r['artifacts'])} (+ the JSON on stdout)" for r in rows[:2]) + ".", ""]
+    if marginal:
+        lines += [
+            f"Marginal cost: the same walk played {args.loops} times in one file "
+            f"({marginal[0]['long_duration']:.1f} s, stream copy), results only, {args.loop_runs} run(s). "
+            "The extra CPU over the extra duration is what each further minute of video costs; the rest "
+            "of the clip's CPU is a job's fixed cost (process and sandbox start, model loading, report).",
+            "",
+            f"| model | CPU s, {info['duration']:.1f} s clip (median above) | CPU s, {args.loops}x looped | "
+            "**marginal CPU-s per video-minute** | fixed CPU s per job | video-minutes per core-hour (marginal) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for m in marginal:
+            lines.append(f"| {m['model']} | {m['cpu_clip']:.2f} | {m['cpu_long']:.2f} | **{m['marginal_per_min']:.0f}** | "
+                         f"{m['fixed_s']:.1f} | {3600 / m['marginal_per_min']:.0f} |")
+        lines += [""]
     if probe:
         per_min = probe["cpu_per_probe_s"] / minutes
         lines += [
