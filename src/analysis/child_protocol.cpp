@@ -109,6 +109,7 @@ std::vector<std::string> ChildRequest::to_argv() const {
   if (limits.max_duration_s > 0) add("--max-duration-s", exact(limits.max_duration_s));
   add_number("--max-frames", limits.max_frames);
   if (limits.max_fps > 0) add("--max-fps", exact(limits.max_fps));
+  add_number("--max-height", max_height);
   for (const auto& [name, fd] : outputs) add("--output", name + "=" + std::to_string(fd));
   return argv;
 }
@@ -179,6 +180,9 @@ ChildRequest ChildRequest::from_argv(const std::vector<std::string>& argv) {
       r.limits.max_frames = parse_number<std::int64_t>(value, flag);
     } else if (flag == "--max-fps") {
       r.limits.max_fps = parse_double(value, flag);
+    } else if (flag == "--max-height") {
+      r.max_height = parse_number<int>(value, flag);
+      if (r.max_height < 16) throw std::invalid_argument("child: bad --max-height");
     } else if (flag == "--output") {
       const auto eq = value.find('=');
       if (eq == std::string::npos || eq == 0) throw std::invalid_argument("child: bad --output");

@@ -29,9 +29,9 @@ inline constexpr int kVersion = 1;
 // written once here, by to_argv() on the parent's side and from_argv() on the child's. Every
 // file the child reads or writes is a descriptor number it inherits: it opens nothing by name.
 struct ChildRequest {
-  // "probe", "analyze" or "pose"; or "fork-server", the pre-initialised parent that forks one
-  // child per probe or analysis (sandbox/fork_server.h), with the analyzer, model and threads
-  // it preloads and its control socket.
+  // "probe", "analyze", "pose" or "proxy" (the web-playable copy and poster); or "fork-server", the
+  // pre-initialised parent that forks one child per probe or analysis (sandbox/fork_server.h), with
+  // the analyzer, model and threads it preloads and its control socket.
   std::string mode;
   int input_fd = -1;    // the video
   int control_fd = -1;  // fork-server: the control socket
@@ -56,6 +56,9 @@ struct ChildRequest {
   JobContext job;
   media::DecodeLimits limits;
   std::map<std::string, int> outputs;  // artifact name -> descriptor to write it to
+
+  // proxy: the largest height of its picture (PROXY_MAX_HEIGHT)
+  int max_height = 0;
 
   std::vector<std::string> to_argv() const;
   // Throws std::invalid_argument for anything malformed.

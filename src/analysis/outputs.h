@@ -22,8 +22,12 @@ inline constexpr ArtifactSpec kOverlayArtifact{"overlay.mp4", "video/mp4", true}
 inline constexpr ArtifactSpec kStridesArtifact{"strides.csv", "text/csv; charset=utf-8", false};
 // RFC 6838 media type registered for FHIR JSON (HL7 FHIR R4, http.html#mime-type).
 inline constexpr ArtifactSpec kFhirArtifact{"fhir.json", "application/fhir+json", false};
+// The web-playable copy of the upload and its poster frame (media/proxy.h), made for every
+// upload with a video stream, whatever the analyzer.
+inline constexpr ArtifactSpec kProxyArtifact{"proxy.mp4", "video/mp4", true};
+inline constexpr ArtifactSpec kPosterArtifact{"poster.jpg", "image/jpeg", false};
 inline constexpr ArtifactSpec kArtifacts[] = {kReportArtifact, kOverlayArtifact, kStridesArtifact,
-                                              kFhirArtifact};
+                                              kFhirArtifact,   kProxyArtifact,   kPosterArtifact};
 // The spec of `name`, or null.
 const ArtifactSpec* find_artifact(std::string_view name);
 

@@ -30,6 +30,7 @@ extern "C" {
 #include "media/av_log.h"
 #include "media/metadata.h"
 #include "media/metadata_bounds.h"
+#include "media/proxy.h"
 #include "pose/pose_track.h"
 #include "pose/pose_tracker.h"
 #include "sandbox/fork_server.h"
@@ -281,6 +282,74 @@ class ChildRunner : public AnalysisRunner {
     return result["metadata"];
   }
 
+  // One child of its own for every analyzer (ANALYSIS_COMMAND and the placeholder included,
+  // which run in process and may parse no media), under the analysis' limits: it decodes
+  // the whole video again, which the analysis child of pose-gait could have shared, but a
+  // single path for every upload is simpler to reason about, and a proxy that fails (or is
+  // killed by a limit) leaves the analysis untouched.
+  ProxyFiles make_proxy(const std::filesystem::path& video, const std::filesystem::path& dir,
+                        int max_height, const std::atomic<bool>* cancel) override {
+    analysis::SubprocessOptions options;
+    protocol::ChildRequest child;
+    child.mode = "proxy";
+    child.threads = threads_;
+    child.max_height = max_height;
+    child.max_frame_pixels = probe_.max_frame_pixels;
+    child.limits = content_limits();
+    std::filesystem::create_directories(dir);
+    std::vector<std::pair<std::filesystem::path, OwnedFd>> outputs;
+    for (const analysis::ArtifactSpec& spec :
+         {analysis::kProxyArtifact, analysis::kPosterArtifact}) {
+      const int number = kFirstOutputFd + static_cast<int>(options.inherit_fds.size());
+      auto path = dir / spec.name;
+      OwnedFd fd = open_for_child_output(path, spec.seekable);
+      options.inherit_fds.push_back({number, fd.get()});
+      child.outputs[spec.name] = number;
+      outputs.emplace_back(std::move(path), std::move(fd));
+    }
+    child.input_fd = kFirstOutputFd + static_cast<int>(options.inherit_fds.size());
+    const OwnedFd input = open_input(video);
+    options.inherit_fds.push_back({child.input_fd, input.get()});
+    options.cancel = cancel;
+    const auto server = fork_server();
+    const auto remove_all = [&outputs] {
+      for (const auto& [path, fd] : outputs) {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+      }
+    };
+    nlohmann::json result;
+    try {
+      result = run_sandboxed_child(executable_, child, std::move(options),
+                                   {"proxy", "ANALYSIS_TIMEOUT", analysis_.timeout_seconds,
+                                    "ANALYSIS_MEMORY_LIMIT_MB", analysis_.memory_limit_mb},
+                                   std::chrono::seconds(analysis_.timeout_seconds),
+                                   static_cast<std::uint64_t>(analysis_.timeout_seconds) * 4,
+                                   analysis_.artifact_max_bytes, server.get());
+      for (const auto& [path, fd] : outputs) {
+        check_output_size(path, fd.get(), analysis_.artifact_max_bytes);
+      }
+    } catch (...) {
+      remove_all();  // half a proxy is no proxy
+      throw;
+    }
+    ProxyFiles out;
+    out.summary = result.is_object() ? result.value("proxy", nlohmann::json()) : nullptr;
+    const nlohmann::json written =
+        result.is_object() ? result.value("outputs", nlohmann::json::array()) : nullptr;
+    for (const auto& [path, fd] : outputs) {
+      const std::string name = path.filename().string();
+      if (written.is_array() && std::find(written.begin(), written.end(), name) != written.end()) {
+        out.files.push_back(path);
+      }
+    }
+    if (out.files.size() != outputs.size()) {
+      remove_all();
+      throw AnalysisError(AnalysisErrorCode::kCrashed, "proxy process: malformed result");
+    }
+    return out;
+  }
+
   analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                const std::atomic<bool>* cancel) override {
     check_content_limits(request.metadata, analysis_);
@@ -505,6 +574,41 @@ std::string child_pose(const protocol::ChildRequest& request) {
                                   {"walker_switches", summary.walker_switches}});
 }
 
+std::string child_proxy(const protocol::ChildRequest& request) {
+  analysis::DescriptorOutputs outputs(request.outputs);
+  const std::optional<int> mp4 = outputs.descriptor(analysis::kProxyArtifact.name);
+  if (!mp4 || !outputs.accepts(analysis::kPosterArtifact.name)) {
+    throw AnalysisError(AnalysisErrorCode::kInternal, "no outputs for the proxy");
+  }
+  media::ProxyOptions options;
+  if (request.max_height > 0) options.max_height = request.max_height;
+  options.threads = request.threads;
+  options.limits = request.limits;
+  const media::ProxyResult proxy = media::make_proxy(video_source(request), *mp4, options);
+  outputs.write(analysis::kPosterArtifact.name, proxy.poster_jpeg);
+  nlohmann::json audio = nullptr;
+  if (proxy.audio) {
+    audio = {{"codec", "aac"},
+             {"sample_rate", proxy.audio_sample_rate},
+             {"channels", proxy.audio_channels},
+             {"samples", proxy.audio_samples}};
+  }
+  nlohmann::json summary = {{"width", proxy.width},
+                            {"height", proxy.height},
+                            {"fps", proxy.fps},
+                            {"frames", proxy.frames},
+                            {"duration_s", proxy.duration_s},
+                            {"rotation_degrees", proxy.rotation_degrees},
+                            {"bytes", proxy.bytes},
+                            {"audio", std::move(audio)},
+                            {"poster_time_s", proxy.poster_time_s},
+                            {"poster_bytes", proxy.poster_jpeg.size()}};
+  if (!proxy.audio_note.empty()) summary["audio_note"] = proxy.audio_note;
+  return protocol::encode_result(
+      {{"proxy", std::move(summary)},
+       {"outputs", {analysis::kProxyArtifact.name, analysis::kPosterArtifact.name}}});
+}
+
 std::string child_analyze(const protocol::ChildRequest& child) {
   analysis::AnalysisRequest request;
   request.video = video_source(child);
@@ -666,6 +770,7 @@ std::string child_line(const std::vector<std::string>& args, const ChildModes& e
   if (request.mode == "probe") return child_probe(request);
   if (request.mode == "analyze") return child_analyze(request);
   if (request.mode == "pose") return child_pose(request);
+  if (request.mode == "proxy") return child_proxy(request);
   if (auto extra = extra_modes.find(request.mode); extra != extra_modes.end()) {
     return extra->second(request);
   }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,17 @@ class AnalysisRunner {
   // Throws analysis::AnalysisError (and media::MediaError).
   virtual analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                        const std::atomic<bool>* cancel) = 0;
+
+  // The web-playable copy and poster of `video` (media/proxy.h), written into `dir` as
+  // proxy.mp4 and poster.jpg, whatever the analyzer: parsed in a sandboxed child like the
+  // analysis. Throws like run().
+  struct ProxyFiles {
+    std::vector<std::filesystem::path> files;  // those written, in kArtifacts order
+    nlohmann::json summary;                    // the child's account (size, audio, poster time)
+  };
+  virtual ProxyFiles make_proxy(const std::filesystem::path& video,
+                                const std::filesystem::path& dir, int max_height,
+                                const std::atomic<bool>* cancel) = 0;
 };
 
 // Runs `executable child <request>` as every child of the service runs: the sandbox defaults
@@ -90,7 +102,7 @@ nlohmann::json run_pose_in_child(const std::filesystem::path& video,
                                  const PoseCommandOptions& options, const AnalysisSettings& limits,
                                  std::ostream& out);
 
-// The child's side: `dancer-analysis child probe|analyze|pose ...` (argv after "child",
+// The child's side: `dancer-analysis child probe|analyze|pose|proxy ...` (argv after "child",
 // child_protocol::ChildRequest). Enters the sandbox, does the work, prints one
 // child_protocol line; returns the exit code. `extra_modes` adds modes (test builds only:
 // a probe of what the sandboxed child can reach), run after the same sandbox set-up.

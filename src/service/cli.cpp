@@ -29,6 +29,7 @@
 #include "service/events.h"
 #include "service/logging.h"
 #include "service/report_files.h"
+#include "service/results.h"
 #include "service/service.h"
 #include "store/job_store.h"
 
@@ -133,7 +134,7 @@ std::string video_content_type(const std::filesystem::path& file) {
 // `analyze FILE`: the same sandboxed children the service uses, on a local file.
 int analyze(const std::filesystem::path& file, const std::filesystem::path& report_dir,
             std::optional<double> subject_height, const AnalysisSettings& settings,
-            unsigned report_file_mode) {
+            const ProxySettings& proxy, unsigned report_file_mode) {
   ServiceConfig config;
   config.analysis = settings;
   config.max_workers = 1;  // one analysis: all the cores (unless ANALYSIS_THREADS says)
@@ -162,6 +163,22 @@ int analyze(const std::filesystem::path& file, const std::filesystem::path& repo
     output["analysis"] = result.analysis;
     if (result.report_path) output["report_path"] = result.report_path->string();
     for (const auto& artifact : result.artifacts) output["artifacts"].push_back(artifact.string());
+    // The web-playable copy and poster, as the service makes them after the analysis; their
+    // failure is reported beside the analysis, not instead of it.
+    if (proxy.enabled && !request.report_dir.empty()) {
+      try {
+        const AnalysisRunner::ProxyFiles files =
+            runner->make_proxy(video, request.report_dir, proxy.max_height, nullptr);
+        for (const auto& artifact : files.files) {
+          set_report_file_mode(artifact, report_file_mode);
+          output["artifacts"].push_back(artifact.string());
+        }
+        output["proxy"] = files.summary;
+      } catch (const std::exception& e) {
+        output["proxy"] = {{"error", e.what()}};
+        output["warnings"] = {kProxyFailedWarning};
+      }
+    }
   } catch (const analysis::child_protocol::ChildReportedMediaError& e) {
     output["metadata"] = {{"fallback", e.details()}, {"probe_error", e.what()}};
     output["error"] = {{"code", media::to_string(e.code())}, {"message", e.what()}};
@@ -233,8 +250,8 @@ int run_cli(int argc, char** argv) {
   std::string file, report_dir, subject_height;
   analyze_cmd->add_option("FILE", file)->required();
   analyze_cmd->add_option("--report-dir", report_dir,
-                          "write report.html, overlay.mp4, strides.csv and fhir.json into this "
-                          "directory");
+                          "write report.html, overlay.mp4, strides.csv, fhir.json, proxy.mp4 and "
+                          "poster.jpg into this directory");
   analyze_cmd
       ->add_option("--subject-height-m", subject_height,
                    "subject height in metres, 0.5 to 2.5 (e.g. 1.72)")
@@ -257,6 +274,10 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(0, 64));
   analyze_cmd->add_flag("!--no-overlay", analyze_settings.overlay_video,
                         "do not write overlay.mp4 (the verification video) into --report-dir");
+  ProxySettings analyze_proxy;
+  analyze_cmd->add_flag("!--no-proxy", analyze_proxy.enabled,
+                        "do not write proxy.mp4 and poster.jpg (the web-playable copy and its "
+                        "poster) into --report-dir");
   analyze_cmd->add_option("--model-dir", analyze_settings.pose_model_dir,
                           "directory of the converted models (default: POSE_MODEL_DIR or the "
                           "build's models/)");
@@ -295,7 +316,7 @@ int run_cli(int argc, char** argv) {
         analyze_settings.pose_model_dir = env_dir;
       }
     }
-    return analyze(file, report_dir, height, analyze_settings, report_file_mode);
+    return analyze(file, report_dir, height, analyze_settings, analyze_proxy, report_file_mode);
   }
 
   if (pose_cmd->parsed()) {

@@ -249,6 +249,8 @@ ServiceConfig load_config(const Environment& env) {
   c.analysis.threads = static_cast<int>(r.integer("ANALYSIS_THREADS", 0, 0, 64));
   c.analysis.overlay_video = r.boolean("OVERLAY_VIDEO", true);
   c.analysis.fork_server = r.boolean("ANALYSIS_FORK_SERVER", true);
+  c.proxy.enabled = r.boolean("PROXY_ENABLED", true);
+  c.proxy.max_height = static_cast<int>(r.integer("PROXY_MAX_HEIGHT", 720, 144, 2160));
   c.analysis.max_duration_seconds = static_cast<int>(
       r.integer("ANALYSIS_MAX_DURATION", defaults::kAnalysisMaxDurationSeconds, 1, 86400));
   c.analysis.max_frames =

@@ -137,6 +137,15 @@ struct AnalysisSettings {
   bool fork_server = true;
 };
 
+// The web-playable copy (proxy.mp4) and poster (poster.jpg) made for every upload with a
+// video stream, in a sandboxed child of their own after the analysis (media/proxy.h).
+struct ProxySettings {
+  bool enabled = true;  // PROXY_ENABLED
+  // PROXY_MAX_HEIGHT (144..2160): the picture's largest height after rotation; never scaled
+  // up, the width held to 16:9 of it.
+  int max_height = 720;
+};
+
 // Caps on what probing an untrusted upload may cost (libavformat on hostile input).
 struct ProbeSettings {
   int max_streams = defaults::kProbeMaxStreams;                       // PROBE_MAX_STREAMS
@@ -153,6 +162,7 @@ struct ServiceConfig {
   QueueSettings queue;
   StorageSettings storage;
   AnalysisSettings analysis;
+  ProxySettings proxy;
   std::filesystem::path download_dir = defaults::kDownloadDir;  // DOWNLOAD_DIR
   std::filesystem::path report_dir = defaults::kReportDir;  // REPORT_DIR: HTML reports kept here
   // REPORT_FILE_MODE (octal): mode of the files copied into REPORT_DIR/job-<uuid>/; their

@@ -583,33 +583,74 @@ StagedJob MessageProcessor::analyse_and_stage(const store::Job& job, const Objec
       analyse(job, object, fetched.head, metadata, local, report_dir);
   const double analysis_s = seconds_since(t_analysis);
 
-  // The artifacts the analysis wrote, in its order; only files of a known kind are published.
+  const auto t_proxy = Clock::now();
+  const ProxyStep proxy = make_proxy(job, local, report_dir);
+  const double proxy_s = seconds_since(t_proxy);
+
+  // The artifacts the analysis wrote, in its order, then the proxy's; only files of a known
+  // kind are published.
   std::vector<std::filesystem::path> files;
-  for (const std::filesystem::path& file : analysis.artifacts) {
+  std::vector<std::filesystem::path> written = analysis.artifacts;
+  written.insert(written.end(), proxy.files.begin(), proxy.files.end());
+  for (const std::filesystem::path& file : written) {
     if (analysis::find_artifact(file.filename().string()) != nullptr &&
         std::filesystem::exists(file)) {
       files.push_back(file);
     }
   }
-  const nlohmann::json results = {{"results_version", kResultsVersion},
-                                  {"analysis", analysis.analysis},
-                                  {"object",
-                                   {{"bucket", object.bucket},
-                                    {"key", object.key},
-                                    {"etag", fetched.head.etag},
-                                    {"version_id", fetched.head.version_id},
-                                    {"size_bytes", fetched.downloaded.size},
-                                    {"content_type", fetched.head.content_type}}},
-                                  {"processing",
-                                   {{"worker_id", deps_.worker_id},
-                                    {"download_s", download_s},
-                                    {"metadata_s", metadata_s},
-                                    {"analysis_s", analysis_s},
-                                    {"total_s", 0.0}}}};
+  nlohmann::json results = {{"results_version", kResultsVersion},
+                            {"analysis", analysis.analysis},
+                            {"object",
+                             {{"bucket", object.bucket},
+                              {"key", object.key},
+                              {"etag", fetched.head.etag},
+                              {"version_id", fetched.head.version_id},
+                              {"size_bytes", fetched.downloaded.size},
+                              {"content_type", fetched.head.content_type}}},
+                            {"processing",
+                             {{"worker_id", deps_.worker_id},
+                              {"download_s", download_s},
+                              {"metadata_s", metadata_s},
+                              {"analysis_s", analysis_s},
+                              {"total_s", 0.0}}}};
+  if (deps_.config.proxy.enabled) results["processing"]["proxy_s"] = proxy_s;
+  if (proxy.warning) results["processing"]["warnings"] = {*proxy.warning};
   StagedJob staged = staging_.stage(job.job_uuid, metadata, results, files, seconds_since(t_start));
   spdlog::info("job {}: analysed in {:.2f} s, staged with {} artifact(s) for publishing", job.id,
                analysis_s, staged.artifacts.size());
   return staged;
+}
+
+MessageProcessor::ProxyStep MessageProcessor::make_proxy(const store::Job& job,
+                                                         const std::filesystem::path& local,
+                                                         const std::filesystem::path& report_dir) {
+  ProxyStep step;
+  if (!deps_.config.proxy.enabled) return step;
+  try {
+    AnalysisRunner::ProxyFiles proxy =
+        deps_.analysis.make_proxy(local, report_dir, deps_.config.proxy.max_height, deps_.cancel);
+    step.files = std::move(proxy.files);
+    if (proxy.summary.is_object()) {
+      spdlog::info(
+          "job {}: proxy {}x{}, {} frames, audio {}, {} bytes", job.id,
+          proxy.summary.value("width", 0), proxy.summary.value("height", 0),
+          proxy.summary.value("frames", 0),
+          proxy.summary.contains("audio") && proxy.summary["audio"].is_object() ? "aac" : "none",
+          proxy.summary.value("bytes", 0));
+    }
+  } catch (const analysis::AnalysisError& e) {
+    // Shutdown: the job goes back to the queue as a whole, as for the analysis.
+    if (e.code() == analysis::AnalysisErrorCode::kCancelled) throw;
+    // Anything else, transient faults included: redoing the whole job (its analysis took
+    // minutes) for the convenience copy costs more than it gives. The job completes without
+    // it and says so.
+    spdlog::warn("job {}: no proxy or poster: {}", job.id, e.what());
+    step.warning = kProxyFailedWarning;
+  } catch (const std::exception& e) {
+    spdlog::warn("job {}: no proxy or poster: {}", job.id, e.what());
+    step.warning = kProxyFailedWarning;
+  }
+  return step;
 }
 
 MessageProcessor::Fetched MessageProcessor::fetch(const ObjectCreated& object,

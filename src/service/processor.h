@@ -151,6 +151,15 @@ class MessageProcessor {
                                    const aws::ObjectInfo& head, const nlohmann::json& metadata,
                                    const std::filesystem::path& local,
                                    const std::filesystem::path& report_dir);
+  // The web-playable copy and poster (PROXY_ENABLED), after the analysis. Their failure is
+  // not the job's: it returns no files and the warning proxy_failed. Cancellation (shutdown)
+  // is rethrown.
+  struct ProxyStep {
+    std::vector<std::filesystem::path> files;
+    std::optional<std::string> warning;
+  };
+  ProxyStep make_proxy(const store::Job& job, const std::filesystem::path& local,
+                       const std::filesystem::path& report_dir);
   PublishedArtifacts publish_artifacts(const store::Job& job, const ObjectCreated& object,
                                        const StagedJob& staged, JobAttempt& attempt);
   void record(const store::Job& job, const StagedJob& staged, const PublishedArtifacts& published,

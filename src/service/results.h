@@ -6,6 +6,9 @@
 
 namespace dancer::service {
 
-inline constexpr const char* kResultsVersion = "1.8.0";
+inline constexpr const char* kResultsVersion = "1.9.0";
+
+// processing.warnings: the web-playable copy and poster could not be made (since 1.9.0).
+inline constexpr const char* kProxyFailedWarning = "proxy_failed";
 
 }  // namespace dancer::service

@@ -129,5 +129,30 @@ TEST(ChildProtocol, HostileOutputIsRefusedWithoutHarmingTheParent) {
   }
 }
 
+TEST(ChildProtocol, AProxyRequestCrossesTheCommandLineWhole) {
+  protocol::ChildRequest request;
+  request.mode = "proxy";
+  request.input_fd = 5;
+  request.max_height = 480;
+  request.threads = 2;
+  request.limits.max_frame_pixels = 1000000;
+  request.limits.max_duration_s = 600;
+  request.limits.max_frames = 36000;
+  request.limits.max_fps = 60;
+  request.outputs = {{"proxy.mp4", 3}, {"poster.jpg", 4}};
+  const auto back = protocol::ChildRequest::from_argv(request.to_argv());
+  EXPECT_EQ(back.mode, "proxy");
+  EXPECT_EQ(back.input_fd, 5);
+  EXPECT_EQ(back.max_height, 480);
+  EXPECT_EQ(back.threads, 2);
+  EXPECT_EQ(back.limits.max_duration_s, 600);
+  EXPECT_EQ(back.limits.max_frames, 36000);
+  EXPECT_EQ(back.limits.max_fps, 60);
+  EXPECT_EQ(back.outputs, request.outputs);
+  // A height no picture could be scaled to is refused, not clamped.
+  EXPECT_THROW(protocol::ChildRequest::from_argv({"proxy", "--max-height", "8"}),
+               std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace dancer::analysis

@@ -103,6 +103,8 @@ TEST(ConfigTest, NewSettingsHaveTheirDocumentedDefaults) {
   EXPECT_EQ(c.metadata_max_bytes, 262144u);
   EXPECT_FALSE(c.health_port_explicit);
   EXPECT_EQ(c.download_dir_max_bytes, 0u);
+  EXPECT_TRUE(c.proxy.enabled);
+  EXPECT_EQ(c.proxy.max_height, 720);
 }
 
 TEST(ConfigTest, ReadsTheNewSettings) {
@@ -130,6 +132,10 @@ TEST(ConfigTest, ReadsTheNewSettings) {
   EXPECT_EQ(load_config({{"DATABASE_BUSY_TIMEOUT", "3600"}}).database_busy_timeout,
             std::chrono::seconds(3600));
   EXPECT_EQ(load_config({{"DOWNLOAD_DIR_MIN_FREE", "0"}}).download_dir_min_free_bytes, 0u);
+  const ServiceConfig proxy =
+      load_config({{"PROXY_ENABLED", "false"}, {"PROXY_MAX_HEIGHT", "480"}});
+  EXPECT_FALSE(proxy.proxy.enabled);
+  EXPECT_EQ(proxy.proxy.max_height, 480);
 }
 
 TEST(ConfigTest, AnEmptyHealthPortIsTheImplicitDefault) {
@@ -253,6 +259,9 @@ TEST(ConfigTest, IntegersOutOfRangeOrMalformedAreRejected) {
       {"PROBE_MEMORY_LIMIT_MB", "63"},
       {"PROBE_MEMORY_LIMIT_MB", "1G"},
       {"HEALTH_PORT", "65536"},
+      {"PROXY_MAX_HEIGHT", "100"},
+      {"PROXY_MAX_HEIGHT", "4320"},
+      {"PROXY_ENABLED", "maybe"},
       {"HEALTH_PORT", "99999999999999999999999"},
       {"MAX_WORKERS", "9223372036854775808"},  // 2^63: out of long long's range
       {"SUBJECT_HEIGHT_M", "inf"},

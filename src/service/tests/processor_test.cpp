@@ -12,6 +12,7 @@
 #include "media/metadata.h"
 #include "service/events.h"
 #include "support/fakes.h"
+#include "support/results_schema.h"
 #include "support/test_support.h"
 
 namespace dancer::service {
@@ -246,6 +247,79 @@ TEST_F(ProcessorJob, AnExistingReportDirKeepsItsModeAndAWiderFileModeIsApplied) 
     ASSERT_EQ(::stat(file.parent_path().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0755u) << file.parent_path();
   }
+}
+
+}  // namespace
+}  // namespace dancer::service
+
+namespace dancer::service {
+namespace {
+
+// The web-playable copy and poster (issue 19): made after the analysis for every job,
+// published beside the analysis' files, and never the job's failure.
+TEST_F(ProcessorJob, TheProxyAndPosterArePublishedAfterTheAnalysisFiles) {
+  std::filesystem::path proxy_video;
+  script_->proxy = [&](const std::filesystem::path& video, const std::filesystem::path& dir) {
+    proxy_video = video;
+    AnalysisRunner::ProxyFiles files;
+    for (const char* name : {"proxy.mp4", "poster.jpg"}) {
+      std::ofstream(dir / name) << name;
+      files.files.push_back(dir / name);
+    }
+    return files;
+  };
+  const store::Job job = process({});
+  ASSERT_EQ(job.status, store::JobStatus::kCompleted) << job.error_message;
+  EXPECT_EQ(proxy_video.filename().string().rfind("job-", 0), 0u) << proxy_video;
+  const auto results = nlohmann::json::parse(job.results_json);
+  std::vector<std::string> names;
+  for (const auto& artifact : results["artifacts"]) {
+    names.push_back(artifact["name"]);
+    const std::filesystem::path file = artifact["location"].get<std::string>();
+    EXPECT_EQ(testing::read_file(file), artifact["name"].get<std::string>());
+  }
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"report.html", "strides.csv", "proxy.mp4", "poster.jpg"}));
+  EXPECT_TRUE(results["processing"]["proxy_s"].is_number());
+  EXPECT_FALSE(results["processing"].contains("warnings"));
+  EXPECT_TRUE(testing::matches_results_schema(results));
+}
+
+class ProcessorProxyFailure : public ProcessorJob,
+                              public ::testing::WithParamInterface<analysis::AnalysisErrorCode> {};
+
+// A transient fault (kInternal) too: redoing the whole analysis for the copy is not worth it.
+TEST_P(ProcessorProxyFailure, CompletesTheJobWithTheWarningProxyFailed) {
+  script_->proxy = [](const std::filesystem::path&,
+                      const std::filesystem::path&) -> AnalysisRunner::ProxyFiles {
+    throw analysis::AnalysisError(GetParam(), "proxy process: killed");
+  };
+  const store::Job job = process({});
+  ASSERT_EQ(job.status, store::JobStatus::kCompleted) << job.error_message;
+  EXPECT_EQ(job.retry_count, 0);
+  const auto results = nlohmann::json::parse(job.results_json);
+  EXPECT_EQ(results["processing"]["warnings"], nlohmann::json::array({"proxy_failed"}));
+  EXPECT_EQ(results["artifacts"].size(), 2u);  // the analysis' files only
+  EXPECT_TRUE(testing::matches_results_schema(results));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryClassButCancellation, ProcessorProxyFailure,
+                         ::testing::Values(analysis::AnalysisErrorCode::kCrashed,
+                                           analysis::AnalysisErrorCode::kTimeout,
+                                           analysis::AnalysisErrorCode::kResourceLimit,
+                                           analysis::AnalysisErrorCode::kInternal));
+
+TEST_F(ProcessorJob, WithProxyDisabledNoneIsAskedFor) {
+  config_.proxy.enabled = false;
+  bool asked = false;
+  script_->proxy = [&](const std::filesystem::path&, const std::filesystem::path&) {
+    asked = true;
+    return AnalysisRunner::ProxyFiles{};
+  };
+  const store::Job job = process({});
+  ASSERT_EQ(job.status, store::JobStatus::kCompleted) << job.error_message;
+  EXPECT_FALSE(asked);
+  EXPECT_FALSE(nlohmann::json::parse(job.results_json)["processing"].contains("proxy_s"));
 }
 
 }  // namespace

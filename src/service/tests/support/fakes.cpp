@@ -338,6 +338,13 @@ analysis::AnalysisResult FakeAnalysisRunner::run(const analysis::AnalysisRequest
   return result;
 }
 
+service::AnalysisRunner::ProxyFiles FakeAnalysisRunner::make_proxy(
+    const std::filesystem::path& video, const std::filesystem::path& dir, int /*max_height*/,
+    const std::atomic<bool>* /*cancel*/) {
+  if (script_->proxy) return script_->proxy(video, dir);
+  return {};
+}
+
 // --- FaultyJobStore -----------------------------------------------------------------
 
 void FaultyJobStore::fail_next(const std::string& method, int count, store::StoreErrorCode code) {

@@ -121,6 +121,8 @@ class FakeAnalysisRunner final : public service::AnalysisRunner {
     // When set, run() waits until it turns true or the cancel flag is set (then it
     // throws AnalysisError kCancelled, as the child runner does).
     std::shared_ptr<std::atomic<bool>> hold;
+    // make_proxy(video, dir): unset, no proxy is made (and none fails).
+    std::function<ProxyFiles(const std::filesystem::path&, const std::filesystem::path&)> proxy;
   };
   explicit FakeAnalysisRunner(std::shared_ptr<Script> script,
                               std::shared_ptr<std::atomic<int>> runs)
@@ -129,6 +131,8 @@ class FakeAnalysisRunner final : public service::AnalysisRunner {
                        const std::atomic<bool>* cancel) override;
   analysis::AnalysisResult run(const analysis::AnalysisRequest& request,
                                const std::atomic<bool>* cancel) override;
+  ProxyFiles make_proxy(const std::filesystem::path& video, const std::filesystem::path& dir,
+                        int max_height, const std::atomic<bool>* cancel) override;
 
   static nlohmann::json video_metadata();
 
