@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -61,6 +63,54 @@ TEST(AnalyzeCommand, LeavesTheCallersFileAsItWas) {
   EXPECT_EQ(after.st_uid, before.st_uid);
   EXPECT_EQ(after.st_gid, before.st_gid);
   EXPECT_EQ(after.st_mode, before.st_mode);
+}
+
+// `analyze FILE --report-dir DIR` writes the web-playable copy and poster with the analysis'
+// files (issue 19), made in the sandboxed child from a rotated phone-style clip with sound.
+TEST(AnalyzeCommand, WritesTheProxyAndPosterIntoTheReportDir) {
+  TempDir dir;
+  const auto upright = dir / "upright.mp4";
+  const auto video = dir / "phone.mp4";
+  const std::string ffmpeg = "ffmpeg -nostdin -hide_banner -loglevel error -y ";
+  ASSERT_EQ(run_command(ffmpeg +
+                        "-f lavfi -i testsrc2=size=1280x720:rate=25:duration=2 -f lavfi -i "
+                        "sine=frequency=440:duration=2 -c:v libx264 -preset ultrafast -pix_fmt "
+                        "yuv420p -c:a aac -shortest " +
+                        shell_quote(upright.string()) + " && " + ffmpeg + "-i " +
+                        shell_quote(upright.string()) + " -c copy -metadata:s:v:0 rotate=90 " +
+                        shell_quote(video.string()))
+                .exit_code,
+            0);
+  const auto reports = dir / "reports";
+  const auto out = run_command(shell_quote(ServiceHarness::binary().string()) + " analyze " +
+                               shell_quote(video.string()) + " --analyzer gait --report-dir " +
+                               shell_quote(reports.string()));
+  ASSERT_EQ(out.exit_code, 0) << out.output.substr(0, 500);
+  const auto result = nlohmann::json::parse(out.output);
+  const auto listed = result["artifacts"].get<std::vector<std::string>>();
+  for (const char* name : {"proxy.mp4", "poster.jpg"}) {
+    EXPECT_NE(std::find(listed.begin(), listed.end(), (reports / name).string()), listed.end())
+        << name;
+  }
+  const auto probe =
+      nlohmann::json::parse(run_command("ffprobe -v quiet -print_format json -show_streams " +
+                                        shell_quote((reports / "proxy.mp4").string()))
+                                .output);
+  ASSERT_EQ(probe["streams"].size(), 2u);
+  EXPECT_EQ(probe["streams"][0]["codec_name"], "h264");
+  EXPECT_EQ(probe["streams"][0]["pix_fmt"], "yuv420p");
+  EXPECT_EQ(probe["streams"][0]["width"], 406);  // upright: 720 * 720 / 1280, made even
+  EXPECT_EQ(probe["streams"][0]["height"], 720);
+  EXPECT_EQ(probe["streams"][1]["codec_name"], "aac");
+  const auto poster =
+      nlohmann::json::parse(run_command("ffprobe -v quiet -print_format json -show_streams " +
+                                        shell_quote((reports / "poster.jpg").string()))
+                                .output);
+  EXPECT_EQ(poster["streams"][0]["codec_name"], "mjpeg");
+  EXPECT_EQ(poster["streams"][0]["width"], 406);
+  EXPECT_EQ(poster["streams"][0]["height"], 720);
+  // Frame 17 of 50: the first at or after a third of 2 s.
+  EXPECT_NEAR(result["proxy"]["poster_time_s"].get<double>(), 0.68, 1e-6);
 }
 
 }  // namespace

@@ -102,10 +102,19 @@ TEST(PoseGaitEndToEnd, DefaultAnalyzerCompletesARealWalkWithEventsStridesAndAngl
                           .output);
       EXPECT_EQ(probe["streams"][0]["codec_name"], "h264");
       EXPECT_LE(probe["streams"][0]["height"].get<int>(), 720);
+    } else if (name == "proxy.mp4" || name == "poster.jpg") {
+      // The 1920x1080 walk's web-playable copy and poster: 1280x720.
+      const json probe =
+          json::parse(run_command("ffprobe -v quiet -print_format json -show_streams " +
+                                  shell_quote(local.string()))
+                          .output);
+      EXPECT_EQ(probe["streams"][0]["codec_name"], name == "proxy.mp4" ? "h264" : "mjpeg");
+      EXPECT_EQ(probe["streams"][0]["width"], 1280) << name;
+      EXPECT_EQ(probe["streams"][0]["height"], 720) << name;
     }
   }
-  EXPECT_EQ(names,
-            (std::set<std::string>{"report.html", "overlay.mp4", "strides.csv", "fhir.json"}));
+  EXPECT_EQ(names, (std::set<std::string>{"report.html", "overlay.mp4", "strides.csv", "fhir.json",
+                                          "proxy.mp4", "poster.jpg"}));
 }
 
 }  // namespace

@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "service/events.h"
 #include "synthetic_walker/synthetic_walker.h"
 
+#include "common/sha256.h"
 #include "store/job_store.h"
 #include "support/results_schema.h"
 #include "support/service_harness.h"
@@ -361,6 +364,75 @@ TEST_F(ServiceEndToEnd, RealGaitResultAndReportReachTheDatabaseAndS3) {
   auto report = harness_->s3().head_object(harness_->bucket(), report_key);
   EXPECT_GT(report.size, 1000u);
   EXPECT_NE(report.content_type.find("text/html"), std::string::npos);
+  // The silhouette analyzer's job has the web-playable copy and poster too (issue 19).
+  std::set<std::string> names;
+  for (const json& artifact : results["artifacts"]) names.insert(artifact["name"]);
+  EXPECT_TRUE(names.count("proxy.mp4") && names.count("poster.jpg")) << results["artifacts"];
+}
+
+// Issue 19: a web-playable copy and a poster for every upload, gait or not. With the
+// placeholder analyzer (in process, no media parsed by the service) the proxy still comes from
+// the sandboxed child; both are uploaded, listed, and are what they claim to be.
+TEST_F(ServiceEndToEnd, EveryUploadGetsAWebPlayableProxyAndAPosterInS3) {
+  const auto video = media_ / "phone.mov";
+  ASSERT_EQ(run_command("ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "
+                        "testsrc2=size=1920x1080:rate=30:duration=3 -f lavfi -i "
+                        "sine=frequency=440:sample_rate=48000:duration=3 -c:v libx264 -preset "
+                        "ultrafast -pix_fmt yuv420p -c:a aac -shortest " +
+                        shell_quote(video.string()))
+                .exit_code,
+            0);
+  harness_->env()["RESULTS_PREFIX"] = "results/";
+  harness_->env()["ANALYZER"] = "placeholder";
+  harness_->upload_and_notify(video, "uploads/phone.mov");
+  run_until_empty();
+  auto job = job_for("uploads/phone.mov");
+  ASSERT_TRUE(job);
+  ASSERT_EQ(store::to_string(job->status), "completed") << job->error_message;
+  const json results = json::parse(job->results_json);
+  EXPECT_TRUE(matches_results_schema(results));
+  EXPECT_TRUE(results["processing"]["proxy_s"].is_number());
+  EXPECT_FALSE(results["processing"].contains("warnings")) << results["processing"].dump();
+  const std::string bucket_prefix = "s3://" + harness_->bucket() + "/";
+  std::map<std::string, std::filesystem::path> downloaded;
+  TempDir downloads;
+  for (const json& artifact : results["artifacts"]) {
+    const std::string name = artifact["name"];
+    const std::string key = artifact["location"].get<std::string>().substr(bucket_prefix.size());
+    EXPECT_EQ(key, "results/job-" + job->job_uuid + "/" + name);
+    const auto local = downloads / name;
+    const aws::ObjectInfo stored = harness_->s3().download_to_file(harness_->bucket(), key, local);
+    EXPECT_EQ(stored.content_type, artifact["content_type"]) << name;
+    EXPECT_EQ(artifact["sha256"], common::sha256_file(local).sha256) << name;
+    downloaded[name] = local;
+  }
+  ASSERT_EQ(downloaded.size(), 2u) << results["artifacts"].dump();
+  ASSERT_TRUE(downloaded.count("proxy.mp4"));
+  ASSERT_TRUE(downloaded.count("poster.jpg"));
+
+  const json proxy = ffprobe(downloaded["proxy.mp4"]);
+  EXPECT_NE(proxy["format"]["format_name"].get<std::string>().find("mp4"), std::string::npos);
+  std::map<std::string, json> streams;
+  for (const json& stream : proxy["streams"]) streams[stream["codec_type"]] = stream;
+  ASSERT_EQ(streams.count("video"), 1u);
+  ASSERT_EQ(streams.count("audio"), 1u);
+  EXPECT_EQ(streams["video"]["codec_name"], "h264");
+  EXPECT_EQ(streams["video"]["pix_fmt"], "yuv420p");
+  EXPECT_EQ(streams["video"]["width"], 1280);
+  EXPECT_EQ(streams["video"]["height"], 720);
+  EXPECT_EQ(streams["audio"]["codec_name"], "aac");
+  EXPECT_NEAR(std::stod(proxy["format"]["duration"].get<std::string>()), 3.0, 0.05);
+  const auto boxes = mp4_top_level_boxes(downloaded["proxy.mp4"]);
+  const auto at = [&boxes](const char* type) {
+    return std::find(boxes.begin(), boxes.end(), type) - boxes.begin();
+  };
+  EXPECT_LT(at("moov"), at("mdat")) << "not faststart";
+
+  const json poster = ffprobe(downloaded["poster.jpg"]);
+  ASSERT_EQ(poster["streams"].size(), 1u);
+  EXPECT_EQ(poster["streams"][0]["codec_name"], "mjpeg");
+  EXPECT_EQ(poster["streams"][0]["width"], 1280);
+  EXPECT_EQ(poster["streams"][0]["height"], 720);
 }
 
 TEST_F(ServiceEndToEnd, ObjectsOverMaxFileSizeAreRejectedBeforeDownload) {
