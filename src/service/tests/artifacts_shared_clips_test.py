@@ -21,7 +21,10 @@ Then, against the analysis JSON the command printed:
   * fhir.json: valid R4 by tools/fhir_validator/validate.mjs; the cadence and walking-speed
     Observations equal the analysis (or carry dataAbsentReason where it is null); the
     DiagnosticReport's presented form is report.html, byte for byte, with its SHA-1;
-  * strides.csv: one row per analysis.strides entry, every cell equal to the JSON's.
+  * strides.csv: one row per analysis.strides entry, every cell equal to the JSON's;
+  * proxy.mp4 and poster.jpg (issue 19): H.264 yuv420p at most 720 lines, as many frames and as
+    long as the source, AAC exactly when the source has sound, moov before mdat; the poster a
+    JPEG of the proxy's size.
 "Drawn" means the overlay's pixel differs from the source frame decoded and scaled as the
 renderer does (swscale bilinear), so colours of the scene itself never count.
 Screenshots, the PDF, the artifacts and the JSON of each clip stay in --out-dir/<clip>/.
@@ -133,6 +136,49 @@ def top_level_boxes(path):
             boxes.append(kind)
             pos += size
     return boxes
+
+
+# ----------------------------------------------------------------------- proxy.mp4, poster.jpg
+
+
+def check_proxy(name, out, source):
+    """The web-playable copy: H.264 yuv420p, at most 720 high, upright (the source's shown size
+    scaled down), as many frames and as long as the source (within a frame), AAC when the
+    source has sound, faststart; the poster a JPEG of the same size."""
+    proxy = os.path.join(out, "proxy.mp4")
+    streams = json.loads(run(["ffprobe", "-v", "error", "-show_entries",
+                              "stream=codec_type,codec_name,pix_fmt,width,height", "-of", "json",
+                              proxy], stdout=subprocess.PIPE).stdout)["streams"]
+    kinds = {s["codec_type"]: s for s in streams}
+    video = kinds.get("video", {})
+    check(video.get("codec_name") == "h264" and video.get("pix_fmt") == "yuv420p",
+          f"{name}: proxy video {video}")
+    src = probe_video(source, count=False)
+    src_audio = run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries",
+                     "stream=codec_name", "-of", "csv=p=0", source],
+                    stdout=subprocess.PIPE).stdout.strip()
+    check(("audio" in kinds) == bool(src_audio), f"{name}: proxy audio {kinds.get('audio')}")
+    if "audio" in kinds:
+        check(kinds["audio"]["codec_name"] == "aac", f"{name}: proxy audio {kinds['audio']}")
+    check(video.get("height", 0) <= 720 and video.get("height", 0) % 2 == 0
+          and video.get("width", 0) % 2 == 0, f"{name}: proxy size {video}")
+    counted = probe_video(proxy)
+    source_frames = int(probe_video(source).get("nb_read_frames", 0))
+    check(abs(int(counted.get("nb_read_frames", 0)) - source_frames) <= 1,
+          f"{name}: proxy {counted.get('nb_read_frames')} frames, source {source_frames}")
+    check(abs(float(counted["duration"]) - float(src["duration"])) <= 1.5 / 30,
+          f"{name}: proxy {counted['duration']} s, source {src['duration']} s")
+    boxes = top_level_boxes(proxy)
+    check("moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat"),
+          f"{name}: proxy boxes {boxes}")
+    poster = json.loads(run(["ffprobe", "-v", "error", "-show_entries",
+                             "stream=codec_name,width,height", "-of", "json",
+                             os.path.join(out, "poster.jpg")],
+                            stdout=subprocess.PIPE).stdout)["streams"][0]
+    check(poster.get("codec_name") == "mjpeg" and poster.get("width") == video.get("width")
+          and poster.get("height") == video.get("height"), f"{name}: poster {poster}")
+    return {"size": f"{video.get('width')}x{video.get('height')}", "audio": "audio" in kinds,
+            "bytes": os.path.getsize(proxy)}
 
 
 def timeline_height(picture_height):
@@ -528,7 +574,8 @@ def check_clip(args, clip, work):
     t = time.monotonic()
     analysis = result["analysis"]
     artifacts = {os.path.basename(p) for p in result.get("artifacts", [])}
-    check(artifacts == {"report.html", "overlay.mp4", "strides.csv", "fhir.json"},
+    check(artifacts == {"report.html", "overlay.mp4", "strides.csv", "fhir.json", "proxy.mp4",
+                        "poster.jpg"},
           f"{name}: artifacts {sorted(artifacts)}")
     check(result.get("report_path") == os.path.join(os.path.abspath(out), "report.html"),
           f"{name}: report_path {result.get('report_path')}")
@@ -546,6 +593,7 @@ def check_clip(args, clip, work):
                                                   "absent")}
     summary["overlay"] = check_overlay(name, os.path.join(out, "overlay.mp4"), source,
                                        analysis, track)
+    summary["proxy"] = check_proxy(name, out, source)
     with open(os.path.join(out, "report.html"), "rb") as f:
         html = f.read()
     summary["fhir_observations"] = check_fhir(name, os.path.join(out, "fhir.json"),
