@@ -289,6 +289,11 @@ long proxy_peak_rss_kib(const std::filesystem::path& source, const std::filesyst
 }
 
 TEST(Proxy, MemoryStaysFlatWithTheLengthOfTheVideo) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (256 MB), so peak RSS grows with the
+  // allocations made, not with what is held: 47 MB more for the long clip there.
+  GTEST_SKIP() << "peak RSS is not what is held under AddressSanitizer";
+#endif
   TempDir dir;
   const auto short_clip = make_clip(dir, "short.mp4", "size=640x360:rate=30:duration=3",
                                     "frequency=440:sample_rate=48000:duration=3", "-shortest");
