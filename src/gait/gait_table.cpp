@@ -39,15 +39,15 @@ std::optional<double> in_metres(std::optional<double> body_heights,
 
 // Each measure of the catalogue over one foot's strides: the measured ones from the strides'
 // values, the metres ones scaled from the body heights (the CV only once there is a scale).
-SideSummary summarise(const std::vector<Stride>& strides, Foot foot, int min_strides,
-                      std::span<const StrideMeasure> catalogue,
+SideSummary summarise(const std::vector<Stride>& strides, Foot foot, bool steady_only,
+                      int min_strides, std::span<const StrideMeasure> catalogue,
                       std::optional<double> subject_height_m) {
   SideSummary measured;
   for (const StrideMeasure& m : catalogue) {
     if (m.value == nullptr) continue;
     std::vector<double> values;
     for (const Stride& s : strides) {
-      if (s.foot != foot) continue;
+      if (s.foot != foot || (steady_only && s.phase != GaitPhase::kSteady)) continue;
       if (const auto v = m.value(s)) values.push_back(*v);
     }
     measured.names.emplace_back(m.key);
@@ -141,6 +141,14 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
     Stride s;
     s.foot = start.foot;
     s.pass = start.pass;
+    for (const FootEvent* e : {&start, &mid, end}) {
+      if (e->phase != GaitPhase::kSteady) s.phase = e->phase;
+    }
+    for (const auto* toe_offs : {&other_to, &own_to}) {
+      for (const FootEvent* e : *toe_offs) {
+        if (e->phase != GaitPhase::kSteady) s.phase = e->phase;
+      }
+    }
     s.start_frame = start.frame;
     s.end_frame = end->frame;
     s.start_s = start.time_s;
@@ -177,8 +185,25 @@ GaitTable build_gait_table(const KeypointGait& gait, std::optional<double> subje
                              : in_metres(scaled_measure(m, catalogue).value(s), subject_height_m));
     }
   }
-  out.left = summarise(out.strides, Foot::kLeft, config.min_strides, catalogue, subject_height_m);
-  out.right = summarise(out.strides, Foot::kRight, config.min_strides, catalogue, subject_height_m);
+  // Steady-state means: the strides of gait initiation and termination are left out when
+  // enough steady ones remain on each side; a short walk from standing to standing may have
+  // none, and its means then rest on every stride, with a warning.
+  const auto steady_strides = [&](Foot foot) {
+    return std::count_if(out.strides.begin(), out.strides.end(), [&](const Stride& s) {
+      return s.foot == foot && s.phase == GaitPhase::kSteady;
+    });
+  };
+  const bool steady_only = steady_strides(Foot::kLeft) >= config.min_strides &&
+                           steady_strides(Foot::kRight) >= config.min_strides;
+  out.means_over = steady_only ? "steady_strides" : "all_strides";
+  if (!steady_only && std::any_of(out.strides.begin(), out.strides.end(),
+                                  [](const Stride& s) { return s.phase != GaitPhase::kSteady; })) {
+    out.warnings.emplace_back("start_stop_strides_in_means");
+  }
+  out.left = summarise(out.strides, Foot::kLeft, steady_only, config.min_strides, catalogue,
+                       subject_height_m);
+  out.right = summarise(out.strides, Foot::kRight, steady_only, config.min_strides, catalogue,
+                        subject_height_m);
   for (const auto& [side, name] : {std::pair{&out.left, "too_few_strides_left"},
                                    std::pair{&out.right, "too_few_strides_right"}}) {
     // Any of the side's values null for lack of strides (a stride without its toe-offs counts
@@ -228,6 +253,7 @@ nlohmann::ordered_json to_json(const GaitTable& table) {
     nlohmann::ordered_json o;
     o["foot"] = to_string(s.foot);
     o["pass"] = s.pass;
+    o["phase"] = to_string(s.phase);
     o["start_frame"] = s.start_frame;
     o["end_frame"] = s.end_frame;
     o["start_s"] = number(s.start_s);
@@ -252,6 +278,7 @@ nlohmann::ordered_json to_json(const GaitTable& table) {
   j["cadence_steps"] = table.cadence_steps;
   j["cadence_method"] = table.cadence_method.empty() ? nlohmann::ordered_json(nullptr)
                                                      : nlohmann::ordered_json(table.cadence_method);
+  j["means_over"] = table.means_over;
   j["walking_speed"] = {{"body_heights_per_s", number(table.speed_body_heights_per_s)},
                         {"m_per_s", number(table.speed_m_per_s)},
                         {"passes", table.speed_passes}};

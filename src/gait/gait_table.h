@@ -37,6 +37,9 @@ namespace dancer::analysis {
 struct Stride {
   Foot foot = Foot::kLeft;
   std::size_t pass = 0;
+  // The walk's phase it lies in: initiation or termination when any of its events does
+  // (gait_keypoints.h, GaitPhase), else steady.
+  GaitPhase phase = GaitPhase::kSteady;
   std::int64_t start_frame = 0;
   std::int64_t end_frame = 0;
   double start_s = 0;
@@ -82,6 +85,11 @@ struct GaitTable {
   std::optional<double> cadence_steps_per_min;
   int cadence_steps = 0;
   std::string cadence_method;  // KeypointGait::cadence_method; empty (null) without a cadence
+  // Which strides the per-side means rest on: "steady_strides" (the strides of gait initiation
+  // and termination left out, as steady-state gait analysis requires) when each side has at
+  // least the minimum of steady strides, else "all_strides" (warning
+  // "start_stop_strides_in_means" when some of them are not steady).
+  std::string means_over = "steady_strides";
   // The pelvis's travel over the passes' duration (each pass's speed weighted by its time);
   // null without a measured stride.
   std::optional<double> speed_body_heights_per_s;
@@ -94,7 +102,7 @@ struct GaitTable {
   std::optional<double> symmetry_swing;
   std::optional<double> symmetry_step_length;
   // "too_few_strides_left", "too_few_strides_right": some of the side's values rest on fewer
-  // strides than the minimum and are null.
+  // strides than the minimum and are null; "start_stop_strides_in_means" (see means_over).
   std::vector<std::string> warnings;
 };
 

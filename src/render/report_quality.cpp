@@ -46,6 +46,11 @@ constexpr WarningText kWarnings[] = {
      "Some right-side values rest on fewer than 3 strides and are not reported; symmetry indices "
      "that need them are missing too.",
      "Record more passes so that each side has at least 3 (better 5 or more) strides."},
+    {"start_stop_strides_in_means",
+     "Fewer than 3 strides of steady walking on a side: the averages include the first steps "
+     "from standing and the last before stopping, which are shorter and slower.",
+     "Ask for a longer walk: start walking before entering the picture and keep going until "
+     "after leaving it, or record several passes."},
     {"backward_walking",
      "A pass was walked backward. Its events are the feet's extremes as in forward walking, "
      "which no published validation covers.",

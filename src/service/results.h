@@ -6,7 +6,7 @@
 
 namespace dancer::service {
 
-inline constexpr const char* kResultsVersion = "1.9.0";
+inline constexpr const char* kResultsVersion = "1.10.0";
 
 // processing.warnings: the web-playable copy and poster could not be made (since 1.9.0).
 inline constexpr const char* kProxyFailedWarning = "proxy_failed";

@@ -76,9 +76,10 @@ TEST(EventConfidence, EventsInTheResultsCarryTheirEvidence) {
   e.visibility = 0.4567;
   e.prominence_body_heights = 0.12345;
   e.low_confidence = true;
+  e.phase = GaitPhase::kTermination;
   EXPECT_EQ(to_json(e).dump(),
             R"({"foot":"right","type":"toe_off","frame":109,"time_s":3.633,"visibility":0.46,)"
-            R"("prominence_body_heights":0.123,"low_confidence":true})");
+            R"("prominence_body_heights":0.123,"low_confidence":true,"phase":"termination"})");
 }
 
 constexpr const char* kKevin1 = "videos/side_gaitcdio_4markerskevin1.mp4";

@@ -140,6 +140,51 @@ TEST(GaitTable, SymmetricGaitGivesExactPhases) {
   EXPECT_TRUE(j["cadence_steps_per_min"].is_null());  // the events' builder gave none
 }
 
+// Steady-state means: a walk of 8 strides whose first two seconds (initiation) have shorter,
+// slower strides of 1.4 s; the means rest on the steady 1.0 s strides alone while each side
+// keeps 3, and on every stride, with a warning, when too few remain.
+TEST(GaitTable, MeansLeaveOutTheStridesOfInitiationAndTermination) {
+  KeypointGait g = walk(8, 0.5, 0.6, 0.35, 0.35);
+  // Slow the first two strides of each foot to 1.4 s: every event before 2 s is moved back
+  // proportionally and marked as gait initiation; later events move by the 0.8 s added.
+  for (FootEvent& e : g.events) {
+    if (e.time_s < 2) {
+      e.time_s *= 1.4;
+      e.phase = GaitPhase::kInitiation;
+    } else {
+      e.time_s += 0.8;
+    }
+    e.frame = std::lround(e.time_s * 30);
+  }
+  g.passes[0].end_s = 8.8;
+  const auto steady = build_gait_table(g);
+  EXPECT_EQ(steady.means_over, "steady_strides");
+  EXPECT_TRUE(steady.warnings.empty());
+  int initiation = 0;
+  for (const Stride& s : steady.strides) initiation += s.phase == GaitPhase::kInitiation;
+  EXPECT_EQ(
+      initiation,
+      4);  // left 0-1.4, 1.4-2.8 (ends at a steady contact, starts in it); right 0.7-2.1, 2.1-3.3
+  EXPECT_NEAR(*steady.left.at("stride_time_s").mean, 1.0, 1e-9);
+  EXPECT_NEAR(*steady.right.at("stride_time_s").mean, 1.0, 1e-9);
+  EXPECT_EQ(steady.left.at("stride_time_s").n, 6);
+  const auto j = to_json(steady);
+  EXPECT_EQ(j["means_over"], "steady_strides");
+  EXPECT_EQ(j["strides"][0]["phase"], "initiation");
+  EXPECT_EQ(j["strides"].back()["phase"], "steady");
+
+  // Mark all but two strides per side as termination too: too few steady strides remain.
+  KeypointGait short_walk = g;
+  for (FootEvent& e : short_walk.events) {
+    if (e.time_s > 5) e.phase = GaitPhase::kTermination;
+  }
+  const auto all = build_gait_table(short_walk);
+  EXPECT_EQ(all.means_over, "all_strides");
+  EXPECT_EQ(all.warnings, std::vector<std::string>{"start_stop_strides_in_means"});
+  EXPECT_EQ(all.left.at("stride_time_s").n, 8);
+  EXPECT_GT(*all.left.at("stride_time_s").mean, 1.0);
+}
+
 TEST(GaitTable, AsymmetricGaitGivesRobinsonIndices) {
   // Left steps 0.55 s and 0.40 H, right 0.45 s and 0.30 H; the left toe leaves 0.55 s after
   // the left contact.
