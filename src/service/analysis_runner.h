@@ -1,10 +1,10 @@
-// Runs the work on one downloaded, untrusted video: probing its metadata and analysing it.
-// Every parse of untrusted bytes happens in a child process of our own executable
-// (`dancer-analysis child probe|analyze`) that is sandboxed (sandbox/sandbox.h) and
-// resource-limited, so a hostile file can exhaust or crash only that child, never the
-// service. The child's typed result comes back through analysis/child_protocol.h.
+// Runs the work on one downloaded, untrusted video: probing its metadata, analysing it and
+// making its web-playable copy and poster. Every parse of untrusted bytes happens in a child
+// process of our own executable (`dancer-analysis child probe|analyze|proxy`) that is sandboxed
+// (sandbox/sandbox.h) and resource-limited, so a hostile file can exhaust or crash only that child,
+// never the service. The child's typed result comes back through analysis/child_protocol.h.
 // ANALYSIS_COMMAND and the placeholder analyzer run the analysis step in process (they parse
-// no media themselves), after the same sandboxed probe.
+// no media themselves), after the same sandboxed probe and before the same sandboxed proxy.
 #pragma once
 
 #include <atomic>
