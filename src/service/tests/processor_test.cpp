@@ -132,7 +132,8 @@ class ProcessorJob : public ::testing::Test {
   }
 
   // Uploads "uploads/walk.mp4" with this x-amz-meta-* and processes its notification.
-  store::Job process(std::map<std::string, std::string> metadata) {
+  store::Job process(std::map<std::string, std::string> metadata,
+                     MessageAction expected = MessageAction::kDelete) {
     objects_.put("dancer-uploads", "uploads/walk.mp4", "video bytes", "etag-1",
                  std::move(metadata));
     auto objects = objects_.connect();
@@ -148,7 +149,7 @@ class ProcessorJob : public ::testing::Test {
     message.body =
         make_object_created_body("dancer-uploads", "uploads/walk.mp4", 11, "etag-1", "us-east-1");
     message.approximate_receive_count = 1;
-    EXPECT_EQ(processor.process(message).action, MessageAction::kDelete);
+    EXPECT_EQ(processor.process(message).action, expected);
     const auto jobs = store_->list_jobs(10);
     EXPECT_EQ(jobs.size(), 1u);
     return jobs.empty() ? store::Job{} : jobs.front();
@@ -308,6 +309,17 @@ INSTANTIATE_TEST_SUITE_P(EveryClassButCancellation, ProcessorProxyFailure,
                                            analysis::AnalysisErrorCode::kTimeout,
                                            analysis::AnalysisErrorCode::kResourceLimit,
                                            analysis::AnalysisErrorCode::kInternal));
+
+// Shutdown during the proxy: the job is not completed without it, its message goes back.
+TEST_F(ProcessorJob, ShutdownDuringTheProxyReturnsTheMessageAndCompletesNothing) {
+  script_->proxy = [](const std::filesystem::path&,
+                      const std::filesystem::path&) -> AnalysisRunner::ProxyFiles {
+    throw analysis::AnalysisError(analysis::AnalysisErrorCode::kCancelled, "cancelled");
+  };
+  const store::Job job = process({}, MessageAction::kReturnNow);
+  EXPECT_NE(job.status, store::JobStatus::kCompleted);
+  EXPECT_EQ(job.retry_count, 0);
+}
 
 TEST_F(ProcessorJob, WithProxyDisabledNoneIsAskedFor) {
   config_.proxy.enabled = false;
