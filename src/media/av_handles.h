@@ -3,6 +3,7 @@
 // also when an exception leaves the scope.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -71,6 +72,23 @@ inline std::string av_error_text(int error) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
   av_strerror(error, text, sizeof text);
   return text;
+}
+
+// An image encoder's (PNG, MJPEG) one frame in, its one packet out, flushed. Returns the
+// packet's bytes; on failure `error` holds the AVERROR of the call that failed (else 0).
+inline std::string encode_single_frame(AVCodecContext* ctx, const AVFrame* frame, int& error) {
+  PacketPtr packet(av_packet_alloc());
+  if (!packet) {
+    error = AVERROR(ENOMEM);
+    return {};
+  }
+  error = avcodec_send_frame(ctx, frame);
+  if (error >= 0) error = avcodec_send_frame(ctx, nullptr);
+  if (error >= 0) error = avcodec_receive_packet(ctx, packet.get());
+  if (error < 0) return {};
+  error = 0;
+  return std::string(reinterpret_cast<const char*>(packet->data),
+                     static_cast<std::size_t>(packet->size));
 }
 
 }  // namespace dancer::media

@@ -19,8 +19,7 @@ std::string encode_jpeg(const std::uint8_t* bgr, int width, int height, int stri
   if (codec == nullptr) throw MediaError(MediaErrorCode::kUnsupported, "no JPEG encoder");
   CodecContextPtr ctx(avcodec_alloc_context3(codec));
   FramePtr frame(av_frame_alloc());
-  PacketPtr packet(av_packet_alloc());
-  if (!ctx || !frame || !packet) throw MediaError(MediaErrorCode::kIo, "out of memory");
+  if (!ctx || !frame) throw MediaError(MediaErrorCode::kIo, "out of memory");
   // The MJPEG encoder takes full-range ("J") YUV; JFIF's matrix is BT.601.
   ctx->width = width;
   ctx->height = height;
@@ -55,14 +54,11 @@ std::string encode_jpeg(const std::uint8_t* bgr, int width, int height, int stri
   const std::uint8_t* src[4] = {bgr, nullptr, nullptr, nullptr};
   const int src_stride[4] = {stride, 0, 0, 0};
   sws_scale(sws.get(), src, src_stride, 0, height, frame->data, frame->linesize);
-  err = avcodec_send_frame(ctx.get(), frame.get());
-  if (err >= 0) err = avcodec_send_frame(ctx.get(), nullptr);
-  if (err >= 0) err = avcodec_receive_packet(ctx.get(), packet.get());
+  std::string bytes = encode_single_frame(ctx.get(), frame.get(), err);
   if (err < 0) {
     throw MediaError(MediaErrorCode::kInvalidData, "JPEG encoding failed: " + av_error_text(err));
   }
-  return std::string(reinterpret_cast<const char*>(packet->data),
-                     static_cast<std::size_t>(packet->size));
+  return bytes;
 }
 
 }  // namespace dancer::media

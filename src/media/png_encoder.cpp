@@ -21,8 +21,7 @@ std::string encode_png(const std::uint8_t* pixels, int width, int height, int st
   if (codec == nullptr) throw MediaError(MediaErrorCode::kUnsupported, "no PNG encoder");
   CodecContextPtr ctx(avcodec_alloc_context3(codec));
   FramePtr frame(av_frame_alloc());
-  PacketPtr packet(av_packet_alloc());
-  if (!ctx || !frame || !packet) throw MediaError(MediaErrorCode::kIo, "out of memory");
+  if (!ctx || !frame) throw MediaError(MediaErrorCode::kIo, "out of memory");
   const AVPixelFormat format = channels == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
   ctx->width = width;
   ctx->height = height;
@@ -56,14 +55,11 @@ std::string encode_png(const std::uint8_t* pixels, int width, int height, int st
       out[2] = in[0];
     }
   }
-  err = avcodec_send_frame(ctx.get(), frame.get());
-  if (err >= 0) err = avcodec_send_frame(ctx.get(), nullptr);
-  if (err >= 0) err = avcodec_receive_packet(ctx.get(), packet.get());
+  std::string bytes = encode_single_frame(ctx.get(), frame.get(), err);
   if (err < 0) {
     throw MediaError(MediaErrorCode::kInvalidData, "PNG encoding failed: " + av_error_text(err));
   }
-  return std::string(reinterpret_cast<const char*>(packet->data),
-                     static_cast<std::size_t>(packet->size));
+  return bytes;
 }
 
 }  // namespace dancer::media
