@@ -523,7 +523,9 @@ def run_consumer(emu, build, impl, workers, objects, analyzer="placeholder", per
                 "SQS_VISIBILITY_TIMEOUT": "300", "DOWNLOAD_DIR": os.path.join(work, "dl"),
                 "REPORT_DIR": os.path.join(work, "reports"), "DATABASE_URL": f"sqlite:///{db}",
                 "LOG_LEVEL": "WARNING", "LOG_FILE": "", "HEALTH_PORT": "0", "ANALYZER": analyzer,
-                "CLEANUP_AFTER_PROCESSING": "true", "STATS_INTERVAL": "3600"})
+                "CLEANUP_AFTER_PROCESSING": "true", "STATS_INTERVAL": "3600",
+                # The seed makes no browser proxy or poster; like for like, neither does dancer.
+                "PROXY_ENABLED": "false"})
     if impl == "dancer-exec":
         env["ANALYSIS_FORK_SERVER"] = "false"  # each probe's child executed afresh
     if impl.startswith("dancer"):
