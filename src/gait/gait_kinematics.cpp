@@ -344,10 +344,11 @@ nlohmann::ordered_json to_json(const GaitKinematics& k, const KinematicsConfig& 
   nlohmann::ordered_json j;
   j["method"] = "2d_sagittal";
   j["limits"] = kKinematicsLimits;
-  j["conventions"] = {
-      {"hip", "thigh (hip to knee) against the trunk line (shoulders to hips); + flexion"},
-      {"knee", "shank (knee to ankle) against the thigh's line; + flexion, 0 straight"},
-      {"ankle", "foot (heel to foot index) against the shank's perpendicular; + dorsiflexion"}};
+  nlohmann::ordered_json conventions;
+  for (Joint joint : kJoints) {
+    conventions[to_string(joint)] = std::string(kAngleConventions[index_of(joint)]);
+  }
+  j["conventions"] = conventions;
   j["units"] = "deg";
   j["lowpass_hz"] = config.lowpass_hz;
   const auto angle = [](std::optional<double> v) { return common::json_number(v, 10); };

@@ -120,6 +120,12 @@ inline constexpr std::string_view kKinematicsLimits =
     "pose model places joint centres from appearance, not from markers on bony landmarks, "
     "so offsets of several degrees from motion capture are expected.";
 
+// The results contract's kinematics.conventions: each joint's angle in words, by Joint.
+inline constexpr std::array<std::string_view, 3> kAngleConventions = {
+    "thigh (hip to knee) against the trunk line (shoulders to hips); + flexion",
+    "shank (knee to ankle) against the thigh's line; + flexion, 0 straight",
+    "foot (heel to foot index) against the shank's perpendicular; + dorsiflexion"};
+
 // The results contract's "kinematics": method, limits, conventions, per_frame (null without a
 // pass), cycles per side (101-sample mean and SD, null below the minimum strides) and peaks per
 // side ({mean, sd, n}); degrees rounded to 0.1.
