@@ -189,7 +189,6 @@ void PoseGaitAnalyzer::render(const AnalysisRequest& request, GaitResult& measur
   }
 
   result.analysis = to_json(measured);
-  const nlohmann::json& analysis_json = result.analysis;
 
   // One processing time for the report's header and the bundle's `issued`.
   const auto processed_at = std::chrono::system_clock::now();
@@ -207,8 +206,7 @@ void PoseGaitAnalyzer::render(const AnalysisRequest& request, GaitResult& measur
         request.job.object_name.empty() ? request.video.name() : request.job.object_name;
     context.processed_at = processed_at;
     if (!request.job.job_id.empty()) context.job_id = request.job.job_id;
-    report_html =
-        render_clinical_report(analysis_json, request.metadata, context, key_frames, signals);
+    report_html = render_clinical_report(measured, request.metadata, context, key_frames, signals);
     outputs->write(kReportArtifact.name, report_html);
     written(kReportArtifact);
     if (outputs == &directory) result.report_path = request.report_dir / kReportArtifact.name;

@@ -6,11 +6,14 @@
 // signals the events were found in, key frames, what limited the recording and how to film
 // better, the method and its limits, and the references.
 //
-// Every figure drawn from the results carries `data-metric` (its path in results_json's
+// The report reads the typed result (gait/gait_result.h), not the JSON written from it: the
+// table as reported (reported_table) and the warnings as listed (quality_warnings), as to_json
+// does. Every figure drawn from the results carries `data-metric` (its path in results_json's
 // `analysis`, e.g. "per_side.left.stride_time_s.mean", or "summary.<field>" for a mean over
-// the strides) and `data-value` (the number as JSON writes it, or "null"), so a test can
-// compare the page with the results. A value the analysis left null is shown as "—" with the
-// reason. The page prints on A4 (@page) without cutting tables or figures.
+// the strides) and `data-value` (the number as to_json writes that field: rounded as there and
+// dumped as nlohmann::json dumps it, or "null"), so a test can compare the page with the
+// results. A value the analysis left null is shown as "—" with the reason. The page prints on
+// A4 (@page) without cutting tables or figures.
 #pragma once
 
 #include <array>
@@ -23,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gait/gait_result.h"
 #include "gait/measures.h"
 #include "render/report_types.h"
 
@@ -65,9 +69,11 @@ std::span<const ReportCitation> report_citations();
 // metadata (ffprobe-style JSON) format.tags.creation_time, when present.
 std::optional<std::string> recording_date_from_metadata(const nlohmann::json& metadata);
 
-// `analysis` is results_json's "analysis" (pose-gait); `metadata` the job's metadata_json (may
-// be null). Never throws on missing or null fields: what is absent is shown as absent.
-std::string render_clinical_report(const nlohmann::json& analysis, const nlohmann::json& metadata,
+// The report of `result` (a fresh analysis, or a stored one read back with from_json);
+// `metadata` the job's metadata_json (ffprobe-style, from another process; may be null).
+// `catalogue`: the measures the per-side and stride tables show (the result's table carries
+// them). Never throws on unset, NaN or missing values: what is absent is shown as absent.
+std::string render_clinical_report(const GaitResult& result, const nlohmann::json& metadata,
                                    const ReportContext& context,
                                    const std::vector<KeyFrameImage>& key_frames,
                                    const ReportSignals& signals,

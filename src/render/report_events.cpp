@@ -1,5 +1,5 @@
-// Foot events as the clinical report's plots draw them (Gait events, Keypoint signals): read
-// from the results, with their markers (initial contact, toe-off, low-confidence ring).
+// Foot events as the clinical report's plots draw them (Gait events, Keypoint signals): the
+// gait's events as written, with their markers (initial contact, toe-off, low-confidence ring).
 #include "render/report_parts.h"
 
 #include <algorithm>
@@ -8,21 +8,14 @@
 
 namespace dancer::analysis::report {
 
-std::vector<Event> events_of(const json& analysis) {
+std::vector<Event> events_of(const std::vector<FootEvent>& events) {
   std::vector<Event> out;
-  for (const auto& e : array_of(field(analysis, "events"))) {
-    const auto t = number(field(e, "time_s"));
-    const std::string foot = text_of(field(e, "foot"));
-    const std::string type = text_of(field(e, "type"));
-    if (!t || (foot != "left" && foot != "right") ||
-        (type != "initial_contact" && type != "toe_off")) {
-      continue;
-    }
-    const auto f = number(field(e, "frame"));
-    const json& low = field(e, "low_confidence");
-    out.push_back({foot, type, *t, f ? as_frame(*f) : 0, number(field(e, "visibility")),
-                   number(field(e, "prominence_body_heights")),
-                   low.is_boolean() && low.get<bool>()});
+  for (const FootEvent& e : events) {
+    // Rounded as to_json(FootEvent) writes them: ms, hundredths, thousandths of a body height.
+    const auto t = as_written(e.time_s);
+    if (!t) continue;
+    out.push_back({to_string(e.foot), to_string(e.type), *t, e.frame, as_written(e.visibility, 100),
+                   as_written(e.prominence_body_heights), e.low_confidence});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Event& a, const Event& b) { return a.time_s < b.time_s; });

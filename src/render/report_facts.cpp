@@ -1,7 +1,11 @@
 // What the analysis says about itself, as the clinical report's sections need it (Facts: its
-// warnings, the subject height, why no stride was measured), and means over the strides.
+// warnings, the subject height, why no stride was measured), the table's values as written, and
+// means over the strides.
 #include "render/report_parts.h"
 
+#include <cstddef>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -16,12 +20,12 @@ const StrideMeasure& measure_of(const Facts& facts, std::string_view key) {
   throw std::logic_error("the report names a measure the catalogue lacks: " + std::string(key));
 }
 
-Facts facts_of(const json& analysis) {
+Facts facts_of(const GaitResult& result, const GaitTable& table,
+               std::span<const StrideMeasure> catalogue) {
   Facts f;
-  for (const auto& w : array_of(field(field(analysis, "quality"), "warnings"))) {
-    if (w.is_string()) f.warnings.insert(w.get<std::string>());
-  }
-  f.height_m = number(field(analysis, "subject_height_m"));
+  f.measures = catalogue;
+  for (const std::string& w : quality_warnings(result)) f.warnings.insert(w);
+  f.height_m = as_written(table.subject_height_m);
   f.lengths_in_m = f.height_m.has_value();
   if (f.has("no_person")) {
     f.no_strides_reason = "nobody was seen in the video";
@@ -36,7 +40,7 @@ Facts facts_of(const json& analysis) {
   } else if (f.has("no_walking_detected")) {
     f.no_strides_reason = "no walking was found";
     f.short_reason = "no walking";
-  } else if (array_of(field(analysis, "strides")).empty()) {
+  } else if (table.strides.empty()) {
     f.no_strides_reason = "no complete stride was measured";
     f.short_reason = "no stride";
   }
@@ -48,11 +52,25 @@ std::string few_strides_reason(int n) {
   return "fewer than " + std::to_string(kMinStrides) + " strides (n = " + std::to_string(n) + ")";
 }
 
-StrideMean stride_mean(const json& analysis, const std::string& key) {
+const SideStat* side_stat(const SideSummary& side, std::string_view key) {
+  for (std::size_t i = 0; i < side.names.size() && i < side.stats.size(); ++i) {
+    if (side.names[i] == key) return &side.stats[i];
+  }
+  return nullptr;
+}
+
+std::optional<double> stride_value(const GaitTable& table, const Stride& stride,
+                                   std::string_view key) {
+  const auto i = measure_index(table, key);
+  if (!i || *i >= stride.measures.size()) return std::nullopt;
+  return as_written(stride.measures[*i]);
+}
+
+StrideMean stride_mean(const GaitTable& table, std::string_view key) {
   StrideMean m;
   double sum = 0;
-  for (const auto& s : array_of(field(analysis, "strides"))) {
-    if (const auto v = number(field(s, key))) {
+  for (const Stride& s : table.strides) {
+    if (const auto v = stride_value(table, s, key)) {
       sum += *v;
       ++m.n;
     }

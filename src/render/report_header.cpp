@@ -35,19 +35,16 @@ std::string utc_text(std::chrono::system_clock::time_point tp) {
   return buf;
 }
 
-std::string view_text(const json& analysis, const Facts& facts) {
+std::string view_text(const std::vector<WalkingPass>& passes, const Facts& facts) {
   if (facts.has("no_person")) return "no person detected";
   if (facts.has("front_view")) return "front view (walking toward or away from the camera)";
-  const auto& passes = array_of(field(analysis, "passes"));
   if (passes.empty()) return "not determined (no walking pass)";
   // Passes seen from the front or back (results 1.5.0 `view`) name their own views.
   std::set<std::string> frontal;
-  for (const auto& p : passes) {
-    const std::string v = text_of(field(p, "view"));
-    const std::string d = text_of(field(p, "direction"));
-    if (v == "front" || v == "back" || v == "oblique") {
-      frontal.insert(v + " view, " + (d == "away_from_camera" ? "away from" : "toward") +
-                     " the camera");
+  for (const WalkingPass& p : passes) {
+    if (p.view != PassView::kSide) {
+      frontal.insert(std::string(to_string(p.view)) + " view, " +
+                     (p.direction == "away_from_camera" ? "away from" : "toward") + " the camera");
     }
   }
   if (!frontal.empty()) {
@@ -58,10 +55,9 @@ std::string view_text(const json& analysis, const Facts& facts) {
   std::string out = "side view, " + std::to_string(passes.size()) +
                     (passes.size() == 1 ? " pass" : " passes") + " across the image";
   std::set<std::string> directions;
-  for (const auto& p : passes) {
-    const std::string d = text_of(field(p, "direction"));
-    if (d == "left_to_right") directions.insert("left to right");
-    if (d == "right_to_left") directions.insert("right to left");
+  for (const WalkingPass& p : passes) {
+    if (p.direction == "left_to_right") directions.insert("left to right");
+    if (p.direction == "right_to_left") directions.insert("right to left");
   }
   if (!directions.empty()) {
     out += " (";
@@ -77,10 +73,9 @@ std::string view_text(const json& analysis, const Facts& facts) {
 
 }  // namespace
 
-void header_section(std::string& out, const json& analysis, const json& metadata,
+void header_section(std::string& out, const GaitResult& result, const json& metadata,
                     const ReportContext& context, const Facts& facts) {
-  const auto& analyzer = field(analysis, "analyzer");
-  const auto& quality = field(analysis, "quality");
+  const AnalyzerIdentity& analyzer = result.analyzer;
   out += "<header id=\"report-header\"><h1>Gait analysis report</h1>";
   out += "<p class=\"sub\">Video gait analysis from body keypoints</p>";
   out += "<dl class=\"meta\">";
@@ -93,32 +88,33 @@ void header_section(std::string& out, const json& analysis, const json& metadata
   row("meta-recorded", "Recorded",
       recorded ? esc(pretty_date(*recorded))
                : "— <span class=\"reason\">the video states no creation time</span>");
-  std::optional<double> duration = number(field(quality, "duration_s"));
+  std::optional<double> duration = as_written(result.video.info.duration_s);
   std::string duration_path = "quality.duration_s";
+  std::string duration_raw = raw_value(duration);
   if (!duration) {
-    const auto& d = field(field(metadata, "format"), "duration");
+    const auto& d = metadata_at(metadata, {"format", "duration"});
     if (d.is_string()) {
       char* end = nullptr;
       const std::string s = d.get<std::string>();
       const double v = std::strtod(s.c_str(), &end);
       if (end != s.c_str() && std::isfinite(v)) duration = v;
-    } else {
-      duration = number(d);
+      duration_raw = raw_value(duration);
+    } else if (d.is_number() && std::isfinite(d.get<double>())) {
+      duration = d.get<double>();
+      duration_raw = d.dump();  // as the metadata writes it
     }
     duration_path = "metadata.format.duration";
   }
   row("meta-duration", "Duration",
-      duration ? metric_span(duration_path, raw_value(duration), fixed(*duration, 2)) + " s"
+      duration ? metric_span(duration_path, duration_raw, fixed(*duration, 2)) + " s"
                : std::string("—"));
-  row("meta-view", "View", esc(view_text(analysis, facts)));
-  std::string analyzer_text = esc(text_of(field(analyzer, "name")));
-  if (const auto v = text_of(field(analyzer, "version")); !v.empty()) {
-    analyzer_text += " " + esc(v);
-  }
+  row("meta-view", "View", esc(view_text(result.gait.passes, facts)));
+  std::string analyzer_text = esc(analyzer.name);
+  if (!analyzer.version.empty()) analyzer_text += " " + esc(analyzer.version);
   row("meta-analyzer", "Analyzer", analyzer_text.empty() ? "—" : analyzer_text);
-  std::string model = esc(text_of(field(analyzer, "pose_model")));
-  if (const auto src = text_of(field(analyzer, "model_source")); !src.empty()) {
-    model += " <span class=\"note\">(" + esc(src) + ")</span>";
+  std::string model = esc(analyzer.pose_model);
+  if (!analyzer.model_source.empty()) {
+    model += " <span class=\"note\">(" + esc(analyzer.model_source) + ")</span>";
   }
   row("meta-model", "Pose model", model.empty() ? "—" : model);
   row("meta-processed", "Processed", esc(utc_text(context.processed_at)));

@@ -1,5 +1,6 @@
 // The clinical report's joint-angle section: hip, knee and ankle over the gait cycle (mean ±
-// SD of each side), the peak angles and the angle definitions.
+// SD of each side), the peak angles and the angle definitions, from the typed angles rounded as
+// to_json(GaitKinematics) writes them (0.1 degree).
 #include "render/report_parts.h"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,13 +18,15 @@ namespace dancer::analysis::report {
 
 namespace {
 
-// One side's 101-sample curve, or nothing.
-std::optional<std::vector<double>> curve(const json& v) {
-  if (!v.is_array() || v.size() < 2) return std::nullopt;
+// One side's 101-sample curve as written (to 0.1 degree), or nothing when unset or a sample is
+// not finite (null in the JSON).
+std::optional<std::vector<double>> curve(
+    const std::optional<std::array<double, kCycleSamples>>& v) {
+  if (!v) return std::nullopt;
   std::vector<double> out;
-  out.reserve(v.size());
-  for (const auto& x : v) {
-    const auto d = number(x);
+  out.reserve(v->size());
+  for (const double x : *v) {
+    const auto d = as_written(x, 10);
     if (!d) return std::nullopt;
     out.push_back(*d);
   }
@@ -35,15 +39,17 @@ struct SideCurve {
   int n = 0;
 };
 
-SideCurve side_curve(const json& cycles, const char* side, const char* joint) {
-  SideCurve c;
-  const auto& s = field(cycles, side);
-  c.mean = curve(field(field(s, joint), "mean"));
-  c.sd = curve(field(field(s, joint), "sd"));
-  if (c.sd && c.mean && c.sd->size() != c.mean->size()) c.sd.reset();
-  const auto n = number(field(s, "n"));
-  c.n = n ? as_count(*n) : 0;
-  return c;
+// A side's statistics of the peak named `key` (kPeakNames), or null when it has none.
+const PeakStat* peak_of(const SideKinematics& side, std::string_view key) {
+  for (std::size_t i = 0; i < kPeakNames.size() && i < side.peaks.size(); ++i) {
+    if (kPeakNames[i] == key) return &side.peaks[i];
+  }
+  return nullptr;
+}
+
+SideCurve side_curve(const SideKinematics& side, Joint joint) {
+  const CycleCurve& c = side.curves[static_cast<std::size_t>(joint)];
+  return {curve(c.mean), curve(c.sd), side.cycles};
 }
 
 std::string angle_panel(double x0, double width, const char* joint, const char* title,
@@ -125,20 +131,24 @@ std::string angle_panel(double x0, double width, const char* joint, const char* 
 
 }  // namespace
 
-void kinematics_section(std::string& out, const json& analysis, const Facts& facts) {
-  const auto& kin = field(analysis, "kinematics");
-  const auto& cycles = field(kin, "cycles");
+void kinematics_section(std::string& out, const GaitKinematics& angles, const GaitTable& table,
+                        const Facts& facts) {
   out += "<section id=\"kinematics\"><h2>Joint angles over the gait cycle</h2>";
-  constexpr std::array<std::pair<const char*, const char*>, 3> kJointsShown{
-      {{"hip", "Hip (+ flexion)"},
-       {"knee", "Knee (+ flexion)"},
-       {"ankle", "Ankle (+ dorsiflexion)"}}};
+  struct JointShown {
+    Joint joint;
+    const char* key;
+    const char* title;
+  };
+  constexpr std::array<JointShown, 3> kJointsShown{
+      {{Joint::kHip, "hip", "Hip (+ flexion)"},
+       {Joint::kKnee, "knee", "Knee (+ flexion)"},
+       {Joint::kAnkle, "ankle", "Ankle (+ dorsiflexion)"}}};
   bool any = false;
   std::array<SideCurve, 3> lefts;
   std::array<SideCurve, 3> rights;
   for (std::size_t j = 0; j < kJointsShown.size(); ++j) {
-    lefts[j] = side_curve(cycles, "left", kJointsShown[j].first);
-    rights[j] = side_curve(cycles, "right", kJointsShown[j].first);
+    lefts[j] = side_curve(angles.left, kJointsShown[j].joint);
+    rights[j] = side_curve(angles.right, kJointsShown[j].joint);
     any = any || lefts[j].mean || rights[j].mean;
   }
   const int nl = lefts[0].n;
@@ -163,8 +173,10 @@ void kinematics_section(std::string& out, const json& analysis, const Facts& fac
                      side_status("right", nr, false) + ")";
     out += ".</p>";
   } else {
-    const auto stance = [&](const char* side) {
-      return number(field(field(field(field(analysis, "per_side"), side), "stance_pct"), "mean"));
+    // Each side's mean toe-off: per_side.<side>.stance_pct.mean.
+    const auto stance = [&](const SideSummary& side) -> std::optional<double> {
+      const SideStat* stat = side_stat(side, "stance_pct");
+      return stat ? as_written(stat->mean) : std::nullopt;
     };
     constexpr double kW = 690;
     constexpr double kPanel = 230;
@@ -175,8 +187,9 @@ void kinematics_section(std::string& out, const json& analysis, const Facts& fac
                     "\" role=\"img\" aria-label=\"hip, knee and ankle angles over the gait "
                     "cycle, mean and SD per side\">";
     for (std::size_t j = 0; j < kJointsShown.size(); ++j) {
-      s += angle_panel(j * kPanel, kPanel, kJointsShown[j].first, kJointsShown[j].second, lefts[j],
-                       rights[j], stance("left"), stance("right"));
+      s += angle_panel(static_cast<double>(j) * kPanel, kPanel, kJointsShown[j].key,
+                       kJointsShown[j].title, lefts[j], rights[j], stance(table.left),
+                       stance(table.right));
     }
     const double ly = 224;
     s += "<line x1=\"40\" y1=\"" + svg_num(ly - 3) + "\" x2=\"64\" y2=\"" + svg_num(ly - 3) +
@@ -197,8 +210,7 @@ void kinematics_section(std::string& out, const json& analysis, const Facts& fac
            "angle definitions.</figcaption></figure>";
   }
   // Peaks
-  const auto& peaks = field(kin, "peaks");
-  if (peaks.is_object() && any) {
+  if (any) {
     constexpr std::array<std::pair<const char*, const char*>, 9> kPeaks{{
         {"hip_flexion_max", "Hip flexion, maximum"},
         {"hip_extension_max", "Hip extension, maximum"},
@@ -216,39 +228,32 @@ void kinematics_section(std::string& out, const json& analysis, const Facts& fac
         "<th class=\"num\">Right mean ± SD</th><th class=\"num\">n</th></tr></thead><tbody>";
     for (const auto& [key, label] : kPeaks) {
       out += "<tr><th scope=\"row\">" + std::string(label) + "</th>";
-      for (const char* side : {"left", "right"}) {
-        const auto& p = field(field(peaks, side), key);
+      for (const auto& [side, kin] : {std::pair{"left", &angles.left}, {"right", &angles.right}}) {
+        const PeakStat* p = peak_of(*kin, key);
         const std::string base = std::string("kinematics.peaks.") + side + "." + key;
-        const auto mean = number(field(p, "mean"));
-        const auto sd = number(field(p, "sd"));
-        const auto n = number(field(p, "n"));
-        const int strides = n ? as_count(*n) : 0;
+        const auto mean = p ? as_written(p->mean, 10) : std::nullopt;
+        const auto sd = p ? as_written(p->sd, 10) : std::nullopt;
+        const int strides = p ? p->n : 0;
         out += "<td class=\"num\">";
         if (mean) {
-          out += metric_span(base + ".mean", raw_value(field(p, "mean")), fixed(*mean, 1)) + " ± " +
-                 (sd ? metric_span(base + ".sd", raw_value(field(p, "sd")), fixed(*sd, 1))
+          out += metric_span(base + ".mean", raw_value(mean), fixed(*mean, 1)) + " ± " +
+                 (sd ? metric_span(base + ".sd", raw_value(sd), fixed(*sd, 1))
                      : null_span(base + ".sd", ""));
         } else {
           out += null_span(base + ".mean", few_strides_reason(strides));
         }
         out += "</td><td class=\"num\">" +
-               (n ? metric_span(base + ".n", raw_value(field(p, "n")), std::to_string(strides))
+               (p ? metric_span(base + ".n", raw_count(strides), std::to_string(strides))
                   : std::string("—")) +
                "</td>";
       }
       out += "</tr>";
     }
     out += "</tbody></table>";
-  }
-  const auto& conv = field(kin, "conventions");
-  if (conv.is_object() && any) {
     out += "<p class=\"note\">Angle definitions: ";
-    bool first = true;
-    for (const char* j : {"hip", "knee", "ankle"}) {
-      const std::string t = text_of(field(conv, j));
-      if (t.empty()) continue;
-      out += (first ? "" : "; ") + std::string(j) + ": " + esc(t);
-      first = false;
+    for (std::size_t j = 0; j < kJoints.size(); ++j) {
+      out += (j == 0 ? "" : "; ") + std::string(to_string(kJoints[j])) + ": " +
+             esc(kAngleConventions[j]);
     }
     out += ".</p>";
   }

@@ -3,10 +3,11 @@
 
 #include <string>
 
+#include "gait/gait_kinematics.h"
+
 namespace dancer::analysis::report {
 
-void method_section(std::string& out, const json& analysis) {
-  const auto& kin = field(analysis, "kinematics");
+void method_section(std::string& out) {
   out +=
       "<section id=\"method\"><h2>Method and limitations</h2><p>Body keypoints were located "
       "in every frame by BlazePose " +
@@ -26,9 +27,8 @@ void method_section(std::string& out, const json& analysis) {
       "distort angles and lengths; frontal- and transverse-plane measures cannot be made. "
       "Events are accurate to about one frame. A few strides give uncertain means and very "
       "uncertain variability.";
-  if (const auto limits = text_of(field(kin, "limits")); !limits.empty()) {
-    out += " <span class=\"note\">" + esc(limits) + "</span>";
-  }
+  // What the kinematics' limits say (kinematics.limits).
+  out += " <span class=\"note\">" + esc(kKinematicsLimits) + "</span>";
   out += "</p></section>";
 }
 

@@ -124,31 +124,29 @@ constexpr CheckText kChecks[] = {
 };
 
 // The named checks: what was measured, the verdict, and what to do about a warn or fail.
-void quality_checks(std::string& out, const json& q) {
-  const auto& checks = array_of(field(q, "checks"));
+void quality_checks(std::string& out, const std::vector<QualityCheck>& checks) {
   if (checks.empty()) return;
   out +=
       "<table id=\"checks\" class=\"compact\"><thead><tr><th scope=\"col\">Check</th>"
       "<th scope=\"col\">Result</th><th scope=\"col\">Measured</th><th scope=\"col\">What "
       "to do</th></tr></thead><tbody>";
-  for (const auto& c : checks) {
-    const std::string name = text_of(field(c, "name"));
-    const std::string verdict = text_of(field(c, "verdict"));
+  for (const QualityCheck& c : checks) {
+    const std::string& name = c.name;
+    const std::string verdict = to_string(c.verdict);
     const CheckText* known = nullptr;
     for (const auto& k : kChecks) {
       if (name == k.name) known = &k;
     }
     std::string measured = "not measured";
-    if (auto v = number(field(c, "value"))) {
+    // As to_json(QualityCheck) writes it: to 1/10000.
+    if (auto v = as_written(c.value, 1e4)) {
       if (name == "feet_in_frame") *v *= 100;
       measured = fixed(*v, known ? known->decimals : 2);
       if (known && *known->unit) measured += std::string(" ") + known->unit;
     }
-    std::string advice = esc(text_of(field(c, "advice")));
-    const auto& withholds = array_of(field(c, "withholds"));
+    std::string advice = esc(c.advice);
     std::vector<std::string> kept_out;
-    for (const auto& w : withholds) {
-      const std::string key = text_of(w);
+    for (const std::string& key : c.withholds) {
       if (key == "walking_speed") kept_out.emplace_back("walking speed, step and stride lengths");
       if (key == "stance_s") kept_out.emplace_back("stance, swing and support phases");
     }
@@ -169,16 +167,14 @@ void quality_checks(std::string& out, const json& q) {
 
 }  // namespace
 
-void quality_section(std::string& out, const json& analysis) {
-  const auto& q = field(analysis, "quality");
+void quality_section(std::string& out, const GaitResult& result) {
   out += "<section id=\"quality\" class=\"quality\"><h2>Recording quality</h2>";
-  const auto& warnings = array_of(field(q, "warnings"));
+  const std::vector<std::string> warnings = quality_warnings(result);
   if (warnings.empty()) {
     out += "<p id=\"no-warnings\">No problem with the recording was detected.</p>";
   } else {
     out += "<ul id=\"warnings\">";
-    for (const auto& w : warnings) {
-      const std::string name = text_of(w);
+    for (const std::string& name : warnings) {
       const WarningText* known = nullptr;
       for (const auto& k : kWarnings) {
         if (name == k.name) known = &k;
@@ -194,33 +190,34 @@ void quality_section(std::string& out, const json& analysis) {
     }
     out += "</ul>";
   }
-  quality_checks(out, q);
-  // The recording in figures.
+  quality_checks(out, result.checks);
+  // The recording in figures, as to_json writes quality.<key>: counts, and the frame rate.
+  const media::VideoStreamInfo& info = result.video.info;
   out += "<table class=\"compact facts\"><tbody>";
-  const auto qrow = [&](const char* label, const char* key, int decimals, const char* unit) {
-    const auto v = number(field(q, key));
-    if (!v) return;
-    out +=
-        "<tr><th scope=\"row\">" + std::string(label) + "</th><td class=\"num\">" +
-        metric_span(std::string("quality.") + key, raw_value(field(q, key)), fixed(*v, decimals)) +
-        (*unit ? std::string(" ") + unit : std::string()) + "</td></tr>";
+  const auto row = [&](const char* label, const std::string& figure) {
+    out += "<tr><th scope=\"row\">" + std::string(label) + "</th><td class=\"num\">" + figure +
+           "</td></tr>";
   };
-  qrow("Frames decoded", "frames", 0, "");
-  qrow("Frames with the person", "frames_with_person", 0, "");
-  qrow("Frames where the hips or feet were too uncertain", "frames_low_visibility", 0, "");
-  qrow("Frames with joint angles", "frames_with_angles", 0, "");
-  qrow("Frame rate", "fps", 2, "frames/s");
-  const auto& res = field(q, "resolution");
-  if (const auto w = number(field(res, "width")), h = number(field(res, "height")); w && h) {
-    out += "<tr><th scope=\"row\">Picture size</th><td class=\"num\">" +
-           metric_span("quality.resolution.width", raw_value(field(res, "width")), fixed(*w, 0)) +
-           " × " +
-           metric_span("quality.resolution.height", raw_value(field(res, "height")), fixed(*h, 0)) +
-           " pixels</td></tr>";
+  const auto count = [&](const char* label, const char* key, long long n) {
+    row(label,
+        metric_span(std::string("quality.") + key, raw_count(n), fixed(static_cast<double>(n), 0)));
+  };
+  count("Frames decoded", "frames", result.gait.frames);
+  count("Frames with the person", "frames_with_person", result.gait.frames_with_person);
+  count("Frames where the hips or feet were too uncertain", "frames_low_visibility",
+        result.gait.frames_low_visibility);
+  count("Frames with joint angles", "frames_with_angles", result.angles.frames_with_angles);
+  if (const auto fps = as_written(info.fps)) {
+    row("Frame rate", metric_span("quality.fps", raw_value(fps), fixed(*fps, 2)) + " frames/s");
   }
-  qrow("Steps found", "steps", 0, "");
-  qrow("Strides measured", "strides", 0, "");
-  qrow("Times tracking moved to another person", "walker_switches", 0, "");
+  out += "<tr><th scope=\"row\">Picture size</th><td class=\"num\">" +
+         metric_span("quality.resolution.width", raw_count(info.width), fixed(info.width, 0)) +
+         " × " +
+         metric_span("quality.resolution.height", raw_count(info.height), fixed(info.height, 0)) +
+         " pixels</td></tr>";
+  count("Steps found", "steps", result.gait.steps);
+  count("Strides measured", "strides", static_cast<long long>(result.table.strides.size()));
+  count("Times tracking moved to another person", "walker_switches", result.video.walker_switches);
   out += "</tbody></table>";
   out +=
       "<h3>Filming for gait analysis</h3><ul id=\"filming\">"

@@ -3,19 +3,15 @@
 #include "render/report_parts.h"
 
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 
 namespace dancer::analysis::report {
 
-void per_side_section(std::string& out, const json& analysis, const Facts& facts) {
-  const auto& per_side = field(analysis, "per_side");
+void per_side_section(std::string& out, const GaitTable& table, const Facts& facts) {
   out += "<section id=\"per-side\"><h2>Left and right</h2>";
-  if (!per_side.is_object()) {
-    out += "<p>— <span class=\"reason\">no per-side values in this result</span></p></section>";
-    return;
-  }
-  if (array_of(field(analysis, "strides")).empty() && !facts.no_strides_reason.empty()) {
+  if (table.strides.empty() && !facts.no_strides_reason.empty()) {
     out += "<p data-per-side=\"none\">No per-side values: " + facts.no_strides_reason +
            ".</p></section>";
     return;
@@ -31,21 +27,19 @@ void per_side_section(std::string& out, const json& analysis, const Facts& facts
     if (!shown_with_height(m, facts.lengths_in_m)) continue;
     out += "<tr><th scope=\"row\">" + std::string(m.label) + " <span class=\"unit\">(" +
            std::string(m.unit_report) + ")</span></th>";
-    for (const char* side : {"left", "right"}) {
-      const std::string key(m.key);
-      const auto& stat = field(field(per_side, side), key);
-      const std::string base = std::string("per_side.") + side + "." + key;
-      const auto n = number(field(stat, "n"));
-      const int strides = n ? as_count(*n) : 0;
-      const auto mean = number(field(stat, "mean"));
-      const auto sd = number(field(stat, "sd"));
-      const auto cv = number(field(stat, "cv"));
+    for (const auto& [side, summary] : {std::pair{"left", &table.left}, {"right", &table.right}}) {
+      // n is absent only when the table's catalogue lacks the measure.
+      const SideStat* stat = side_stat(*summary, m.key);
+      const std::string base = std::string("per_side.") + side + "." + std::string(m.key);
+      const int strides = stat ? stat->n : 0;
+      const auto mean = stat ? as_written(stat->mean) : std::nullopt;
+      const auto sd = stat ? as_written(stat->sd) : std::nullopt;
+      const auto cv = stat ? as_written(stat->cv, 10) : std::nullopt;
       out += "<td class=\"num sep\">";
       if (mean) {
-        out +=
-            metric_span(base + ".mean", raw_value(field(stat, "mean")), fixed(*mean, m.decimals));
+        out += metric_span(base + ".mean", raw_value(mean), fixed(*mean, m.decimals));
         out += " ± ";
-        out += sd ? metric_span(base + ".sd", raw_value(field(stat, "sd")), fixed(*sd, m.decimals))
+        out += sd ? metric_span(base + ".sd", raw_value(sd), fixed(*sd, m.decimals))
                   : null_span(base + ".sd", "");
       } else {
         out += null_span(base + ".mean", !facts.no_strides_reason.empty() && strides == 0
@@ -54,7 +48,7 @@ void per_side_section(std::string& out, const json& analysis, const Facts& facts
       }
       out += "</td><td class=\"num\">";
       if (cv) {
-        out += metric_span(base + ".cv", raw_value(field(stat, "cv")), fixed(*cv, 1));
+        out += metric_span(base + ".cv", raw_value(cv), fixed(*cv, 1));
         if (strides < kStableVariability) {
           out += "<span class=\"flag\" data-flag=\"few-strides\">few strides</span>";
         }
@@ -62,8 +56,8 @@ void per_side_section(std::string& out, const json& analysis, const Facts& facts
         out += null_span(base + ".cv", "");
       }
       out += "</td><td class=\"num\">" +
-             (n ? metric_span(base + ".n", raw_value(field(stat, "n")), std::to_string(strides))
-                : null_span(base + ".n", "")) +
+             (stat ? metric_span(base + ".n", raw_count(strides), std::to_string(strides))
+                   : null_span(base + ".n", "")) +
              "</td>";
     }
     out += "</tr>";
@@ -82,14 +76,9 @@ void per_side_section(std::string& out, const json& analysis, const Facts& facts
       ".</p></section>";
 }
 
-void symmetry_section(std::string& out, const json& analysis, const Facts& facts) {
-  const auto& sym = field(analysis, "symmetry");
+void symmetry_section(std::string& out, const GaitTable& table, const Facts& facts) {
   out += "<section id=\"symmetry\"><h2>Symmetry</h2>";
-  if (!sym.is_object()) {
-    out += "<p>— <span class=\"reason\">no symmetry indices in this result</span></p></section>";
-    return;
-  }
-  if (array_of(field(analysis, "strides")).empty() && !facts.no_strides_reason.empty()) {
+  if (table.strides.empty() && !facts.no_strides_reason.empty()) {
     out += "<p data-symmetry=\"none\">No symmetry indices: " + facts.no_strides_reason +
            ".</p></section>";
     return;
@@ -97,25 +86,34 @@ void symmetry_section(std::string& out, const json& analysis, const Facts& facts
   out +=
       "<table class=\"compact\"><thead><tr><th>Measure</th><th class=\"num\">Symmetry index "
       "(%)</th><th class=\"num\">n left</th><th class=\"num\">n right</th></tr></thead><tbody>";
-  const std::array<std::pair<const char*, const char*>, 3> kIndices{
-      {{"step_time", "Step time"}, {"swing_time", "Swing time"}, {"step_length", "Step length"}}};
-  for (const auto& [key, label] : kIndices) {
-    const auto& s = field(sym, key);
-    const std::string base = std::string("symmetry.") + key;
-    const auto nl = number(field(s, "n_left"));
-    const auto nr = number(field(s, "n_right"));
+  // Each index, as to_json(GaitTable) writes it, with the measure its side means are of.
+  struct Index {
+    const char* key;
+    const char* label;
+    std::optional<double> pct;
+    const char* measure;
+  };
+  const std::array<Index, 3> kIndices{
+      {{"step_time", "Step time", table.symmetry_step_time, "step_time_s"},
+       {"swing_time", "Swing time", table.symmetry_swing, "swing_s"},
+       {"step_length", "Step length", table.symmetry_step_length, "step_length_body_heights"}}};
+  for (const Index& index : kIndices) {
+    const std::string base = std::string("symmetry.") + index.key;
+    const SideStat* left = side_stat(table.left, index.measure);
+    const SideStat* right = side_stat(table.right, index.measure);
     std::string reason = facts.no_strides_reason;
     if (reason.empty()) {
       reason =
           "needs a mean on both sides (at least " + std::to_string(kMinStrides) + " strides each)";
     }
-    out += "<tr><th scope=\"row\">" + std::string(label) + "</th><td class=\"num\">" +
-           value_or_null(base + ".pct", field(s, "pct"), 1, reason) + "</td><td class=\"num\">" +
-           (nl ? metric_span(base + ".n_left", raw_value(field(s, "n_left")), fixed(*nl, 0))
-               : std::string("—")) +
+    out += "<tr><th scope=\"row\">" + std::string(index.label) + "</th><td class=\"num\">" +
+           value_or_null(base + ".pct", as_written(index.pct, 10), 1, reason) +
            "</td><td class=\"num\">" +
-           (nr ? metric_span(base + ".n_right", raw_value(field(s, "n_right")), fixed(*nr, 0))
-               : std::string("—")) +
+           (left ? metric_span(base + ".n_left", raw_count(left->n), fixed(left->n, 0))
+                 : std::string("—")) +
+           "</td><td class=\"num\">" +
+           (right ? metric_span(base + ".n_right", raw_count(right->n), fixed(right->n, 0))
+                  : std::string("—")) +
            "</td></tr>";
   }
   out += "</tbody></table><p class=\"note\">Symmetry index (Robinson et al. " +

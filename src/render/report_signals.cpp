@@ -8,11 +8,12 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dancer::analysis::report {
 
-void signals_section(std::string& out, const json& analysis, const Facts& facts,
-                     const ReportSignals& signals) {
+void signals_section(std::string& out, const std::vector<FootEvent>& gait_events,
+                     const Facts& facts, const ReportSignals& signals) {
   const std::size_t n = signals.time_s.size();
   bool any = false;
   double ylo = std::numeric_limits<double>::infinity();
@@ -42,7 +43,7 @@ void signals_section(std::string& out, const json& analysis, const Facts& facts,
     out += ".</p></section>";
     return;
   }
-  const auto events = events_of(analysis);
+  const auto events = events_of(gait_events);
   for (const auto& e : events) {
     tlo = std::min(tlo, e.time_s);
     thi = std::max(thi, e.time_s);

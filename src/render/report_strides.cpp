@@ -7,8 +7,8 @@
 
 namespace dancer::analysis::report {
 
-void strides_section(std::string& out, const json& analysis, const Facts& facts) {
-  const auto& strides = array_of(field(analysis, "strides"));
+void strides_section(std::string& out, const GaitTable& table, const Facts& facts) {
+  const std::vector<Stride>& strides = table.strides;
   out += "<section id=\"strides\"><h2>Strides</h2>";
   if (strides.empty()) {
     out += "<p>No stride was measured";
@@ -36,26 +36,21 @@ void strides_section(std::string& out, const json& analysis, const Facts& facts)
   out += "</tr></thead><tbody>";
   bool phases_missing = false;
   for (std::size_t i = 0; i < strides.size(); ++i) {
-    const auto& s = strides[i];
-    const std::string foot = text_of(field(s, "foot"));
+    const Stride& s = strides[i];
     out += "<tr data-stride=\"" + std::to_string(i) + "\"><td class=\"num\">" +
-           std::to_string(i + 1) + "</td><td>" +
-           (foot == "left"    ? "Left"
-            : foot == "right" ? "Right"
-                              : esc(foot)) +
+           std::to_string(i + 1) + "</td><td>" + (s.foot == Foot::kLeft ? "Left" : "Right") +
            "</td>";
     for (const auto& c : cols) {
       const std::string path = "strides." + std::to_string(i) + "." + c.key;
-      const auto& v = field(s, c.key);
       if (c.key == "pass") {
-        const auto p = number(v);
         out += "<td class=\"num\">" +
-               (p ? metric_span(path, raw_value(v), std::to_string(as_frame(*p) + 1))
-                  : null_span(path, "")) +
+               metric_span(path, raw_count(static_cast<long long>(s.pass)),
+                           std::to_string(s.pass + 1)) +
                "</td>";
         continue;
       }
-      if (!number(v)) phases_missing = true;
+      const auto v = c.key == "start_s" ? as_written(s.start_s) : stride_value(table, s, c.key);
+      if (!v) phases_missing = true;
       out += "<td class=\"num\">" + value_or_null(path, v, c.decimals, "") + "</td>";
     }
     out += "</tr>";

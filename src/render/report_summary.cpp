@@ -77,25 +77,23 @@ struct SummaryRow {
   std::string no_range_reason;            // when range is null
 };
 
-SummaryRow walking_speed_row(const json& analysis, const Facts& facts) {
+SummaryRow walking_speed_row(const GaitTable& table, const Facts& facts) {
   SummaryRow r;
   r.label = "Walking speed";
   r.decimals = 2;
-  const auto& ws = field(analysis, "walking_speed");
-  const auto m_s = number(field(ws, "m_per_s"));
-  const auto bh_s = number(field(ws, "body_heights_per_s"));
-  const auto passes = number(field(ws, "passes"));
+  const auto m_s = as_written(table.speed_m_per_s);
+  const auto bh_s = as_written(table.speed_body_heights_per_s);
+  const int passes = table.speed_passes;
   const std::string& absent = facts.short_reason;
   if (m_s) {
     r.value = m_s;
-    r.value_html =
-        metric_span("walking_speed.m_per_s", raw_value(field(ws, "m_per_s")), fixed(*m_s, 2)) +
-        " <span class=\"unit\">m/s</span>";
+    r.value_html = metric_span("walking_speed.m_per_s", raw_value(m_s), fixed(*m_s, 2)) +
+                   " <span class=\"unit\">m/s</span>";
     r.range = find_range("walking_speed_m_per_s");
   } else if (bh_s) {
-    r.value_html = metric_span("walking_speed.body_heights_per_s",
-                               raw_value(field(ws, "body_heights_per_s")), fixed(*bh_s, 2)) +
-                   " <span class=\"unit\">body heights/s</span>";
+    r.value_html =
+        metric_span("walking_speed.body_heights_per_s", raw_value(bh_s), fixed(*bh_s, 2)) +
+        " <span class=\"unit\">body heights/s</span>";
     r.no_range_reason = facts.has("subject_height_refused")
                             ? "The cited reference is in m/s; the subject height sent was "
                               "refused, so body heights cannot be converted."
@@ -105,36 +103,33 @@ SummaryRow walking_speed_row(const json& analysis, const Facts& facts) {
     r.value_html = null_span("walking_speed.m_per_s", absent.empty() ? "not measured" : absent);
     r.range = find_range("walking_speed_m_per_s");
   }
-  if (passes && *passes > 0) {
-    r.n_html =
-        metric_span("walking_speed.passes", raw_value(field(ws, "passes")), fixed(*passes, 0)) +
-        (*passes == 1 ? " pass" : " passes");
+  if (passes > 0) {
+    r.n_html = metric_span("walking_speed.passes", raw_count(passes), fixed(passes, 0)) +
+               (passes == 1 ? " pass" : " passes");
   }
   return r;
 }
 
-SummaryRow cadence_row(const json& analysis, const Facts& facts) {
+SummaryRow cadence_row(const GaitTable& table, const Facts& facts) {
   SummaryRow r;
   r.label = "Cadence";
   r.decimals = 1;
   const std::string& absent = facts.short_reason;
-  const auto& c = field(analysis, "cadence_steps_per_min");
-  r.value = number(c);
-  r.value_html = r.value ? metric_span("cadence_steps_per_min", raw_value(c), fixed(*r.value, 1)) +
-                               " <span class=\"unit\">steps/min</span>"
-                         : null_span("cadence_steps_per_min",
-                                     absent.empty() ? "no alternating steps" : absent);
-  if (const auto steps = number(field(analysis, "cadence_steps")); steps && *steps > 0) {
-    r.n_html = metric_span("cadence_steps", raw_value(field(analysis, "cadence_steps")),
-                           fixed(*steps, 0)) +
-               " steps";
+  r.value = as_written(table.cadence_steps_per_min, 10);
+  r.value_html =
+      r.value
+          ? metric_span("cadence_steps_per_min", raw_value(r.value), fixed(*r.value, 1)) +
+                " <span class=\"unit\">steps/min</span>"
+          : null_span("cadence_steps_per_min", absent.empty() ? "no alternating steps" : absent);
+  if (const int steps = table.cadence_steps; steps > 0) {
+    r.n_html = metric_span("cadence_steps", raw_count(steps), fixed(steps, 0)) + " steps";
   }
   r.range = find_range("cadence_steps_per_min");
   return r;
 }
 
 // A mean over the strides of both feet, of a measure of the catalogue.
-SummaryRow stride_mean_row(const json& analysis, const Facts& facts, std::string_view measure,
+SummaryRow stride_mean_row(const GaitTable& table, const Facts& facts, std::string_view measure,
                            const char* range_key, const std::string& no_range_reason) {
   const StrideMeasure& sm = measure_of(facts, measure);
   const std::string key(sm.key);
@@ -144,7 +139,7 @@ SummaryRow stride_mean_row(const json& analysis, const Facts& facts, std::string
   SummaryRow r;
   r.label = sm.label;
   r.decimals = decimals;
-  const StrideMean m = stride_mean(analysis, key);
+  const StrideMean m = stride_mean(table, key);
   const std::string path = "summary." + key;
   const std::string n_attr = " data-n=\"" + std::to_string(m.n) + "\" data-source=\"strides\"";
   r.value = m.mean;
@@ -167,17 +162,17 @@ SummaryRow stride_mean_row(const json& analysis, const Facts& facts, std::string
 }
 
 // One side's stride-time coefficient of variation.
-SummaryRow variability_row(const json& analysis, const Facts& facts, const char* side) {
+SummaryRow variability_row(const GaitTable& table, const Facts& facts, const char* side) {
   SummaryRow r;
   r.label = std::string("Stride-time variability, ") + side + " (CV)";
   r.decimals = 1;
   const std::string& absent = facts.short_reason;
-  const auto& stat = field(field(field(analysis, "per_side"), side), "stride_time_s");
-  const auto n = number(field(stat, "n"));
-  const int strides = n ? as_count(*n) : 0;
+  const SideStat* stat =
+      side_stat(std::string_view(side) == "left" ? table.left : table.right, "stride_time_s");
+  const int strides = stat ? stat->n : 0;
   const std::string path = std::string("per_side.") + side + ".stride_time_s.cv";
-  r.value = number(field(stat, "cv"));
-  r.value_html = r.value ? metric_span(path, raw_value(field(stat, "cv")), fixed(*r.value, 1)) +
+  r.value = stat ? as_written(stat->cv, 10) : std::nullopt;
+  r.value_html = r.value ? metric_span(path, raw_value(r.value), fixed(*r.value, 1)) +
                                " <span class=\"unit\">%</span>"
                          : null_span(path, !absent.empty() ? absent : few_strides_reason(strides));
   if (strides > 0) r.n_html = std::to_string(strides) + (strides == 1 ? " stride" : " strides");
@@ -213,23 +208,23 @@ std::string summary_row_html(const SummaryRow& r) {
 
 // The summary: speed, cadence, the stride means of both feet and each side's variability, each
 // against its cited healthy-adult range where one was checked.
-void summary_section(std::string& out, const json& analysis, const Facts& facts) {
+void summary_section(std::string& out, const GaitTable& table, const Facts& facts) {
   const char* kNoLengthNorm =
       "No cited reference: step length scales with stature, and the normative tables located "
       "could not be checked against their sources.";
   const std::vector<SummaryRow> rows = {
-      walking_speed_row(analysis, facts),
-      cadence_row(analysis, facts),
-      stride_mean_row(analysis, facts,
+      walking_speed_row(table, facts),
+      cadence_row(table, facts),
+      stride_mean_row(table, facts,
                       facts.lengths_in_m ? "step_length_m" : "step_length_body_heights", nullptr,
                       kNoLengthNorm),
-      stride_mean_row(analysis, facts, "stride_time_s", nullptr,
+      stride_mean_row(table, facts, "stride_time_s", nullptr,
                       "No cited reference: the normative tables located could not be checked "
                       "against their sources."),
-      stride_mean_row(analysis, facts, "stance_pct", "stance_pct", ""),
-      stride_mean_row(analysis, facts, "double_support_pct", "double_support_pct", ""),
-      variability_row(analysis, facts, "left"),
-      variability_row(analysis, facts, "right")};
+      stride_mean_row(table, facts, "stance_pct", "stance_pct", ""),
+      stride_mean_row(table, facts, "double_support_pct", "double_support_pct", ""),
+      variability_row(table, facts, "left"),
+      variability_row(table, facts, "right")};
   out += "<section id=\"summary\"><h2>Summary</h2>";
   out +=
       "<table class=\"summary\"><thead><tr><th>Measure</th><th>Value</th>"

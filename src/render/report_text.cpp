@@ -1,14 +1,15 @@
-// Text of the clinical report: escaping, numbers as shown, fields read from the results JSON,
-// and the data-metric spans every figure drawn from the results is written in.
+// Text of the clinical report: escaping, numbers as shown and as the results JSON writes them,
+// the job's metadata, and the data-metric spans every figure drawn from the results is written
+// in.
 #include "render/report_parts.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/json_number.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 
@@ -32,40 +33,31 @@ std::string fixed(double v, int decimals) {
 
 std::string svg_num(double v) { return fixed(v, 1); }
 
-// The number as results_json writes it (shortest round trip), for data-value.
-std::string raw_value(const json& v) {
-  if (v.is_number()) return v.dump();
-  return "null";
+std::optional<double> as_written(std::optional<double> v, double scale) {
+  const nlohmann::ordered_json n = common::json_number(v, scale);
+  if (n.is_null()) return std::nullopt;
+  // A finite value that rounding overflows (1e308 * 10) is dumped as null too.
+  const double d = n.get<double>();
+  return std::isfinite(d) ? std::optional<double>(d) : std::nullopt;
 }
 
+// The number as results_json writes it (shortest round trip), for data-value.
 std::string raw_value(double v) { return std::isfinite(v) ? json(v).dump() : "null"; }
 
 std::string raw_value(std::optional<double> v) { return v ? raw_value(*v) : "null"; }
 
-const json& field(const json& j, const std::string& key) {
+std::string raw_count(long long n) { return std::to_string(n); }
+
+const json& metadata_at(const json& metadata, std::initializer_list<const char*> path) {
   static const json kNull;
-  if (!j.is_object()) return kNull;
-  const auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-std::optional<double> number(const json& v) {
-  if (!v.is_number()) return std::nullopt;
-  const double d = v.get<double>();
-  return std::isfinite(d) ? std::optional<double>(d) : std::nullopt;
-}
-
-// A count from the JSON (strides, frames), clamped so that a foreign or corrupt value cannot
-// overflow the conversion (undefined behaviour for out-of-range doubles).
-int as_count(double v) { return static_cast<int>(std::clamp(v, -1e9, 1e9)); }
-
-long long as_frame(double v) { return static_cast<long long>(std::clamp(v, -1e15, 1e15)); }
-
-std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
-
-const json& array_of(const json& v) {
-  static const json kEmpty = json::array();
-  return v.is_array() ? v : kEmpty;
+  const json* at = &metadata;
+  for (const char* key : path) {
+    if (!at->is_object()) return kNull;
+    const auto it = at->find(key);
+    if (it == at->end()) return kNull;
+    at = &*it;
+  }
+  return *at;
 }
 
 // A figure drawn from the results: <span data-metric=path data-value=raw>shown</span>.
@@ -83,11 +75,10 @@ std::string null_span(const std::string& path, const std::string& reason) {
   return out;
 }
 
-std::string value_or_null(const std::string& path, const json& v, int decimals,
+std::string value_or_null(const std::string& path, std::optional<double> v, int decimals,
                           const std::string& reason) {
-  const auto d = number(v);
-  if (!d) return null_span(path, reason);
-  return metric_span(path, raw_value(v), fixed(*d, decimals));
+  if (!v) return null_span(path, reason);
+  return metric_span(path, raw_value(*v), fixed(*v, decimals));
 }
 
 }  // namespace dancer::analysis::report

@@ -1,8 +1,9 @@
 // The clinical report's Gait events section: each foot's stance and events over time, over
-// the walking passes.
+// the walking passes (written unrounded, as to_json(WalkingPass) writes their times).
 #include "render/report_parts.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -19,14 +20,11 @@ struct Pass {
   bool backward = false;
 };
 
-std::vector<Pass> passes_of(const json& analysis) {
+std::vector<Pass> passes_of(const std::vector<WalkingPass>& passes) {
   std::vector<Pass> out;
-  for (const auto& p : array_of(field(analysis, "passes"))) {
-    const auto a = number(field(p, "start_s"));
-    const auto b = number(field(p, "end_s"));
-    if (!a || !b || *b < *a) continue;
-    out.push_back(
-        {*a, *b, text_of(field(p, "direction")), text_of(field(p, "facing")) == "backward"});
+  for (const WalkingPass& p : passes) {
+    if (!std::isfinite(p.start_s) || !std::isfinite(p.end_s) || p.end_s < p.start_s) continue;
+    out.push_back({p.start_s, p.end_s, p.direction, p.backward});
   }
   return out;
 }
@@ -61,9 +59,9 @@ std::string low_confidence_sentence(std::ptrdiff_t low, std::size_t total) {
 
 }  // namespace
 
-void timeline_section(std::string& out, const json& analysis, const Facts& facts) {
-  const auto events = events_of(analysis);
-  const auto passes = passes_of(analysis);
+void timeline_section(std::string& out, const KeypointGait& gait, const Facts& facts) {
+  const auto events = events_of(gait.events);
+  const auto passes = passes_of(gait.passes);
   out += "<section id=\"timeline\"><h2>Gait events</h2>";
   if (events.empty()) {
     out += "<p>No foot events to show";

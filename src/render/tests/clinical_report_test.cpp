@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <numbers>
 #include <set>
@@ -34,10 +36,17 @@ ReportContext context() {
   return c;
 }
 
+std::string render(const GaitResult& result, const ReportContext& c = context(),
+                   const std::vector<KeyFrameImage>& frames = {}, const ReportSignals& signals = {},
+                   const nlohmann::json& metadata = {}) {
+  return render_clinical_report(result, metadata, c, frames, signals);
+}
+
+// The report of a stored analysis: read back into the typed result at the test's boundary.
 std::string render(const nlohmann::json& analysis, const ReportContext& c = context(),
                    const std::vector<KeyFrameImage>& frames = {}, const ReportSignals& signals = {},
                    const nlohmann::json& metadata = {}) {
-  return render_clinical_report(analysis, metadata, c, frames, signals);
+  return render(from_json(analysis), c, frames, signals, metadata);
 }
 
 // data-value of the element whose data-metric is `metric`, if there is one.
@@ -190,7 +199,16 @@ TEST(ClinicalReport, EscapesHostileStrings) {
   auto a = load_example()["analysis"];
   a["quality"]["warnings"].push_back("<b>bold</b>");
   a["analyzer"]["version"] = "1\"><script>alert(2)</script>";
-  a["kinematics"]["conventions"]["hip"] = "<iframe src=x>";
+  // The angle definitions are the analyzer's own text (kAngleConventions); a check's name and
+  // advice are strings a stored result carries.
+  a["quality"]["checks"].push_back({{"name", "<iframe src=x>"},
+                                    {"value", nullptr},
+                                    {"unit", ""},
+                                    {"threshold", nlohmann::json::object()},
+                                    {"verdict", "warn"},
+                                    {"advice", "<iframe src=y>"},
+                                    {"withholds", nlohmann::json::array()},
+                                    {"details", nlohmann::json::object()}});
   ReportContext c = context();
   c.object_name = "uploads/<script>alert(1)</script>\"'&\xff.mp4";
   c.job_id = "<img src=x onerror=alert(3)>";
@@ -209,6 +227,8 @@ TEST(ClinicalReport, EscapesHostileStrings) {
             std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;alert(5)&lt;/script&gt;"), std::string::npos);
   EXPECT_NE(html.find("The analyzer reported “&lt;b&gt;bold&lt;/b&gt;”."), std::string::npos);
+  EXPECT_NE(html.find("data-check=\"&lt;iframe src=x&gt;\""), std::string::npos);
+  EXPECT_NE(html.find("&lt;iframe src=y&gt;"), std::string::npos);
   // Invalid UTF-8 from outside is replaced, so the page is what it declares.
   EXPECT_TRUE(common::is_valid_utf8(html));
   EXPECT_EQ(count(html, "<img "), 1u);
@@ -504,9 +524,12 @@ TEST(ClinicalReport, RecordingDateComesFromTheVideoUnlessGiven) {
   EXPECT_NE(html.find("<dd id=\"meta-job\">42</dd>"), std::string::npos);
 }
 
+// A stored analysis that is not one (a field missing or of the wrong type) is refused where it
+// is read back, naming the field; the report is written from the typed result, whose unset, NaN,
+// infinite or out-of-range values it shows as absent without throwing.
 TEST(ClinicalReport, ForeignOrMalformedAnalysesRenderWithoutThrowing) {
   using nlohmann::json;
-  const std::vector<json> cases = {
+  const std::vector<json> stored = {
       nullptr,
       json::object(),
       json::array(),
@@ -528,12 +551,100 @@ TEST(ClinicalReport, ForeignOrMalformedAnalysesRenderWithoutThrowing) {
         {{{"foot", "left"}, {"type", "initial_contact"}, {"time_s", 1.0}, {"frame", 1e300}}}},
        {"strides", {{{"foot", "left"}, {"pass", 1e300}, {"stride_time_s", 1.1}}}}},
   };
-  for (const auto& analysis : cases) {
-    std::string html;
-    EXPECT_NO_THROW(html = render(analysis)) << analysis;
-    EXPECT_NE(html.find("</html>"), std::string::npos) << analysis;
-    EXPECT_EQ(html.find("<script"), std::string::npos);
+  for (const auto& analysis : stored) {
+    EXPECT_THROW(static_cast<void>(from_json(analysis)), AnalysisJsonError) << analysis;
   }
+
+  const double nan = std::nan("");
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<GaitResult> cases(4);
+  // [0]: nothing set at all, not even the catalogue of the table.
+  // [1]: a foreign analyzer with a cadence and warnings, and nothing else.
+  cases[1].analyzer.name = "silhouette-gait";
+  cases[1].table.cadence_steps_per_min = 101.2;
+  cases[1].warnings = {"too_dark", "camera_moving"};
+  // [2]: every number not finite, or out of any range.
+  {
+    GaitResult& r = cases[2];
+    r.warnings = {"front_view", ""};
+    r.video.info.fps = nan;
+    r.video.info.duration_s = inf;
+    r.video.info.width = -3;
+    WalkingPass pass;
+    pass.start_s = 1e300;
+    pass.end_s = inf;
+    r.gait.passes.push_back(pass);
+    pass.start_s = 2;
+    pass.end_s = 1;  // ends before it starts
+    r.gait.passes.push_back(pass);
+    FootEvent event;
+    event.time_s = nan;
+    r.gait.events.push_back(event);
+    event.time_s = 1.0;
+    event.frame = std::numeric_limits<std::int64_t>::max();
+    event.visibility = nan;
+    event.prominence_body_heights = inf;
+    event.low_confidence = true;
+    r.gait.events.push_back(event);
+    r.table = build_gait_table(KeypointGait{}, 1.8);
+    Stride stride;
+    stride.pass = std::numeric_limits<std::size_t>::max();
+    stride.start_s = nan;
+    stride.measures.assign(r.table.measures.size(), nan);
+    stride.measures[0] = 1e308;  // its rounding overflows: null, as the JSON writes it
+    r.table.strides.push_back(stride);
+    r.table.speed_m_per_s = nan;
+    r.table.speed_body_heights_per_s = inf;
+    r.table.speed_passes = -1;
+    r.table.cadence_steps_per_min = inf;
+    r.table.subject_height_m = nan;
+    r.table.symmetry_step_time = nan;
+    r.table.left.stats[0] = {nan, inf, 1e308, std::numeric_limits<int>::min()};
+    r.angles.left.cycles = std::numeric_limits<int>::max();
+    CycleCurve hip;
+    hip.mean.emplace();
+    hip.mean->fill(nan);
+    hip.sd.emplace();
+    hip.sd->fill(2);
+    r.angles.left.curves[0] = hip;
+    CycleCurve knee;
+    knee.mean.emplace();
+    knee.mean->fill(10);
+    r.angles.left.curves[1] = knee;            // drawn without its SD, so the peaks are shown too
+    r.angles.left.peaks = {{1e308, nan, -5}};  // fewer peaks than kPeakNames
+    QualityCheck check;
+    check.name = "feet_in_frame";
+    check.value = inf;
+    check.verdict = QualityVerdict::kFail;
+    check.withholds = {"walking_speed", "not_a_measure"};
+    r.checks.push_back(check);
+    check.name = "an_unknown_check";
+    check.value = nan;
+    r.checks.push_back(check);
+  }
+  // [3]: a table whose catalogue lacks what the report's names (per_side has no measure).
+  cases[3].table.strides.push_back(Stride{});
+  cases[3].table.cadence_steps = 4;
+  for (const auto& result : cases) {
+    std::string html;
+    EXPECT_NO_THROW(html = render(result));
+    EXPECT_NE(html.find("</html>"), std::string::npos);
+    EXPECT_EQ(html.find("<script"), std::string::npos);
+    EXPECT_EQ(html.find("nan"), std::string::npos);
+    EXPECT_EQ(html.find(">inf"), std::string::npos);
+  }
+  // What is not finite is absent, with its reason.
+  const std::string html = render(cases[2]);
+  EXPECT_EQ(data_value(html, "walking_speed.m_per_s"), "null");
+  EXPECT_EQ(data_value(html, "cadence_steps_per_min"), "null");
+  EXPECT_EQ(data_value(html, "subject_height_m"), "null");
+  EXPECT_EQ(data_value(html, "strides.0.start_s"), "null");
+  EXPECT_EQ(data_value(html, "strides.0.stride_time_s"), "null");
+  EXPECT_NE(text_after(html, "cadence_steps_per_min").find("front view"), std::string::npos);
+  EXPECT_FALSE(data_value(html, "quality.fps").has_value());
+  EXPECT_FALSE(data_value(html, "quality.duration_s").has_value());
+  EXPECT_EQ(count(section(html, "timeline"), "data-event="), 1u);
+  EXPECT_EQ(html.find("data-pass="), std::string::npos);
 }
 
 }  // namespace

@@ -69,10 +69,10 @@ TEST_P(WriterGolden, ReportCsvAndFhirAreAsRecorded) {
   context.object_name = "uploads/" + g.name + ".mp4";
   context.processed_at = std::chrono::system_clock::time_point(std::chrono::seconds(1764806400));
   context.job_id = "3f2b8c1e-0d4a-4b6e-9c7d-2a1f5e8b9c30";
-  const std::string report = render_clinical_report(analysis, metadata, context, {}, {});
-  expect_golden(dir / "report.html", report);
-  // The exports from the typed result, read back as a stored result is re-rendered.
+  // The writers take the typed result, read back as a stored result is re-rendered.
   const GaitResult result = from_json(analysis);
+  const std::string report = render_clinical_report(result, metadata, context, {}, {});
+  expect_golden(dir / "report.html", report);
   expect_golden(dir / "strides.csv", strides_csv(result));
 
   FhirContext fhir;

@@ -84,7 +84,8 @@ TEST(MeasureCatalogue, AnAddedMeasureReachesTheTableReportCsvAndFhir) {
       table_json.at("per_side").at("right").at("stride_frequency_hz").at("mean").get<double>(),
       0.909, 1e-9);
 
-  // The writers take the table's JSON as the analyzer stores it, read back with the catalogue.
+  // The writers (the report among them) take the table's JSON as the analyzer stores it, read
+  // back with the catalogue.
   json analysis = documented_analysis();
   for (const auto& [key, value] : table_json.items()) analysis[key] = value;
   const GaitResult result = from_json(analysis, catalogue);
@@ -119,7 +120,7 @@ TEST(MeasureCatalogue, AnAddedMeasureReachesTheTableReportCsvAndFhir) {
   ReportContext report_context;
   report_context.object_name = "uploads/walk.mp4";
   const std::string html =
-      render_clinical_report(analysis, json(), report_context, {}, {}, catalogue);
+      render_clinical_report(result, json(), report_context, {}, {}, catalogue);
   EXPECT_NE(html.find("Stride frequency <span class=\"unit\">(strides/s)</span>"),
             std::string::npos);
   EXPECT_NE(html.find("data-metric=\"per_side.left.stride_frequency_hz.mean\""), std::string::npos);
@@ -134,7 +135,7 @@ TEST(MeasureCatalogue, AnAddedMeasureReachesTheTableReportCsvAndFhir) {
   EXPECT_EQ(strides_csv(plain_result).find("stride_frequency_hz"), std::string::npos);
   EXPECT_EQ(fhir_bundle(plain_result, context).dump().find("stride-frequency"), std::string::npos);
   EXPECT_EQ(
-      render_clinical_report(analysis, json(), report_context, {}, {}).find("Stride frequency"),
+      render_clinical_report(plain_result, json(), report_context, {}, {}).find("Stride frequency"),
       std::string::npos);
 }
 

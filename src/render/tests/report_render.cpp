@@ -5,7 +5,8 @@
 //                 [--key-frame PNG,FRAME,TIME_S,CAPTION]... [--object NAME] [--job ID]
 //                 [--processed-at UNIX_SECONDS]
 //
-// RESULTS.json is a results_json (its "analysis" is rendered) or a bare analysis object.
+// RESULTS.json is a results_json (its "analysis" is rendered) or a bare analysis object; it is
+// read back with from_json (gait/gait_result.h), so it must be a pose-gait analysis.
 // SIGNALS.json: {"time_s": [...], "left": [...], "right": [...]}, null where not tracked.
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "gait/gait_result.h"
 #include "render/clinical_report.h"
 
 namespace {
@@ -103,8 +105,10 @@ int main(int argc, char** argv) {
       frames.push_back(std::move(k));
     }
 
+    // The stored analysis read back into the typed result the report is written from.
+    const dancer::analysis::GaitResult result = dancer::analysis::from_json(analysis);
     const std::string html =
-        dancer::analysis::render_clinical_report(analysis, metadata, context, frames, signals);
+        dancer::analysis::render_clinical_report(result, metadata, context, frames, signals);
     std::ofstream out(out_path, std::ios::binary);
     out << html;
     if (!out.flush()) throw std::runtime_error("cannot write " + out_path);
