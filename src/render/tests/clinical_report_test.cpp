@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -17,6 +18,7 @@
 #include "common/utf8.h"
 #include "gait/gait_kinematics.h"
 #include "gait/gait_table.h"
+#include "gait/recording_quality.h"
 #include "silhouette/gait_report.h"
 #include "support/results_schema.h"
 #include "support/test_support.h"
@@ -145,6 +147,106 @@ TEST(ClinicalReport, CarriesTheExampleFiguresAsTheResultStatesThem) {
   EXPECT_EQ(html.find("https://"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
   EXPECT_NE(html.find("@page{size:A4"), std::string::npos);
+}
+
+// A result as the analyzer holds it before writing: its numbers unrounded (a steady walk whose
+// times and lengths have more digits than the contract keeps), and a failing check that
+// withholds the spatial measures.
+GaitResult fresh_result() {
+  GaitResult r = from_json(load_example()["analysis"]);
+  KeypointGait g;
+  WalkingPass pass;
+  pass.last_frame = 240;
+  pass.start_s = 0.0123456789;
+  pass.end_s = 7.7654321987;
+  pass.direction = "left_to_right";
+  pass.speed_body_heights_per_s = 0.72345678;
+  pass.body_height_px = 612.345678;
+  g.passes.push_back(pass);
+  const auto event = [&](Foot foot, FootEventType type, double t, std::optional<double> length) {
+    FootEvent e;
+    e.foot = foot;
+    e.type = type;
+    e.time_s = t;
+    e.frame = std::lround(t * 30);
+    e.step_length_body_heights = length;
+    e.visibility = 0.876543;
+    e.prominence_body_heights = 0.2345678;
+    g.events.push_back(e);
+  };
+  for (int k = 0; k <= 5; ++k) {
+    const double t = 0.1 + 1.1234567891 * k + 0.0031 * (k % 2);
+    event(Foot::kLeft, FootEventType::kInitialContact, t, 0.40123456 + 0.001 * k);
+    if (k == 5) break;
+    event(Foot::kRight, FootEventType::kToeOff, t + 0.1234567, std::nullopt);
+    event(Foot::kRight, FootEventType::kInitialContact, t + 0.5612345, 0.41234567);
+    event(Foot::kLeft, FootEventType::kToeOff, t + 0.6712345 + 0.002 * k, std::nullopt);
+  }
+  g.events.back().low_confidence = true;
+  r.gait.passes = g.passes;
+  r.gait.events = g.events;
+  r.table = build_gait_table(g, 1.7654321);
+  r.angles.left.peaks.at(2).mean = 43.04567;
+  r.video.info.fps = 29.97002997;
+  r.video.info.duration_s = 8.0080080;
+  return r;
+}
+
+// Every figure of the page is the value to_json writes at its data-metric path, byte for byte:
+// the report rounds each typed number as the results JSON does.
+TEST(ClinicalReport, FiguresOfAFreshResultAreTheResultsJsons) {
+  GaitResult r = fresh_result();
+  QualityCheck size;
+  size.name = "subject_size";
+  size.value = 101.23456789;
+  size.verdict = QualityVerdict::kFail;
+  size.withholds = kSpatialMeasures;
+  r.checks.push_back(size);
+  const std::string html = render(r);
+  const nlohmann::json j = to_json(r);
+  std::size_t compared = 0;
+  std::size_t summary = 0;
+  const std::string key = "data-metric=\"";
+  for (auto p = html.find(key); p != std::string::npos; p = html.find(key, p + 1)) {
+    const auto start = p + key.size();
+    const std::string metric = html.substr(start, html.find('"', start) - start);
+    const auto value = data_value(html.substr(p), metric);
+    ASSERT_TRUE(value.has_value()) << metric;
+    if (metric.rfind("summary.", 0) == 0) {
+      ++summary;  // means over the strides: not in the JSON
+      continue;
+    }
+    std::string pointer = "/" + metric;
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    const nlohmann::json& v = j.at(nlohmann::json::json_pointer(pointer));
+    EXPECT_EQ(*value, v.is_null() ? "null" : v.dump()) << metric;
+    ++compared;
+  }
+  EXPECT_GT(compared, 150u);
+  EXPECT_EQ(summary, 4u);  // step length, stride time, stance, double support
+  // Unrounded numbers were there to round, and what the check withholds is null in both.
+  ASSERT_TRUE(r.table.strides.at(0).measures.at(0).has_value());
+  EXPECT_NE(*r.table.strides[0].measures[0], j["strides"][0]["stride_time_s"].get<double>());
+  EXPECT_EQ(data_value(html, "walking_speed.m_per_s"), "null");
+  EXPECT_EQ(data_value(html, "strides.0.step_length_m"), "null");
+  EXPECT_EQ(data_value(html, "per_side.left.step_length_m.mean"), "null");
+  EXPECT_EQ(data_value(html, "quality.fps"), "29.97");
+  EXPECT_EQ(data_value(html, "kinematics.peaks.left.hip_rom.mean"), "43.0");
+  EXPECT_NE(data_value(html, "strides.0.stride_time_s"), "null");
+  EXPECT_NE(section(html, "quality").find("data-warning=\"subject_too_small\""), std::string::npos);
+  // The events at the times the JSON gives them.
+  std::multiset<std::string> times;
+  for (const auto& e : j.at("events")) times.insert(e.at("time_s").dump());
+  const std::string timeline = section(html, "timeline");
+  std::multiset<std::string> drawn;
+  const std::string time_key = "data-time-s=\"";
+  for (auto p = timeline.find(time_key); p != std::string::npos;
+       p = timeline.find(time_key, p + 1)) {
+    const auto start = p + time_key.size();
+    drawn.insert(timeline.substr(start, timeline.find('"', start) - start));
+  }
+  EXPECT_EQ(drawn, times);
+  EXPECT_NE(timeline.find("foot visibility 0.88, signal 0.235 body heights"), std::string::npos);
 }
 
 TEST(ClinicalReport, PlacesEachValueAgainstItsCitedReference) {
